@@ -1,0 +1,122 @@
+"""Document text and previews from PDFs and DOCX files built in the test."""
+
+import io
+
+import docx
+import pytest
+from PIL import Image
+
+from pipeline.errors import MediaError
+from pipeline.media.documents import (
+    OLE2_MAGIC,
+    docx_images,
+    docx_text,
+    legacy_doc_text,
+    pdf_first_page_image,
+    pdf_text,
+    text_preview,
+)
+
+
+def _pdf(lines):
+    """Return a one-page PDF (A4) showing `lines` in Helvetica, with a correct xref table."""
+    ops = "BT /F1 14 Tf 72 760 Td " + " ".join(f"({t}) Tj 0 -20 Td" for t in lines) + " ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        " /Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    return out
+
+
+def test_pdf_text_is_extracted(tmp_path):
+    pdf = tmp_path / "notice.pdf"
+    pdf.write_bytes(_pdf(["Annual report of the district", "education bureau 2024"]))
+    text = pdf_text(pdf)
+    assert "Annual report of the district" in text and "2024" in text
+
+
+def test_pdf_first_page_becomes_a_thumbnail(tmp_path):
+    pdf = tmp_path / "notice.pdf"
+    pdf.write_bytes(_pdf(["Hello"]))
+    dst = tmp_path / "thumb.jpg"
+    pdf_first_page_image(pdf, dst, 200)
+    im = Image.open(dst)
+    assert im.format == "JPEG" and max(im.size) == 200 and im.size[0] < im.size[1]  # A4 portrait
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notice.pdf", "thumb.jpg"]
+
+
+def test_corrupt_pdf_is_reported(tmp_path):
+    pdf = tmp_path / "bad.pdf"
+    pdf.write_bytes(b"%PDF-1.4\nthis is not really a pdf")
+    with pytest.raises(MediaError, match="bad.pdf"):
+        pdf_text(pdf)
+    with pytest.raises(MediaError, match="cannot render PDF bad.pdf"):
+        pdf_first_page_image(pdf, tmp_path / "t.jpg", 100)
+    assert not (tmp_path / "t.jpg").exists()
+
+
+def _docx(path):
+    doc = docx.Document()
+    doc.add_paragraph("关于开展2024年春季学期安全检查的通知")
+    table = doc.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "学校", "第一中学"
+    png = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(png, "PNG")
+    png.seek(0)
+    doc.add_picture(png)
+    doc.save(path)
+    return path
+
+
+def test_docx_text_includes_paragraphs_and_tables(tmp_path):
+    text = docx_text(_docx(tmp_path / "a.docx"))
+    assert "关于开展2024年春季学期安全检查的通知" in text
+    assert "学校\t第一中学" in text
+
+
+def test_docx_embedded_pictures_are_available(tmp_path):
+    ((name, data),) = docx_images(_docx(tmp_path / "a.docx"))
+    assert name.endswith(".png")
+    assert Image.open(io.BytesIO(data)).size == (40, 30)
+
+
+def test_corrupt_docx_is_reported(tmp_path):
+    bad = tmp_path / "bad.docx"
+    bad.write_bytes(b"PK\x03\x04 broken")
+    with pytest.raises(MediaError, match="cannot read DOCX bad.docx"):
+        docx_text(bad)
+
+
+def test_legacy_doc_that_no_tool_reads_is_not_previewable(tmp_path):
+    doc = tmp_path / "old.wps"
+    doc.write_bytes(OLE2_MAGIC + bytes(4096))  # an OLE2 header and nothing a tool understands
+    assert legacy_doc_text(doc) is None
+
+
+def test_non_word_file_named_doc_is_corrupt(tmp_path):
+    doc = tmp_path / "fake.doc"
+    doc.write_text("plain text saved with the wrong extension")
+    with pytest.raises(MediaError, match="not a Word 97-2003"):
+        legacy_doc_text(doc)
+
+
+def test_text_preview_collapses_whitespace_and_cuts():
+    assert (
+        text_preview("  各位老师：\n\n  请于周五前\t提交。 ", 100) == "各位老师： 请于周五前 提交。"
+    )
+    assert text_preview("一二三四五六七八九十", 5) == "一二三四…"
+    assert len(text_preview("x" * 1000, 50)) == 50
