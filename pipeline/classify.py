@@ -1,0 +1,272 @@
+"""What each part is (a kind of material) and what the message is (material or not).
+
+Kinds come from keywords in the file name, the document's first lines and the
+subject, from the sniffed media type, and weakly from the campaign calendar.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from PIL import Image
+
+from pipeline.campaign import Campaign
+from pipeline.evidence import Clue, Decision, combine
+from pipeline.message import ParsedMessage, Part
+from pipeline.sniff import Sniffed, sniff
+from pipeline.textparts import own_text
+from pipeline.units import normalise
+
+KIND_THRESHOLD = 0.5
+BODY_ITEM_NAME = "正文.txt"
+BODY_MIN_CHARS = 150           # an article, not "请查收，谢谢"
+_SOURCE_WEIGHTS = {"filename": 0.85, "document": 0.75, "subject": 0.6, "body": 0.45}
+_MEDIA_WEIGHT = {"image": 0.8, "video": 0.9}
+
+_AUTO_SUBJECT = re.compile(r"^\s*(自动回复|自动答复|auto(matic)?[ -]?reply|out of (the )?office|"
+                           r"autoreply|休假|外出)", re.IGNORECASE)
+_BOUNCE_SUBJECT = re.compile(r"(退信|系统退信|投递失败|undeliver|delivery status notification|"
+                             r"mail delivery (failed|failure)|returned mail|delivery failure)",
+                             re.IGNORECASE)
+_LINK_SERVICES = [
+    (re.compile(r"https?://(?:[\w-]+\.)*(?:mail\.qq\.com|exmail\.qq\.com)/(?:ftn|cgi-bin/ftn)"
+                r"[^\s\"'<>）)]*", re.I), "QQ邮箱超大附件"),
+    (re.compile(r"https?://(?:[\w-]+\.)*(?:163|126|yeah)\.(?:com|net)/[^\s\"'<>）)]*"
+                r"(?:large|attach|bigfile|fs/|dashi)[^\s\"'<>）)]*", re.I), "网易超大附件"),
+    (re.compile(r"https?://(?:dashi|fs|u)\.163\.com/[^\s\"'<>）)]*", re.I), "网易超大附件"),
+    (re.compile(r"https?://pan\.baidu\.com/[^\s\"'<>）)]*", re.I), "百度网盘"),
+    (re.compile(r"https?://(?:share\.)?weiyun\.com/[^\s\"'<>）)]*", re.I), "腾讯微云"),
+    (re.compile(r"https?://(?:www\.)?(?:aliyundrive|alipan)\.com/s/[^\s\"'<>）)]*", re.I), "阿里云盘"),
+]
+_EXPIRY = re.compile(r"(?:到期|过期|有效期至|有效期到|截止|expires?)[^\d]{0,12}"
+                     r"(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})", re.I)
+_EXPIRY_DAYS = re.compile(r"(\d{1,3})\s*天后?(?:过期|到期|失效)")
+_NEAR_NAME = re.compile(r"([^\s/\\:：<>\"']{1,80}\.(?:mp4|mov|avi|wmv|mkv|zip|rar|7z|docx?|pdf|"
+                        r"jpe?g|png|pptx?|xlsx?))", re.I)
+
+
+@dataclass
+class ItemPlan:
+    """How one item should be recorded: its name, media, role, kind decision and status."""
+
+    name: str
+    media: str
+    mime: str
+    role: str                      # material | decorative
+    kind: Decision
+    status: str = "ok"             # ok | corrupt | external_link (others come from media stages)
+    error: str | None = None
+    part_index: int | None = None
+    payload: bytes | None = None   # the body text, for the 正文.txt item
+    url: str | None = None
+    url_expiry: str | None = None
+    service: str | None = None
+    sniffed_by: str = ""
+
+
+@dataclass
+class MessageVerdict:
+    """Whether a message is material, and the flags it carries."""
+
+    is_material: bool
+    flags: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def message_verdict(msg: ParsedMessage, from_department: bool) -> MessageVerdict:
+    """Returns whether msg is material: auto-replies, bounces, bulk and our own mail are not."""
+    h = msg.header
+    auto = h("auto-submitted").lower()
+    if (auto and not auto.startswith("no")) or h("x-autoreply") or h("x-autorespond") \
+            or _AUTO_SUBJECT.search(msg.subject):
+        return MessageVerdict(False, ["auto_reply"], "an automatic reply")
+    sender = msg.from_addr.split("@")[0]
+    if msg.content_type == "multipart/report" or sender in ("mailer-daemon", "postmaster") \
+            or _BOUNCE_SUBJECT.search(msg.subject):
+        return MessageVerdict(False, ["bounce"], "a delivery failure report")
+    precedence = h("precedence").lower()
+    if h("list-unsubscribe") or h("list-id") or precedence in ("bulk", "list", "junk") \
+            or h("x-spam-flag").lower().startswith("yes"):
+        return MessageVerdict(False, ["spam"], "bulk or list mail")
+    if from_department:
+        return MessageVerdict(False, [], "sent by the department itself")
+    return MessageVerdict(True)
+
+
+def plan_items(
+    msg: ParsedMessage,
+    campaign: Campaign,
+    received: datetime,
+    *,
+    documents: dict[str, str] | None = None,
+    decorative_max_bytes: int = 15_000,
+    decorative_max_pixels: int = 200,
+) -> list[ItemPlan]:
+    """Returns one plan per attachment, external link and (for body-only articles) the body."""
+    documents = documents or {}
+    referenced = set(re.findall(r"cid:([^\"'\s>)]+)", msg.body_html, re.I))
+    plans = []
+    for part in msg.parts:
+        found = sniff(part.payload, part.filename, part.declared_type)
+        decorative = _is_decorative(part, found, referenced, decorative_max_bytes,
+                                    decorative_max_pixels)
+        kind = classify_kind(part.filename, found.media, msg.subject,
+                             documents.get(part.filename, ""), campaign, received)
+        plans.append(ItemPlan(
+            name=part.filename, media=found.media, mime=found.mime,
+            role="decorative" if decorative else "material", kind=kind,
+            status="corrupt" if part.error else "ok", error=part.error,
+            part_index=part.index, sniffed_by=found.by,
+        ))
+    plans += _link_plans(msg, campaign, received)
+    if not any(p.role == "material" for p in plans):
+        body = own_text(msg.body_text)
+        if len(re.sub(r"\s", "", body)) >= BODY_MIN_CHARS:
+            kind = classify_kind(BODY_ITEM_NAME, "text", msg.subject, body, campaign, received,
+                                 default=("manuscript", 0.6))
+            plans.append(ItemPlan(BODY_ITEM_NAME, "text", "text/plain", "material", kind,
+                                  payload=body.encode("utf-8")))
+    return plans
+
+
+def classify_kind(
+    filename: str,
+    media: str,
+    subject: str,
+    text: str,
+    campaign: Campaign,
+    received: datetime,
+    default: tuple[str, float] | None = None,
+) -> Decision:
+    """Returns the kind of one item with its clues; the fallback kind when nothing is sure."""
+    clues: list[Clue] = []
+    stem = filename.rsplit(".", 1)[0]
+    head = "\n".join(text.strip().splitlines()[:3])[:200]
+    for source, value in (("filename", stem), ("document", head), ("subject", subject)):
+        keyword_clue = _keyword_clue(source, value, campaign)
+        if keyword_clue:
+            clues.append(keyword_clue)
+    for kind in campaign.kinds:
+        if media in kind.media:
+            clues.append(Clue("media", media, kind.code, _MEDIA_WEIGHT.get(media, 0.7)))
+    if default:
+        clues.append(Clue("body_article", "正文", default[0], default[1]))
+    if media in ("document", "text"):
+        phase = campaign.phase(received)
+        for kind in campaign.kinds:
+            if kind.window and kind.window == phase and kind.window != "during":
+                clues.append(Clue("date", f"received {phase} the week", kind.code, 0.2))
+    if media in ("image", "video") and any(c.source == "filename" for c in clues):
+        # A scanned plan named 活动周方案扫描件.jpg: the name beats the media type.
+        clues = [c for c in clues if not (c.source == "subject")]
+    return _decide_kind(clues, campaign)
+
+
+def _keyword_clue(source: str, value: str, campaign: Campaign) -> Clue | None:
+    folded = normalise(value or "")
+    best: tuple[int, str, str] | None = None
+    for kind in campaign.kinds:
+        for keyword in kind.keywords:
+            if normalise(keyword) in folded and (best is None or len(keyword) > best[0]):
+                best = (len(keyword), keyword, kind.code)
+    if best is None:
+        return None
+    return Clue(source, best[1], best[2], _SOURCE_WEIGHTS[source])
+
+
+def _decide_kind(clues: list[Clue], campaign: Campaign) -> Decision:
+    best: dict[tuple[str, str], float] = {}
+    for clue in clues:
+        key = (clue.target, clue.source)
+        best[key] = max(best.get(key, 0.0), clue.weight)
+    # The file name speaks for the item itself; when it names a kind, it overrides
+    # the message subject (a 方案 subject over a photo attachment).
+    named = {k for (k, source) in best if source == "filename"}
+    scores = {}
+    for kind in {k for k, _ in best}:
+        weights = [w for (k, source), w in best.items()
+                   if k == kind and not (named and source in ("subject", "media") and kind not in named)]
+        scores[kind] = combine(weights)
+    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    if ranked and ranked[0][1] >= KIND_THRESHOLD:
+        top, confidence = ranked[0]
+        return Decision(top, round(confidence, 3), "strong", clues, dict(ranked), "clues agree")
+    confidence = ranked[0][1] if ranked else 0.0
+    return Decision(campaign.fallback_kind, round(confidence, 3),
+                    "weak" if ranked else "none", clues, dict(ranked),
+                    "no clear kind; filed as the fallback kind")
+
+
+def _is_decorative(part: Part, found: Sniffed, referenced: set[str], max_bytes: int,
+                   max_pixels: int) -> bool:
+    if found.media != "image":
+        return False
+    inline = part.disposition == "inline" or (part.content_id and part.content_id in referenced)
+    if not inline:
+        return False
+    if len(part.payload) < max_bytes:
+        return True
+    try:
+        with Image.open(io.BytesIO(part.payload)) as image:
+            width, height = image.size
+    except Exception:
+        return False
+    return width <= max_pixels and height <= max_pixels
+
+
+def _link_plans(msg: ParsedMessage, campaign: Campaign, received: datetime) -> list[ItemPlan]:
+    text = msg.body_text + "\n" + msg.body_html
+    plans: list[ItemPlan] = []
+    seen: set[str] = set()
+    for pattern, service in _LINK_SERVICES:
+        for match in pattern.finditer(text):
+            url = match.group().rstrip(".,;，。；")
+            if url in seen:
+                continue
+            seen.add(url)
+            window = text[max(0, match.start() - 300) : match.end() + 300]
+            name_match = _NEAR_NAME.search(text[max(0, match.start() - 200) : match.start()])
+            name = name_match.group(1) if name_match else service
+            kind = classify_kind(name, _media_from_name(name), msg.subject, "", campaign, received)
+            plans.append(ItemPlan(
+                name=name, media="other", mime="text/uri-list", role="material", kind=kind,
+                status="external_link", url=url, url_expiry=_expiry(window, received),
+                service=service,
+                error=f"{service}链接，需要手工下载",
+            ))
+    return plans
+
+
+def _media_from_name(name: str) -> str:
+    return sniff(b"", name).media
+
+
+def _expiry(window: str, received: datetime) -> str | None:
+    match = _EXPIRY.search(window)
+    if match:
+        year, month, day = (int(g) for g in match.groups())
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    days = _EXPIRY_DAYS.search(window)
+    if days:
+        from datetime import timedelta
+
+        return (received + timedelta(days=int(days.group(1)))).date().isoformat()
+    return None
+
+
+def message_flags(plans: list[ItemPlan], campaign: Campaign, received: datetime) -> list[str]:
+    """Returns the campaign flags of a material message: late, early, external_link."""
+    flags = []
+    material = [p for p in plans if p.role == "material"]
+    if any(campaign.is_late(p.kind.value, received) for p in material if p.kind.value):
+        flags.append("late")
+    summary_kinds = {k.code for k in campaign.kinds if k.window == "after"}
+    if any(p.kind.value in summary_kinds for p in material) and \
+            campaign.local_day(received) <= campaign.end:
+        flags.append("early")
+    if any(p.status == "external_link" for p in material):
+        flags.append("external_link")
+    return flags

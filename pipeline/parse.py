@@ -1,0 +1,323 @@
+"""parse_message(raw bytes) -> ParsedMessage, decoding what real Chinese mail sends.
+
+The stdlib email package (compat32 policy, which keeps raw 8-bit header bytes
+as surrogate escapes so we can guess their charset) walks the MIME tree;
+mail-parser reads the header block for the Received hops.
+"""
+
+from __future__ import annotations
+
+import email
+import email.utils
+import logging
+import mimetypes
+import re
+from datetime import UTC, datetime
+from email.message import Message
+from email.policy import Compat32
+
+import mailparser
+
+from pipeline.charsets import decode_bytes, decode_encoded_words, header_to_text
+from pipeline.errors import ParseError
+from pipeline.message import Forwarded, ParsedMessage, Part
+from pipeline.textparts import html_to_text, inline_forwards
+
+log = logging.getLogger(__name__)
+
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_FIRST_FIELD = re.compile(rb"(?:From [^\r\n]*\r?\n)?[\t ]*[A-Za-z0-9-]{1,76}[ \t]*:")
+# Two header lines in a row (or one with a folded continuation) start the message.
+_HEADER_RUN = re.compile(rb"(?m)^(?:From [^\r\n]*\r?\n)?[A-Za-z0-9-]{1,76}[ \t]*:[^\r\n]*\r?\n"
+                         rb"(?:[ \t]|[A-Za-z0-9-]{1,76}[ \t]*:)")
+MAX_DEPTH = 40   # MimeKit's stack-overflow test nests thousands of multiparts
+_KEPT_HEADERS = (
+    "auto-submitted", "x-autoreply", "x-autorespond", "x-auto-response-suppress", "precedence",
+    "list-unsubscribe", "list-id", "x-spam-flag", "x-spam-status", "return-path", "x-mailer",
+    "x-failed-recipients", "references", "reply-to", "sender", "x-forwarded-for",
+)
+_EXTRA_TYPES = {"image/heic": ".heic", "image/heif": ".heif", "image/jpeg": ".jpg",
+                "video/quicktime": ".mov", "application/msword": ".doc",
+                "text/plain": ".txt", "application/octet-stream": ".bin"}
+
+
+def _skip_junk_before_headers(raw: bytes) -> bytes:
+    """Returns raw from its first header line (SMTP envelope lines or text may come first)."""
+    if _FIRST_FIELD.match(raw):
+        return raw
+    found = _HEADER_RUN.search(raw, 0, 8192)
+    if found is None:
+        raise ParseError("no email header lines (From:, Subject:, ...) at the start of the file")
+    return raw[found.start():]
+
+
+class _RawHeaders(Compat32):
+    """compat32, but header values keep raw 8-bit bytes as surrogate escapes.
+
+    Stock compat32 turns such values into a Header of "unknown-8bit" whose str()
+    is replacement characters, losing the GBK/Big5 bytes we need to guess from.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return value
+
+
+_POLICY = _RawHeaders()
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Returns the decoded message; raises ParseError only when nothing is readable."""
+    if not raw or not raw.strip():
+        raise ParseError("the message is empty")
+    raw = raw.removeprefix(b"\xef\xbb\xbf")   # a UTF-8 BOM before the headers
+    if raw.startswith(_OLE2_MAGIC):
+        raise ParseError("this is an Outlook .msg file, not an email: open it in Outlook and "
+                         "save it as .eml (File > Save As), then drop the .eml in the inbox")
+    raw = _skip_junk_before_headers(raw)
+    try:
+        msg = email.message_from_bytes(raw, policy=_POLICY)
+    except Exception as exc:  # the stdlib parser is lenient; this is a last resort
+        raise ParseError(f"not a readable email: {exc}") from exc
+    parsed = ParsedMessage()
+    _read_headers(msg, parsed, raw)
+    _walk(msg, parsed, None, depth=0)
+    _finish_bodies(parsed)
+    return parsed
+
+
+def _read_headers(msg: Message, parsed: ParsedMessage, raw: bytes) -> None:
+    parsed.message_id = _clean_id(msg.get("message-id", ""))
+    parsed.subject = header_to_text(msg.get("subject", ""))
+    parsed.from_name, parsed.from_addr = _first_address(msg.get_all("from") or [])
+    parsed.to = _addresses(msg.get_all("to") or [])
+    parsed.cc = _addresses(msg.get_all("cc") or [])
+    parsed.date = _header_date(msg.get("date"))
+    parsed.received_at = _topmost_received(msg, raw)
+    parsed.in_reply_to = _clean_id(msg.get("in-reply-to", ""))
+    parsed.content_type = msg.get_content_type()
+    for name in _KEPT_HEADERS:
+        value = msg.get(name)
+        if value is not None:
+            parsed.headers[name] = header_to_text(value)
+    parsed.defects = [type(d).__name__ for d in msg.defects]
+
+
+def _clean_id(value: object) -> str:
+    text = header_to_text(value).strip()
+    return text.split()[0].strip() if text else ""
+
+
+def _first_address(values: list[object]) -> tuple[str, str]:
+    pairs = _pairs(values)
+    return pairs[0] if pairs else ("", "")
+
+
+def _addresses(values: list[object]) -> list[str]:
+    return [addr for _, addr in _pairs(values) if addr]
+
+
+def _pairs(values: list[object]) -> list[tuple[str, str]]:
+    texts = [str(v) for v in values]
+    out = []
+    try:
+        pairs = email.utils.getaddresses(texts)
+    except RecursionError:  # a pathological header (MimeKit's stack-overflow test)
+        pairs = [("", m) for m in _ADDRESS.findall(" ".join(texts)[:10_000])]
+    for name, addr in pairs:
+        addr = header_to_text(addr).strip().strip("<>").lower()
+        name = header_to_text(name).strip().strip('"').strip()
+        if not addr and not name:
+            continue
+        out.append((name, addr))
+    if not out and texts:
+        # An unparseable From (raw 8-bit name without quotes): decode first, then split.
+        decoded = header_to_text(texts[0])
+        name, addr = email.utils.parseaddr(decoded)
+        out.append((name.strip(), addr.lower()))
+    return out
+
+
+def _header_date(value: object) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(header_to_text(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _topmost_received(msg: Message, raw: bytes) -> datetime | None:
+    """Returns the time the receiving server stamped on the topmost Received: header."""
+    for hop in (msg.get_all("received") or [])[:3]:
+        moment = _header_date(str(hop).rpartition(";")[2])
+        if moment is not None:
+            return moment
+    return _received_by_mailparser(raw)
+
+
+def _received_by_mailparser(raw: bytes) -> datetime | None:
+    # mail-parser also understands Received headers folded in odd ways.
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    try:
+        hops = mailparser.parse_from_bytes(head + b"\n\n").received
+    except Exception:  # mail-parser raises AttributeError on some broken input
+        return None
+    for hop in hops or []:
+        stamp = hop.get("date_utc")
+        if stamp:
+            try:
+                return datetime.fromisoformat(stamp).replace(tzinfo=UTC)
+            except ValueError:
+                continue
+    return None
+
+
+def _walk(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        parsed.defects.append("NestingTooDeep")
+        return
+    ctype = part.get_content_type()
+    if part.is_multipart():
+        children = part.get_payload()
+        if ctype == "message/rfc822" or (ctype.startswith("message/") and children):
+            _walk_forwarded(children[0] if isinstance(children, list) else children,
+                            parsed, fwd, depth)
+            return
+        if ctype == "multipart/report":
+            # A bounce: keep its human-readable part; the returned message is our own.
+            if isinstance(children, list) and children:
+                _walk(children[0], parsed, fwd, depth + 1)
+            return
+        for child in children if isinstance(children, list) else []:
+            if isinstance(child, Message):
+                _walk(child, parsed, fwd, depth + 1)
+        return
+    _leaf(part, parsed, fwd, depth)
+
+
+def _walk_forwarded(inner: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> None:
+    if not isinstance(inner, Message):
+        return
+    name, addr = _first_address(inner.get_all("from") or [])
+    parsed.forwarded.append(Forwarded(
+        from_addr=addr, from_name=name, subject=header_to_text(inner.get("subject", "")),
+        date=_header_date(inner.get("date")),
+    ))
+    index = len(parsed.forwarded) - 1
+    before = len(parsed.parts)
+    _walk(inner, parsed, index, depth + 1)
+    # The forwarded message's own body text lives in its Forwarded record, not in ours.
+    parsed.forwarded[index].body_text = parsed.forwarded[index].body_text.strip()
+    del before
+
+
+def _leaf(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> None:
+    ctype = part.get_content_type()
+    filename = part_filename(part)
+    disposition = (part.get_content_disposition() or "").lower()
+    payload, error = _payload(part)
+    if ctype in ("text/plain", "text/html") and not filename and disposition != "attachment":
+        text = decode_bytes(payload, part.get_content_charset())
+        _add_body(parsed, fwd, ctype, text)
+        return
+    if ctype in ("message/delivery-status", "text/rfc822-headers",
+                 "message/disposition-notification", "application/pgp-signature",
+                 "application/pkcs7-signature", "application/x-pkcs7-signature"):
+        return
+    if _looks_like_email(filename, ctype, payload) and depth < MAX_DEPTH:
+        try:
+            _walk_forwarded(email.message_from_bytes(payload, policy=_POLICY), parsed, fwd, depth)
+            return
+        except Exception:
+            pass
+    named = bool(filename)
+    if not named:
+        filename = _made_up_name(ctype, len(parsed.parts) + 1)
+    parsed.parts.append(Part(
+        index=len(parsed.parts), filename=filename, declared_type=ctype, payload=payload,
+        disposition=disposition, content_id=_clean_cid(part.get("content-id")), named=named,
+        error=error, forwarded_index=fwd,
+    ))
+
+
+def _add_body(parsed: ParsedMessage, fwd: int | None, ctype: str, text: str) -> None:
+    if fwd is not None:
+        target = parsed.forwarded[fwd]
+        if ctype == "text/plain" or not target.body_text:
+            target.body_text = text if ctype == "text/plain" else html_to_text(text)
+        return
+    if ctype == "text/plain" and not parsed.body_text:
+        parsed.body_text = text
+    elif ctype == "text/html" and not parsed.body_html:
+        parsed.body_html = text
+
+
+def _payload(part: Message) -> tuple[bytes, str | None]:
+    """Returns the transfer-decoded bytes, or the raw body and the reason decoding failed."""
+    try:
+        data = part.get_payload(decode=True)
+    except Exception as exc:
+        data, error = None, f"cannot decode the attachment: {exc}"
+    else:
+        error = None
+    if data is None:
+        raw = part.get_payload(decode=False)
+        data = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else b""
+        error = error or None
+    bad = [d for d in part.defects if "Base64" in type(d).__name__ or "Padding" in type(d).__name__]
+    if bad and error is None:
+        error = f"damaged {part.get('content-transfer-encoding', 'encoding')}: {type(bad[0]).__name__}"
+    return data, error
+
+
+def part_filename(part: Message) -> str:
+    """Returns a part's decoded file name (RFC 2231, RFC 2047, raw 8-bit), or ''."""
+    for param, header in (("filename", "content-disposition"), ("name", "content-type")):
+        value = part.get_param(param, header=header)
+        if value is None:
+            continue
+        if isinstance(value, tuple):   # RFC 2231: (charset, language, raw text)
+            charset, _, text = value
+            raw = bytes(text, "raw-unicode-escape")
+            name = decode_bytes(raw, charset or "utf-8")
+        else:
+            name = email.utils.unquote(value)
+        # QQ Mail puts RFC 2047 words inside quoted params, which RFC 2231 forbids.
+        name = header_to_text(decode_encoded_words(name))
+        name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if name:
+            return name
+    return ""
+
+
+def _looks_like_email(filename: str, ctype: str, payload: bytes) -> bool:
+    if not (filename.lower().endswith(".eml") or ctype == "message/rfc822"):
+        return False
+    head = payload[:2048].lower()
+    return b"\nfrom:" in b"\n" + head or b"\nsubject:" in b"\n" + head
+
+
+def _clean_cid(value: object) -> str | None:
+    if not value:
+        return None
+    return str(value).strip().strip("<>").strip() or None
+
+
+def _made_up_name(ctype: str, number: int) -> str:
+    ext = _EXTRA_TYPES.get(ctype) or mimetypes.guess_extension(ctype) or ".bin"
+    return f"附件{number}{ext}"
+
+
+def _finish_bodies(parsed: ParsedMessage) -> None:
+    if not parsed.body_text and parsed.body_html:
+        parsed.body_text = html_to_text(parsed.body_html)
+    for block in inline_forwards(parsed.body_text):
+        name, addr = email.utils.parseaddr(block.get("from", ""))
+        parsed.forwarded.append(Forwarded(
+            from_addr=addr.lower(), from_name=name.strip(), subject=block.get("subject", ""),
+            date=_header_date(block.get("date")), body_text=block.get("body", ""), inline=True,
+        ))

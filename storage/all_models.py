@@ -1,0 +1,6 @@
+"""Imports every module that defines tables, so Base.metadata knows them all.
+
+Add a line here when a new module defines models (migrations read this).
+"""
+
+from storage import models  # noqa: F401

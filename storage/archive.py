@@ -1,0 +1,140 @@
+"""The archive on disk: content-addressed objects plus a readable folder tree.
+
+Every file's bytes live once under .objects/ (named by SHA-256); the tree a
+person browses (<campaign>/<unit>/<kind>/<date subject>/<file>) is made of hard
+links to them, so duplicates cost nothing and re-filing is a rename. Writes
+are atomic: temporary file in the destination folder, fsync, os.replace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from pipeline.errors import StorageError
+from storage import layout
+
+
+class Archive:
+    """The archive rooted at one folder."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def abspath(self, rel: str) -> Path:
+        """Returns the absolute path of a relative archive path, refusing escapes."""
+        path = (self.root / rel).resolve()
+        if path != self.root.resolve() and self.root.resolve() not in path.parents:
+            raise StorageError(f"refusing a path outside the archive: {rel}")
+        return path
+
+    def exists(self, rel: str) -> bool:
+        return self.abspath(rel).exists()
+
+    @contextmanager
+    def open(self, rel: str) -> Iterator[BinaryIO]:
+        with open(self.abspath(rel), "rb") as handle:
+            yield handle
+
+    def put_bytes(self, rel: str, data: bytes) -> str:
+        """Writes data atomically at rel (replacing what was there); returns rel."""
+        target = self.abspath(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return rel
+
+    def put_blob(self, data: bytes) -> tuple[str, str]:
+        """Stores bytes by content; returns (sha256, relative object path)."""
+        sha = hashlib.sha256(data).hexdigest()
+        rel = layout.blob_path(sha)
+        if not self.abspath(rel).exists():
+            self.put_bytes(rel, data)
+        return sha, rel
+
+    def put_blob_file(self, src: Path) -> tuple[str, str, int]:
+        """Stores a file by content without reading it whole; returns (sha, rel, size)."""
+        digest = hashlib.sha256()
+        size = 0
+        with open(src, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        sha = digest.hexdigest()
+        rel = layout.blob_path(sha)
+        target = self.abspath(rel)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            os.close(fd)
+            try:
+                shutil.copyfile(src, tmp)
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return sha, rel, size
+
+    def put_raw(self, data: bytes) -> tuple[str, str]:
+        """Stores a raw message by content; returns (sha256, relative path)."""
+        sha = hashlib.sha256(data).hexdigest()
+        rel = layout.raw_path(sha)
+        if not self.abspath(rel).exists():
+            self.put_bytes(rel, data)
+        return sha, rel
+
+    def link(self, blob_rel: str, view_rel: str) -> str:
+        """Makes view_rel show the object at blob_rel; returns the path used.
+
+        A different file already at view_rel keeps its name; ours gets ' (2)'.
+        """
+        source = self.abspath(blob_rel)
+        for n in range(1, 1000):
+            candidate = view_rel if n == 1 else layout.with_number(view_rel, n)
+            target = self.abspath(candidate)
+            if target.exists():
+                if os.path.samefile(source, target):
+                    return candidate
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.parent / f".tmp-link-{os.getpid()}-{n}"
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(source, tmp)
+            except OSError:   # another file system, or links not allowed: copy instead
+                shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+            return candidate
+        raise StorageError(f"too many files named like {view_rel}")
+
+    def unlink_view(self, view_rel: str) -> None:
+        """Removes a view entry and any folders it leaves empty (never the object)."""
+        target = self.abspath(view_rel)
+        target.unlink(missing_ok=True)
+        parent = target.parent
+        while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+    def move_view(self, old_rel: str, blob_rel: str, new_rel: str) -> str:
+        """Re-files a view entry: link at the new place, then drop the old; returns new path."""
+        placed = self.link(blob_rel, new_rel)
+        if placed != old_rel:
+            self.unlink_view(old_rel)
+        return placed

@@ -1,0 +1,241 @@
+"""What the IMAP poller has taken from each mailbox, and who may poll it now.
+
+`MailboxRecord` is the poller's own record of every (account, folder,
+UIDVALIDITY, UID) it has handled, whatever became of the message — never
+the server's \\Seen flag, which people reading the mailbox change.
+`Lease` makes sure only one mailroom process polls an account at a time,
+across hosts: it lives in the index database and is taken, renewed and
+released by conditional UPDATE/INSERT/DELETE, so it works the same on
+SQLite and PostgreSQL, with no file locks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from storage.db import Database
+from storage.models import Base, utcnow
+
+# a record in this state is fetched again on the next poll
+RETRY = "retry"
+# given up after max_attempts: recorded, raw kept if it could be, reported
+QUARANTINED = "quarantined"
+
+
+class MailboxRecord(Base):
+    """One message UID the poller has handled in one folder under one UIDVALIDITY."""
+
+    __tablename__ = "mailbox_records"
+    __table_args__ = (
+        UniqueConstraint("account", "folder", "uidvalidity", "uid"),
+        Index("ix_mailbox_records_pending", "account", "folder", "uidvalidity", "after_done"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(200))
+    folder: Mapped[str] = mapped_column(String(500))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    # filed | triage | not_material | duplicate | error | retry | quarantined
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text)
+    after_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Lease(Base):
+    """A named, expiring right to do something alone (poll one account)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+# -- leases ------------------------------------------------------------------
+
+
+def acquire_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
+    """Return True if holder now has the lease (it was free, expired or already ours)."""
+    now = datetime.now(UTC)
+    with db.session() as session:
+        taken = session.execute(
+            update(Lease)
+            .where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
+            .values(holder=holder, expires_at=now + ttl)
+        ).rowcount
+        if taken:
+            return True
+    try:
+        with db.session() as session:
+            session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
+    except IntegrityError:  # somebody else holds it (or won the race to insert it)
+        return False
+    return True
+
+
+def renew_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
+    """Return True if the lease is still ours and now runs for ttl more."""
+    with db.session() as session:
+        return bool(
+            session.execute(
+                update(Lease)
+                .where(Lease.name == name, Lease.holder == holder)
+                .values(expires_at=datetime.now(UTC) + ttl)
+            ).rowcount
+        )
+
+
+def release_lease(db: Database, name: str, holder: str) -> None:
+    """Give the lease up if holder has it."""
+    with db.session() as session:
+        session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+
+
+def lease_holder(db: Database, name: str) -> tuple[str, datetime] | None:
+    """Return (holder, expires_at) of a lease that has not expired, or None."""
+    with db.session() as session:
+        lease = session.get(Lease, name)
+        if lease is None or lease.expires_at < datetime.now(UTC):
+            return None
+        return lease.holder, lease.expires_at
+
+
+# -- records -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FolderKey:
+    """Which folder of which account, under which UIDVALIDITY."""
+
+    account: str
+    folder: str
+    uidvalidity: int
+
+
+def known_uidvalidities(session: Session, account: str, folder: str) -> set[int]:
+    """Return every UIDVALIDITY recorded for a folder."""
+    return set(
+        session.scalars(
+            select(MailboxRecord.uidvalidity)
+            .where(MailboxRecord.account == account, MailboxRecord.folder == folder)
+            .distinct()
+        )
+    )
+
+
+def highest_uid(session: Session, key: FolderKey) -> int:
+    """Return the highest UID recorded under this UIDVALIDITY (0 when none)."""
+    value = session.scalar(select(func.max(MailboxRecord.uid)).where(*_match(key)))
+    return int(value or 0)
+
+
+def retry_uids(session: Session, key: FolderKey) -> list[int]:
+    """Return the UIDs whose last attempt failed and that should be fetched again."""
+    return list(
+        session.scalars(
+            select(MailboxRecord.uid)
+            .where(*_match(key), MailboxRecord.status == RETRY)
+            .order_by(MailboxRecord.uid)
+        )
+    )
+
+
+def pending_after_action(session: Session, key: FolderKey) -> list[int]:
+    """Return UIDs committed to the index whose after-action has not been applied yet."""
+    return list(
+        session.scalars(
+            select(MailboxRecord.uid)
+            .where(*_match(key), MailboxRecord.after_done.is_(False))
+            .where(MailboxRecord.status != RETRY)
+            .order_by(MailboxRecord.uid)
+        )
+    )
+
+
+def mark_after_done(session: Session, key: FolderKey, uids: list[int]) -> None:
+    """Record that the after-action was applied to these UIDs."""
+    for start in range(0, len(uids), 500):
+        chunk = uids[start : start + 500]
+        session.execute(
+            update(MailboxRecord)
+            .where(*_match(key), MailboxRecord.uid.in_(chunk))
+            .values(after_done=True)
+        )
+
+
+def record_outcome(
+    session: Session,
+    key: FolderKey,
+    uid: int,
+    *,
+    status: str,
+    message_pk: int | None,
+    raw_sha256: str | None,
+    error: str | None = None,
+    after_done: bool = False,
+) -> MailboxRecord:
+    """Record (or update a retried) UID as handled and return its row."""
+    row = session.scalar(select(MailboxRecord).where(*_match(key), MailboxRecord.uid == uid))
+    if row is None:
+        row = MailboxRecord(
+            account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=uid,
+            attempts=0,
+        )  # fmt: skip
+        session.add(row)
+    row.status, row.message_pk, row.raw_sha256 = status, message_pk, raw_sha256
+    row.error = error[:2000] if error else None
+    row.attempts = (row.attempts or 0) + 1
+    row.after_done = after_done
+    session.flush()
+    return row
+
+
+def record_failure(
+    session: Session,
+    key: FolderKey,
+    uid: int,
+    *,
+    raw_sha256: str | None,
+    error: str,
+    max_attempts: int,
+) -> MailboxRecord:
+    """Count a failed attempt; after max_attempts the UID is quarantined, else retried."""
+    row = session.scalar(select(MailboxRecord).where(*_match(key), MailboxRecord.uid == uid))
+    attempts = (row.attempts if row is not None else 0) + 1
+    status = QUARANTINED if attempts >= max_attempts else RETRY
+    row = record_outcome(
+        session, key, uid, status=status, message_pk=None, raw_sha256=raw_sha256, error=error
+    )
+    return row
+
+
+def _match(key: FolderKey) -> tuple:
+    return (
+        MailboxRecord.account == key.account,
+        MailboxRecord.folder == key.folder,
+        MailboxRecord.uidvalidity == key.uidvalidity,
+    )

@@ -1,0 +1,151 @@
+"""The `mailroom` command: a thin layer over the pipeline, storage and workers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import click
+
+from pipeline.errors import MailroomError
+from workers.config import find_config_path, load_config
+from workers.context import AppContext, open_context
+
+log = logging.getLogger("mailroom")
+
+
+class State:
+    """What the group passes to commands: the config file and a lazily opened context."""
+
+    def __init__(self, config_path: str | None, debug: bool):
+        self.config_path, self.debug = config_path, debug
+        self._ctx: AppContext | None = None
+
+    def config(self):
+        return load_config(find_config_path(self.config_path))
+
+    def app(self) -> AppContext:
+        if self._ctx is None:
+            config = self.config()
+            setup_logging(config.log_level if not self.debug else "DEBUG")
+            self._ctx = open_context(config)
+        return self._ctx
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr, force=True)
+    for noisy in ("mailparser", "alembic", "pypdf", "imapclient", "apscheduler.executors",
+                   "pypdf._reader", "pypdf._cmap"):
+        logging.getLogger(noisy).setLevel(logging.ERROR if "pypdf" in noisy else logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="FILE", envvar="MAILROOM_CONFIG",
+              help="Config file (default: $MAILROOM_CONFIG, then ./config.toml).")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(click_ctx: click.Context, config_path: str | None, debug: bool) -> None:
+    """mailroom files the material units email in into an archive you can browse.
+
+    Example: mailroom ingest ./inbox && mailroom export messages
+    """
+    click_ctx.obj = State(config_path, debug)
+    click_ctx.call_on_close(lambda: click_ctx.obj._ctx and click_ctx.obj._ctx.close())
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def ingest(state: State, paths: tuple[Path, ...]) -> None:
+    """Ingest .eml files, folders of them, Maildir folders and mbox files, once.
+
+    Example: mailroom ingest ~/Downloads/mails/ archive.mbox
+    """
+    from workers.folder_source import ingest_paths
+
+    ctx = state.app()
+    run = ingest_paths(ctx, list(paths), label="cli:" + " ".join(map(str, paths)))
+    click.echo(summary_text(run.outcomes, ctx))
+    if not run.outcomes:
+        raise MailroomError("no mail found in " + ", ".join(map(str, paths)))
+
+
+def summary_text(outcomes, ctx: AppContext) -> str:
+    """Returns the human summary of an ingestion: messages, items by kind, problems."""
+    statuses = Counter(o.status for o in outcomes)
+    kinds: Counter[str] = Counter()
+    for outcome in outcomes:
+        kinds.update(outcome.kinds)
+    lines = [f"messages: {len(outcomes)} read, {statuses['filed']} filed, "
+             f"{statuses['triage']} to triage, {statuses['not_material']} not material, "
+             f"{statuses['duplicate']} already ingested, {statuses['error']} failed"]
+    if kinds:
+        parts = [f"{ctx.campaign.label(k)}({k}) {n}" for k, n in sorted(kinds.items())]
+        lines.append(f"items: {sum(kinds.values())} — " + ", ".join(parts))
+    for outcome in outcomes:
+        if outcome.status == "error":
+            lines.append(f"problem: {outcome.error}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("what", type=click.Choice(["messages", "items"]))
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (local), inclusive.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (local), inclusive.")
+@click.option("--unit", help="Only this unit code.")
+@click.pass_obj
+def export(state: State, what: str, since, until, unit: str | None) -> None:
+    """Print messages or items as JSON Lines (one object per line; see README).
+
+    Example: mailroom export items --since 2023-05-14 --unit dalian
+    """
+    from workers.export import export_items, export_messages
+
+    ctx = state.app()
+    rows = (export_messages if what == "messages" else export_items)(
+        ctx, _day(since), _day(until), unit)
+    for row in rows:
+        click.echo(json.dumps(row, ensure_ascii=False))
+
+
+def _day(value) -> date | None:
+    return value.date() if value else None
+
+
+@cli.command()
+@click.pass_obj
+def run(state: State) -> None:
+    """Run the service: poll the inbox folder (and mailboxes) on a schedule until stopped.
+
+    Example: mailroom --config /etc/mailroom/config.toml run
+    """
+    from workers.service import run_service
+
+    run_service(state.app())
+
+
+def main() -> None:
+    """Entry point: known errors become one line and exit code 1."""
+    debug = "--debug" in sys.argv
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except MailroomError as exc:
+        if debug:
+            raise
+        click.echo(f"mailroom: {exc}", err=True)
+        sys.exit(1)
+
+
+# Commands defined in their own modules register themselves on `cli` when imported.
+from workers import commands  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Imports the modules that add commands to `mailroom` (one line per module)."""

@@ -1,0 +1,72 @@
+"""`mailroom run`: one long-running process with the APScheduler scheduler.
+
+The scheduler runs in this process only (APScheduler 3 cannot share jobs
+between processes); web servers started elsewhere never start it. Other
+modules add their jobs through JOB_REGISTRARS.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from workers.context import AppContext
+from workers.folder_source import poll_inbox
+
+log = logging.getLogger(__name__)
+
+# Functions (scheduler, ctx, stop_event) -> None that add jobs; modules append to this.
+JOB_REGISTRARS: list[Callable[[BackgroundScheduler, AppContext, threading.Event], None]] = []
+
+
+def build_scheduler(ctx: AppContext, stop: threading.Event) -> BackgroundScheduler:
+    """Returns a scheduler with the inbox job and every registered job added."""
+    scheduler = BackgroundScheduler(
+        timezone=ctx.campaign.timezone,
+        # Never two runs of a job at once; after a pause run it once, not N times.
+        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600},
+    )
+    scheduler.add_job(_inbox_job, "interval", args=[ctx, stop], id="inbox",
+                      seconds=ctx.config.source.poll_interval_seconds,
+                      next_run_time=_now(ctx), name="poll the inbox folder")
+    for register in JOB_REGISTRARS:
+        register(scheduler, ctx, stop)
+    return scheduler
+
+
+def _now(ctx: AppContext):
+    from datetime import datetime
+
+    return datetime.now(ctx.campaign.tz)
+
+
+def _inbox_job(ctx: AppContext, stop: threading.Event) -> None:
+    try:
+        poll_inbox(ctx, stop)
+    except Exception:  # a failed tick is logged; the next tick tries again
+        log.exception("the inbox folder poll failed; it runs again on the next tick")
+
+
+def run_service(ctx: AppContext) -> None:
+    """Runs the scheduler until SIGTERM or SIGINT, then finishes the current message."""
+    stop = threading.Event()
+    scheduler = build_scheduler(ctx, stop)
+
+    def _stop(signum, _frame) -> None:
+        log.info("received %s: finishing the current message, then stopping",
+                 signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    scheduler.start()
+    log.info("mailroom running: inbox %s every %ss, archive %s, index %s",
+             ctx.config.source.inbox_dir, ctx.config.source.poll_interval_seconds,
+             ctx.config.storage.archive_dir, ctx.db.engine.url.render_as_string())
+    stop.wait()
+    scheduler.shutdown(wait=True)
+    log.info("mailroom stopped")
