@@ -21,6 +21,7 @@ import mailparser
 from pipeline.charsets import decode_bytes, decode_encoded_words, header_to_text
 from pipeline.errors import ParseError
 from pipeline.message import Forwarded, ParsedMessage, Part
+from pipeline.sniff import sniff
 from pipeline.textparts import html_to_text, inline_forwards
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ _KEPT_HEADERS = (
 )
 _EXTRA_TYPES = {"image/heic": ".heic", "image/heif": ".heif", "image/jpeg": ".jpg",
                 "video/quicktime": ".mov", "application/msword": ".doc",
-                "text/plain": ".txt", "application/octet-stream": ".bin"}
+                "text/plain": ".txt", "application/octet-stream": ".bin",
+                "application/pdf": ".pdf"}
 
 
 def _skip_junk_before_headers(raw: bytes) -> bytes:
@@ -236,7 +238,10 @@ def _leaf(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> 
             pass
     named = bool(filename)
     if not named:
-        filename = _made_up_name(ctype, len(parsed.parts) + 1)
+        found = sniff(payload, "", ctype)
+        generic = ctype in ("application/octet-stream", "") or ctype.startswith("text/")
+        filename = _made_up_name(found.mime if generic and found.by == "magic" else ctype,
+                                 len(parsed.parts) + 1)
     parsed.parts.append(Part(
         index=len(parsed.parts), filename=filename, declared_type=ctype, payload=payload,
         disposition=disposition, content_id=_clean_cid(part.get("content-id")), named=named,

@@ -48,7 +48,9 @@ def migrate(engine: Engine) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        # "heads": features add their tables on branches of their own from the first
+        # revision, so two features written at once never fight over one chain.
+        command.upgrade(cfg, "heads")
 
 
 class Database:
