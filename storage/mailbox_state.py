@@ -97,6 +97,18 @@ def acquire_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
     return True
 
 
+def take_over_lease(db: Database, name: str, old: str, holder: str, ttl: timedelta) -> bool:
+    """Return True if the lease still held by old is now holder's (old is known to be dead)."""
+    with db.session() as session:
+        return bool(
+            session.execute(
+                update(Lease)
+                .where(Lease.name == name, Lease.holder == old)
+                .values(holder=holder, expires_at=datetime.now(UTC) + ttl)
+            ).rowcount
+        )
+
+
 def renew_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
     """Return True if the lease is still ours and now runs for ttl more."""
     with db.session() as session:

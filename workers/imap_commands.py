@@ -10,6 +10,7 @@ import click
 from pipeline.errors import ConfigError, MailboxError
 from workers.cli import State, cli
 from workers.imap_config import resolve_password
+from workers.service import JOB_REGISTRARS
 
 
 @cli.command()
@@ -53,3 +54,13 @@ def poll(state: State, once: bool, accounts: tuple[str, ...]) -> None:
         raise MailboxError(
             problems[0] if len(problems) == 1 else f"{len(problems)} problems, first: {problems[0]}"
         )
+
+
+def _register_poll_jobs(scheduler, ctx, stop) -> None:
+    from workers.imap_poller import register_poll_jobs
+
+    register_poll_jobs(scheduler, ctx, stop)
+
+
+# `mailroom run` adds one poll job per [[mailbox]] through this hook
+JOB_REGISTRARS.append(_register_poll_jobs)

@@ -35,8 +35,8 @@ from workers.ingest import Ingestor, IngestOutcome, SourceRef
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL = timedelta(minutes=10)
-LEASE_RENEW_SECONDS = 60.0
+LEASE_TTL = timedelta(minutes=5)
+LEASE_RENEW_SECONDS = 30.0
 
 
 @dataclass
@@ -116,7 +116,7 @@ def poll_account(
     started = time.monotonic()
     summary = PollSummary(cfg.name)
     holder, name = new_holder(), lease_name(cfg)
-    if not state.acquire_lease(ctx.db, name, holder, LEASE_TTL):
+    if not _take_lease(ctx, name, holder):
         current = state.lease_holder(ctx.db, name)
         summary.skipped = (
             f"another mailroom process ({current[0] if current else '?'}) is polling it"
@@ -141,6 +141,32 @@ def poll_account(
         state.release_lease(ctx.db, name, holder)
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _take_lease(ctx: AppContext, name: str, holder: str) -> bool:
+    """Take the account's lease; a lease left by a dead process on this host is taken over."""
+    if state.acquire_lease(ctx.db, name, holder, LEASE_TTL):
+        return True
+    current = state.lease_holder(ctx.db, name)
+    if current is None or not _holder_is_dead(current[0]):
+        return False
+    log.warning("taking over the lease %s from %s, which is no longer running", name, current[0])
+    return state.take_over_lease(ctx.db, name, current[0], holder, LEASE_TTL)
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """Return True if holder names a process on this host that no longer runs."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another host: only the lease's expiry can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class _AccountPoll:
