@@ -3,4 +3,4 @@
 Add a line here when a new module defines models (migrations read this).
 """
 
-from storage import models  # noqa: F401
+from storage import mailbox_state, models  # noqa: F401
