@@ -27,13 +27,24 @@ def ingest_paths(ctx: AppContext, paths: list[Path], *, label: str,
                  skip_seen: bool = False, stop: threading.Event | None = None) -> RunResult:
     """Ingests every message under paths; with skip_seen, files read before are skipped."""
     ingestor = Ingestor(ctx, label)
+    own = _own_folders(ctx)
     for root in paths:
         for path in mail_files(Path(root)):
             if stop is not None and stop.is_set():
                 break
+            if any(folder == path.resolve() or folder in path.resolve().parents for folder in own):
+                continue   # never read our own archive or index back in as mail
             _ingest_file(ctx, ingestor, path, skip_seen, stop)
     run = ingestor.finish()
     return RunResult(ingestor.outcomes, run.id)
+
+
+def _own_folders(ctx: AppContext) -> list[Path]:
+    folders = [ctx.config.storage.archive_dir.resolve()]
+    url = ctx.config.storage.database_url
+    if url.startswith("sqlite:///"):
+        folders.append(Path(url.removeprefix("sqlite:///")).resolve().parent)
+    return folders
 
 
 def _ingest_file(ctx: AppContext, ingestor: Ingestor, path: Path, skip_seen: bool,

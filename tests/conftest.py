@@ -1,0 +1,66 @@
+"""Shared fixtures: a real SQLite index and archive in a temp folder, test configs."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from workers.config import load_config
+from workers.context import AppContext, open_context
+
+DATA = Path(__file__).parent / "data"
+MAIL = DATA / "mail"
+LABELLED = DATA / "labelled"
+TEST_UNITS = LABELLED / "units.toml"
+
+
+def write_config(folder: Path, extra: str = "", units_file: Path | None = TEST_UNITS) -> Path:
+    """Writes a config.toml in folder (relative storage paths) and returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ['[storage]', 'archive_dir = "archive"', 'database_url = "sqlite:///data/mailroom.db"',
+             '[source]', 'inbox_dir = "inbox"']
+    text = "\n".join(lines) + "\n"
+    if units_file is not None:
+        text = f'units_file = "{units_file}"\n' + text
+    path = folder / "config.toml"
+    path.write_text(text + extra, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., AppContext]]:
+    """Returns a factory of AppContexts on fresh temp storage; all are closed afterwards."""
+    opened: list[AppContext] = []
+
+    def factory(extra: str = "", units_file: Path | None = TEST_UNITS,
+                folder: Path | None = None) -> AppContext:
+        path = write_config(folder or tmp_path / f"site{len(opened)}", extra, units_file)
+        ctx = open_context(load_config(path))
+        opened.append(ctx)
+        return ctx
+
+    yield factory
+    for ctx in opened:
+        ctx.close()
+
+
+@pytest.fixture
+def app(make_app) -> AppContext:
+    """An AppContext with the test unit registry, temp SQLite index and temp archive."""
+    return make_app()
+
+
+@pytest.fixture
+def mail_copy(tmp_path: Path) -> Callable[[str], Path]:
+    """Copies a file from tests/data/mail into a temp folder and returns the copy."""
+
+    def copy(name: str) -> Path:
+        target = tmp_path / "in" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(MAIL / name, target)
+        return target
+
+    return copy
