@@ -39,7 +39,7 @@ class State:
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr, force=True)
-    for noisy in ("mailparser", "alembic", "pypdf", "imapclient", "apscheduler.executors",
+    for noisy in ("mailparser", "alembic", "pypdf", "imapclient", "apscheduler",
                    "pypdf._reader", "pypdf._cmap"):
         logging.getLogger(noisy).setLevel(logging.ERROR if "pypdf" in noisy else logging.WARNING)
 
