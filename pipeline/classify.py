@@ -6,6 +6,7 @@ subject, from the sniffed media type, and weakly from the campaign calendar.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from dataclasses import dataclass, field
@@ -23,7 +24,11 @@ from pipeline.units import normalise
 KIND_THRESHOLD = 0.5
 BODY_ITEM_NAME = "正文.txt"
 BODY_MIN_CHARS = 150           # an article, not "请查收，谢谢"
-_SOURCE_WEIGHTS = {"filename": 0.85, "document": 0.75, "subject": 0.6, "body": 0.45}
+_SOURCE_WEIGHTS = {"filename": 0.85, "document": 0.75, "context": 0.8, "subject": 0.6,
+                   "body": 0.45}
+# A picture whose name says it is a scan is the document it shows.
+_SCAN_WORDS = ("扫描", "扫描件", "盖章", "复印件", "翻拍", "scan")
+_SCAN_WEIGHT = 0.95
 _MEDIA_WEIGHT = {"image": 0.8, "video": 0.9}
 
 _AUTO_SUBJECT = re.compile(r"^\s*(自动回复|自动答复|auto(matic)?[ -]?reply|out of (the )?office|"
@@ -79,21 +84,30 @@ class MessageVerdict:
 def message_verdict(msg: ParsedMessage, from_department: bool) -> MessageVerdict:
     """Returns whether msg is material: auto-replies, bounces, bulk and our own mail are not."""
     h = msg.header
-    auto = h("auto-submitted").lower()
-    if (auto and not auto.startswith("no")) or h("x-autoreply") or h("x-autorespond") \
-            or _AUTO_SUBJECT.search(msg.subject):
-        return MessageVerdict(False, ["auto_reply"], "an automatic reply")
+    # A bounce says Auto-Submitted too, so it is recognised first.
     sender = msg.from_addr.split("@")[0]
     if msg.content_type == "multipart/report" or sender in ("mailer-daemon", "postmaster") \
             or _BOUNCE_SUBJECT.search(msg.subject):
         return MessageVerdict(False, ["bounce"], "a delivery failure report")
-    precedence = h("precedence").lower()
-    if h("list-unsubscribe") or h("list-id") or precedence in ("bulk", "list", "junk") \
-            or h("x-spam-flag").lower().startswith("yes"):
+    auto = h("auto-submitted").lower()
+    if (auto and not auto.startswith("no")) or h("x-autoreply") or h("x-autorespond") \
+            or _AUTO_SUBJECT.search(msg.subject):
+        return MessageVerdict(False, ["auto_reply"], "an automatic reply")
+    if _is_bulk(msg):
         return MessageVerdict(False, ["spam"], "bulk or list mail")
     if from_department:
         return MessageVerdict(False, [], "sent by the department itself")
     return MessageVerdict(True)
+
+
+def _is_bulk(msg: ParsedMessage) -> bool:
+    """True for newsletters and spam; a person writing through a mailing list is not bulk."""
+    precedence = msg.header("precedence").lower()
+    if precedence in ("bulk", "junk") or msg.header("x-spam-flag").lower().startswith("yes"):
+        return True
+    # Mailing-list software adds List-Unsubscribe to a member's post too, with
+    # Precedence: list; a newsletter sends it without.
+    return bool(msg.header("list-unsubscribe")) and precedence != "list"
 
 
 def plan_items(
@@ -140,15 +154,28 @@ def classify_kind(
     campaign: Campaign,
     received: datetime,
     default: tuple[str, float] | None = None,
+    context: str = "",
 ) -> Decision:
-    """Returns the kind of one item with its clues; the fallback kind when nothing is sure."""
+    """Returns the kind of one item with its clues; the fallback kind when nothing is sure.
+
+    `text` is the item's own text (a document's first lines, the body article);
+    `context` is what the sender wrote next to a link. The receipt date is a
+    weak clue for documents only and never decides alone.
+    """
+    if media == "archive":
+        clue = Clue("media", "archive", campaign.fallback_kind, 0.9)
+        return Decision(campaign.fallback_kind, 0.9, "strong", [clue],
+                        {campaign.fallback_kind: 0.9}, "an archive: its members carry the kinds")
     clues: list[Clue] = []
     stem = filename.rsplit(".", 1)[0]
     head = "\n".join(text.strip().splitlines()[:3])[:200]
-    for source, value in (("filename", stem), ("document", head), ("subject", subject)):
+    for source, value in (("filename", stem), ("document", head), ("subject", subject),
+                          ("context", context)):
         keyword_clue = _keyword_clue(source, value, campaign)
         if keyword_clue:
             clues.append(keyword_clue)
+    if media in ("image", "video"):
+        clues = _picture_clues(clues, stem, campaign)
     for kind in campaign.kinds:
         if media in kind.media:
             clues.append(Clue("media", media, kind.code, _MEDIA_WEIGHT.get(media, 0.7)))
@@ -159,22 +186,43 @@ def classify_kind(
         for kind in campaign.kinds:
             if kind.window and kind.window == phase and kind.window != "during":
                 clues.append(Clue("date", f"received {phase} the week", kind.code, 0.2))
-    if media in ("image", "video") and any(c.source == "filename" for c in clues):
-        # A scanned plan named 活动周方案扫描件.jpg: the name beats the media type.
-        clues = [c for c in clues if not (c.source == "subject")]
     return _decide_kind(clues, campaign)
 
 
+def _picture_clues(clues: list[Clue], stem: str, campaign: Campaign) -> list[Clue]:
+    """Returns the keyword clues that can override an image's or video's own media type.
+
+    Only a scan (活动周方案扫描件.jpg) is a document in picture form; 总结配图.png
+    and 案例配图.jpg are pictures about a summary or a case, so the document
+    keyword in their name, and in the subject, does not make them documents.
+    """
+    media_kinds = {k.code for k in campaign.kinds if k.media}
+    scanned = any(word in normalise(stem) for word in _SCAN_WORDS)
+    kept = []
+    for clue in clues:
+        if clue.target in media_kinds:
+            kept.append(clue)
+        elif scanned and clue.source == "filename":
+            kept.append(Clue(clue.source, clue.value, clue.target, _SCAN_WEIGHT))
+    return kept
+
+
 def _keyword_clue(source: str, value: str, campaign: Campaign) -> Clue | None:
+    """Returns the clue of the longest kind keyword in value (for link context: the nearest)."""
     folded = normalise(value or "")
-    best: tuple[int, str, str] | None = None
+    best: tuple[int, int, str, str] | None = None
     for kind in campaign.kinds:
         for keyword in kind.keywords:
-            if normalise(keyword) in folded and (best is None or len(keyword) > best[0]):
-                best = (len(keyword), keyword, kind.code)
+            at = folded.rfind(normalise(keyword))
+            if at < 0:
+                continue
+            # Beside a link the word nearest to it describes it: 通讯稿见附件，视频…放在网盘.
+            rank = (at + len(keyword), len(keyword)) if source == "context" else (len(keyword), 0)
+            if best is None or rank > best[:2]:
+                best = (*rank, keyword, kind.code)
     if best is None:
         return None
-    return Clue(source, best[1], best[2], _SOURCE_WEIGHTS[source])
+    return Clue(source, best[2], best[3], _SOURCE_WEIGHTS[source])
 
 
 def _decide_kind(clues: list[Clue], campaign: Campaign) -> Decision:
@@ -202,23 +250,29 @@ def _decide_kind(clues: list[Clue], campaign: Campaign) -> Decision:
 
 def _is_decorative(part: Part, found: Sniffed, referenced: set[str], max_bytes: int,
                    max_pixels: int) -> bool:
+    """True for a signature logo, emoji or banner pasted inline; photos pasted inline are not.
+
+    Size in pixels decides (a phone photo is small in bytes when recompressed);
+    bytes only count when the image cannot be measured.
+    """
     if found.media != "image":
         return False
     inline = part.disposition == "inline" or (part.content_id and part.content_id in referenced)
     if not inline:
         return False
-    if len(part.payload) < max_bytes:
-        return True
     try:
         with Image.open(io.BytesIO(part.payload)) as image:
             width, height = image.size
     except Exception:
-        return False
-    return width <= max_pixels and height <= max_pixels
+        return len(part.payload) < max_bytes
+    small = max(width, height) <= max_pixels
+    banner = min(width, height) <= max_pixels // 2 and max(width, height) >= 3 * min(width, height)
+    return small or banner
 
 
 def _link_plans(msg: ParsedMessage, campaign: Campaign, received: datetime) -> list[ItemPlan]:
-    text = msg.body_text + "\n" + msg.body_html
+    # HTML bodies write & as &amp; inside href; the URL is the unescaped one.
+    text = msg.body_text + "\n" + html.unescape(msg.body_html)
     plans: list[ItemPlan] = []
     seen: set[str] = set()
     for pattern, service in _LINK_SERVICES:
@@ -230,7 +284,8 @@ def _link_plans(msg: ParsedMessage, campaign: Campaign, received: datetime) -> l
             window = text[max(0, match.start() - 300) : match.end() + 300]
             name_match = _NEAR_NAME.search(text[max(0, match.start() - 200) : match.start()])
             name = name_match.group(1) if name_match else service
-            kind = classify_kind(name, _media_from_name(name), msg.subject, "", campaign, received)
+            kind = classify_kind(name, _media_from_name(name), msg.subject, "", campaign, received,
+                                 context=_link_context(text, match.start()))
             plans.append(ItemPlan(
                 name=name, media="other", mime="text/uri-list", role="material", kind=kind,
                 status="external_link", url=url, url_expiry=_expiry(window, received),
@@ -238,6 +293,12 @@ def _link_plans(msg: ParsedMessage, campaign: Campaign, received: datetime) -> l
                 error=f"{service}链接，需要手工下载",
             ))
     return plans
+
+
+def _link_context(text: str, start: int) -> str:
+    """Returns what the sender wrote just before a link: its line and the line above."""
+    before = text[:start].rsplit("\n", 2)
+    return "\n".join(before[-2:])
 
 
 def _media_from_name(name: str) -> str:
@@ -261,9 +322,15 @@ def message_flags(plans: list[ItemPlan], campaign: Campaign, received: datetime)
     """Returns the campaign flags of a material message: late, early, external_link."""
     flags = []
     material = [p for p in plans if p.role == "material"]
-    if any(campaign.is_late(p.kind.value, received) for p in material if p.kind.value):
-        flags.append("late")
     summary_kinds = {k.code for k in campaign.kinds if k.window == "after"}
+    media_kinds = {k.code for k in campaign.kinds if k.media}
+    # Pictures sent with a summary illustrate it (the notice asks for 总结（含文字、图片）),
+    # so the summary's deadline is theirs, not the photo deadline of the week.
+    with_summary = any(p.kind.value in summary_kinds for p in material)
+    judged = [p for p in material if p.kind.value
+              and not (with_summary and p.kind.value in media_kinds)]
+    if any(campaign.is_late(p.kind.value, received) for p in judged):
+        flags.append("late")
     if any(p.kind.value in summary_kinds for p in material) and \
             campaign.local_day(received) <= campaign.end:
         flags.append("early")
