@@ -1,0 +1,213 @@
+"""Full-text search over subjects, bodies, file names and extracted document text.
+
+Chinese has no spaces, and a word segmenter splits the same word differently in
+different sentences, so we match substrings instead:
+
+- SQLite: an FTS5 table where each Han character is its own token (we insert
+  the text with spaces between Han characters) and the query is one phrase.
+  Two-character words (北京) match, which the trigram tokenizer cannot do, and
+  Debian 12's SQLite 3.40.1 has a LIKE-on-trigram bug this avoids.
+- PostgreSQL (and any other database): ILIKE on the same normalised text in
+  `search_docs`; a pg_trgm GIN index makes it fast when the extension exists.
+
+`search_docs` holds one row per message (subject, sender, body) and one per item
+(file name, extracted text). Filters (unit, kind, date, status) are applied by
+joining the live messages and items tables, so re-filing needs no re-indexing.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, Text, delete, func, insert, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from storage.models import Base, Item, Message
+
+MAX_DOC_CHARS = 200_000   # a huge document's tail adds little but costs index space
+
+_CJK = (r"\u2e80-\u2fdf\u3005\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff"
+        r"\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f")
+_CJK_CHAR = re.compile(f"([{_CJK}])")
+_TOKEN = re.compile(f"[{_CJK}]|[^\\W_]+", re.UNICODE)
+_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+_SPACES = re.compile(r"\s+")
+
+
+class SearchDoc(Base):
+    """The normalised searchable text of one message (item_id null) or one item."""
+
+    __tablename__ = "search_docs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text, default="")
+
+
+def normalise(value: str) -> str:
+    """Returns text folded for matching: NFKC (full-width → half-width), lower case,
+    one space between words."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", value or "").lower()).strip()
+
+
+def spaced(value: str) -> str:
+    """Returns normalised text with every CJK character standing alone as a token."""
+    return _SPACES.sub(" ", _CJK_CHAR.sub(r" \1 ", value)).strip()
+
+
+def fts_query(query: str) -> str | None:
+    """Returns an FTS5 MATCH expression: the query's tokens as one phrase, or None."""
+    tokens = _TOKEN.findall(normalise(query))
+    if not tokens:
+        return None
+    phrase = '"' + " ".join(t.replace('"', '""') for t in tokens) + '"'
+    # a trailing Latin word may be the start of a longer one (repo -> report)
+    return phrase + " *" if not _CJK_CHAR.match(tokens[-1]) else phrase
+
+
+def html_to_text(value: str) -> str:
+    """Returns the visible text of an HTML body, roughly (for the index only)."""
+    return html.unescape(_TAGS.sub(" ", value or ""))
+
+
+def message_text(message: Message) -> str:
+    body = message.body_text or html_to_text(message.body_html)
+    return " ".join([message.subject or "", message.from_name or "", message.from_addr or "",
+                     body])
+
+
+def item_text(item: Item) -> str:
+    return " ".join([item.name or "", item.text or "", item.url or ""])
+
+
+def is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _fts_available(session: Session) -> bool:
+    return is_sqlite(session) and session.execute(text(
+        "SELECT 1 FROM sqlite_master WHERE name = 'search_fts'")).first() is not None
+
+
+def index_message(session: Session, message_pk: int) -> None:
+    """(Re)indexes one message and its items; call it after ingesting or changing text.
+
+    Runs inside the caller's transaction, so the index never disagrees with the rows.
+    """
+    message = session.get(Message, message_pk)
+    drop_message(session, message_pk)
+    if message is None:
+        return
+    docs = [(message.id, None, message_text(message))]
+    docs += [(message.id, item.id, item_text(item)) for item in message.items]
+    add_docs(session, docs)
+
+
+def drop_message(session: Session, message_pk: int) -> None:
+    """Removes a message and its items from the index."""
+    if _fts_available(session):
+        session.execute(text(
+            "DELETE FROM search_fts WHERE rowid IN "
+            "(SELECT id FROM search_docs WHERE message_pk = :pk)"), {"pk": message_pk})
+    session.execute(delete(SearchDoc).where(SearchDoc.message_pk == message_pk))
+
+
+def add_docs(session: Session, docs: Iterable[tuple[int, int | None, str]]) -> int:
+    """Bulk-inserts (message_pk, item_id, raw text) documents; returns how many."""
+    rows = [{"message_pk": m, "item_id": i, "body": normalise(t)[:MAX_DOC_CHARS]}
+            for m, i, t in docs]
+    if not rows:
+        return 0
+    fts = _fts_available(session)
+    if not fts:
+        session.execute(insert(SearchDoc), rows)
+        return len(rows)
+    start = (session.scalar(select(func.max(SearchDoc.id))) or 0) + 1
+    for n, row in enumerate(rows):
+        row["id"] = start + n
+    session.execute(insert(SearchDoc), rows)
+    session.execute(text("INSERT INTO search_fts(rowid, body) VALUES (:id, :body)"),
+                    [{"id": r["id"], "body": spaced(r["body"])} for r in rows])
+    return len(rows)
+
+
+def reindex_all(session: Session, batch: int = 500) -> int:
+    """Rebuilds the whole index from messages and items; returns documents written."""
+    if _fts_available(session):
+        session.execute(text("DELETE FROM search_fts"))
+    session.execute(delete(SearchDoc))
+    total, last = 0, 0
+    while True:
+        pks = session.scalars(select(Message.id).where(Message.id > last)
+                              .order_by(Message.id).limit(batch)).all()
+        if not pks:
+            return total
+        docs: list[tuple[int, int | None, str]] = []
+        for message in session.scalars(select(Message).where(Message.id.in_(pks))):
+            docs.append((message.id, None, message_text(message)))
+            docs += [(message.id, i.id, item_text(i)) for i in message.items]
+        total += add_docs(session, docs)
+        session.expunge_all()
+        last = pks[-1]
+
+
+@dataclass
+class SearchFilters:
+    unit: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    since: datetime | None = None     # inclusive, aware
+    until: datetime | None = None     # exclusive, aware
+
+
+@dataclass
+class Hit:
+    message_pk: int
+    item_id: int | None
+
+
+def search(session: Session, query: str, filters: SearchFilters | None = None,
+           limit: int = 50, offset: int = 0) -> tuple[list[Hit], int]:
+    """Returns (hits newest first, total matches) for a query with optional filters."""
+    filters = filters or SearchFilters()
+    needle = normalise(query)
+    if not needle:
+        return [], 0
+    if _fts_available(session):
+        match = fts_query(needle)
+        if match is None:
+            return [], 0
+        matched = select(text("rowid")).select_from(text("search_fts")).where(
+            text("search_fts MATCH :q").bindparams(q=match))
+        cond = SearchDoc.id.in_(matched.scalar_subquery())
+        base = _filtered(select(SearchDoc.message_pk, SearchDoc.item_id), filters).where(cond)
+    else:
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        cond = SearchDoc.body.ilike(f"%{escaped}%", escape="\\")
+        base = _filtered(select(SearchDoc.message_pk, SearchDoc.item_id), filters).where(cond)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.execute(base.order_by(Message.received_at.desc(), SearchDoc.id)
+                           .limit(limit).offset(offset)).all()
+    return [Hit(m, i) for m, i in rows], total
+
+
+def _filtered(stmt, filters: SearchFilters):
+    stmt = stmt.join(Message, Message.id == SearchDoc.message_pk)
+    if filters.kind:
+        stmt = stmt.join(Item, Item.id == SearchDoc.item_id).where(Item.kind == filters.kind)
+    if filters.unit:
+        stmt = stmt.where(Message.unit_code == filters.unit)
+    if filters.status:
+        stmt = stmt.where(Message.status == filters.status)
+    if filters.since:
+        stmt = stmt.where(Message.received_at >= filters.since)
+    if filters.until:
+        stmt = stmt.where(Message.received_at < filters.until)
+    return stmt

@@ -1,0 +1,123 @@
+"""The staff web UI: `create_app(ctx)` returns the Starlette application.
+
+Server-rendered Chinese pages with a little JavaScript from /static (the CSP
+forbids inline script). Every page and file is behind sign-in (AuthGate);
+files are served by item id only; errors become one status page.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from pipeline.errors import MailroomError
+from web import auth, files, pages, triage_views
+from web.security import SecurityHeaders
+from web.settings import WebSettings, load_web_settings, secret_key
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+STATUS_TEXT = {400: "请求有误", 403: "没有权限", 404: "找不到", 405: "不支持的操作",
+               413: "太大了", 416: "请求的范围无效", 429: "太频繁了", 500: "服务器出错"}
+
+
+def create_app(ctx, settings: WebSettings | None = None) -> Starlette:
+    """Returns the web application for an opened AppContext (settings default to [web])."""
+    if settings is None:
+        settings = load_web_settings(ctx.config.raw, ctx.config.label, ctx.config.base_dir)
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(SessionMiddleware, secret_key=secret_key(settings),
+                   session_cookie="mailroom_session", same_site="lax",
+                   https_only=settings.cookie_secure,
+                   max_age=int(timedelta(hours=settings.session_hours).total_seconds())),
+        Middleware(auth.AuthGate, db=ctx.db),
+    ]
+    app = Starlette(routes=routes(), middleware=middleware, exception_handlers={
+        HTTPException: http_error, MailroomError: mailroom_error, Exception: server_error,
+    })
+    app.state.ctx, app.state.settings = ctx, settings
+    app.state.templates = templates(ctx)
+    return app
+
+
+def routes() -> list:
+    return [
+        Route("/login", auth.login_page, methods=["GET"]),
+        Route("/login", auth.login_submit, methods=["POST"]),
+        Route("/logout", auth.logout, methods=["POST"]),
+        Route("/", pages.dashboard),
+        Route("/browse", pages.browse),
+        Route("/units", pages.units),
+        Route("/units/{code:str}", pages.unit_page),
+        Route("/messages/{message_id:int}", pages.message_page),
+        Route("/messages/{message_id:int}/raw", files.message_raw),
+        Route("/items/{item_id:int}", pages.item_page),
+        Route("/items/{item_id:int}/file", files.item_file),
+        Route("/items/{item_id:int}/thumb", files.item_thumb),
+        Route("/items/{item_id:int}/preview", files.item_preview),
+        Route("/items/{item_id:int}/video", files.item_video),
+        Route("/items/{item_id:int}/kind", triage_views.set_kind, methods=["POST"]),
+        Route("/photos", pages.photos),
+        Route("/photos/zip", files.photos_zip, methods=["POST"]),
+        Route("/search", pages.search_page),
+        Route("/triage", triage_views.queue),
+        Route("/triage/assign", triage_views.assign, methods=["POST"]),
+        Route("/reports", triage_views.reports),
+        Route("/reports/tracker.csv", triage_views.tracker_csv),
+        Route("/reports/file/{number:int}", triage_views.report_file),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+
+
+def templates(ctx) -> Jinja2Templates:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(default=True), trim_blocks=True,
+                      lstrip_blocks=True)
+    pages.install_filters(env, ctx)
+    return Jinja2Templates(env=env)
+
+
+def _status_page(request: Request, status: int, detail: str) -> Response:
+    templates_ = request.app.state.templates
+    return templates_.TemplateResponse(request, "error.html", {
+        "status": status, "title": STATUS_TEXT.get(status, "出错了"), "detail": detail,
+        "user": getattr(request.state, "user", None),
+    }, status_code=status)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if exc.detail and exc.detail != _default_phrase(exc.status_code) else (
+        "没有这个页面或文件。" if exc.status_code == 404 else "")
+    return _status_page(request, exc.status_code, detail)
+
+
+def _default_phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+async def mailroom_error(request: Request, exc: Exception) -> Response:
+    return _status_page(request, 400, str(exc))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _status_page(request, 500, "出了意外错误，已记录在日志中。请稍后重试或联系管理员。")

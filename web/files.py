@@ -1,0 +1,158 @@
+"""Serving files: originals, thumbnails, previews, web video (with Range) and photo zips.
+
+A file is found by item id only; its path comes from the index, never from the
+request, and goes through Archive.abspath, which refuses anything outside the
+archive. A browser shows inline only types that cannot run script; every other
+file (HTML, SVG, XML, JS ...) is a download, with nosniff and a sandbox CSP.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import tempfile
+import zipfile
+from pathlib import PurePosixPath
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from pipeline.errors import StorageError
+from storage import layout
+from storage.models import Item, Message
+from web.pages import MAX_ID, db, get_or_404
+from web.security import FILE_CSP, INLINE_TYPES, checked_form, content_disposition
+
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"}
+VIDEO_TYPES = {"video/mp4", "video/webm", "video/ogg"}
+PLACEHOLDER = "/static/placeholder.svg"
+
+
+def showable_image(item: Item) -> bool:
+    return item.blob_path is not None and item.mime in IMAGE_TYPES
+
+
+def playable_video(item: Item) -> bool:
+    return item.blob_path is not None and item.mime in VIDEO_TYPES
+
+
+def _load(request: Request) -> Item:
+    with db(request) as session:
+        item = get_or_404(session, Item, request.path_params["item_id"])
+        session.expunge(item)
+        return item
+
+
+def send_file(request: Request, rel: str | None, name: str, mime: str | None,
+              inline: bool) -> Response:
+    """Returns the archive file at rel (from the index) as inline or download."""
+    if not rel:
+        raise HTTPException(404, "这个文件还没有生成或没有保存。")
+    try:
+        path = request.app.state.ctx.archive.abspath(rel)
+    except StorageError:
+        raise HTTPException(404, "没有这个文件。") from None
+    if not path.is_file():
+        raise HTTPException(404, "文件不在归档里（可能已被移走）。")
+    mime = (mime or "").split(";")[0].strip().lower() or "application/octet-stream"
+    inline = inline and mime in INLINE_TYPES
+    if not inline and mime not in INLINE_TYPES:
+        mime = "application/octet-stream"   # never let a browser render it
+    headers = {"Content-Disposition": content_disposition(name, inline=inline),
+               "Content-Security-Policy": FILE_CSP, "Cache-Control": "private, max-age=300"}
+    return FileResponse(path, media_type=mime, headers=headers)
+
+
+def _derived_type(rel: str) -> str | None:
+    return mimetypes.guess_type(PurePosixPath(rel).name)[0]
+
+
+def item_file(request: Request) -> Response:
+    """The original bytes; ?inline=1 shows safe types in the page, others always download."""
+    item = _load(request)
+    inline = request.query_params.get("inline") == "1"
+    return send_file(request, item.blob_path, item.name, item.mime, inline)
+
+
+def item_thumb(request: Request) -> Response:
+    item = _load(request)
+    if item.thumbnail:
+        return send_file(request, item.thumbnail, f"thumb-{item.id}.jpg",
+                         _derived_type(item.thumbnail) or "image/jpeg", True)
+    if showable_image(item) and item.size <= 5 * 1024 * 1024:
+        return send_file(request, item.blob_path, item.name, item.mime, True)
+    return Response(status_code=307, headers={"Location": PLACEHOLDER})
+
+
+def item_preview(request: Request) -> Response:
+    item = _load(request)
+    if item.preview:
+        kind = _derived_type(item.preview) or "application/octet-stream"
+        return send_file(request, item.preview, f"preview-{item.id}{PurePosixPath(item.preview).suffix}",
+                         kind, True)
+    if showable_image(item):
+        return send_file(request, item.blob_path, item.name, item.mime, True)
+    raise HTTPException(404, "这个文件还没有预览。")
+
+
+def item_video(request: Request) -> Response:
+    """The browser-playable video (web copy, else a playable original); honours Range."""
+    item = _load(request)
+    if item.web_video:
+        return send_file(request, item.web_video, PurePosixPath(item.name).stem + ".mp4",
+                         _derived_type(item.web_video) or "video/mp4", True)
+    if playable_video(item):
+        return send_file(request, item.blob_path, item.name, item.mime, True)
+    raise HTTPException(404, "这个视频还没有可在浏览器播放的版本。")
+
+
+def message_raw(request: Request) -> Response:
+    with db(request) as session:
+        message = get_or_404(session, Message, request.path_params["message_id"])
+        rel, name = message.raw_path, f"message-{message.id}.eml"
+    return send_file(request, rel, name, "message/rfc822", False)
+
+
+async def photos_zip(request: Request) -> Response:
+    """A zip of the selected photos (ids posted from the grid), named <unit>/<file>."""
+    form = await checked_form(request)
+    ids = sorted({int(v) for v in form.getlist("item") if str(v).isdigit() and int(v) <= MAX_ID})
+    limit = request.app.state.settings.max_zip_files
+    if not ids:
+        raise HTTPException(400, "请先勾选要下载的照片。")
+    if len(ids) > limit:
+        raise HTTPException(413, f"一次最多打包 {limit} 张照片。")
+    spool = await run_in_threadpool(_build_zip, request, ids)
+    return StreamingResponse(_chunks(spool), media_type="application/zip", headers={
+        "Content-Disposition": content_disposition("照片.zip")})
+
+
+def _build_zip(request: Request, ids: list[int]):
+    ctx = request.app.state.ctx
+    names = request.app.state.templates.env.globals["unit_names"]
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+    used: set[str] = set()
+    with db(request) as session, zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as archive:
+        rows = session.execute(select(Item, Message).join(Message, Message.id == Item.message_pk)
+                               .where(Item.id.in_(ids), Item.blob_path.is_not(None))).all()
+        for item, message in rows:
+            folder = layout.safe_component(names.get(message.unit_code, "待分拣"))
+            arcname = f"{folder}/{layout.safe_component(item.name)}"
+            n = 1
+            while arcname in used:
+                n += 1
+                arcname = layout.with_number(f"{folder}/{layout.safe_component(item.name)}", n)
+            used.add(arcname)
+            archive.write(ctx.archive.abspath(item.blob_path), arcname)
+    spool.seek(0)
+    return spool
+
+
+async def _chunks(spool):
+    try:
+        while chunk := await run_in_threadpool(spool.read, 1 << 20):
+            yield chunk
+    finally:
+        spool.close()

@@ -1,0 +1,187 @@
+"""What the pages show, read from the index: plain data from a session, no HTTP here."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from pipeline.campaign import Campaign
+from storage.models import IngestError, Item, Message, Unit, utcnow
+
+PAGE = 50
+PROBLEM_STATUSES = ("corrupt", "rejected_unsafe", "encrypted", "too_large", "external_link")
+
+
+@dataclass
+class Page:
+    rows: list
+    total: int
+    page: int
+    per_page: int = PAGE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass
+class TrackerCell:
+    count: int = 0
+    first: datetime | None = None
+    state: str = "pending"   # ok | late | missing | pending
+
+
+@dataclass
+class TrackerRow:
+    unit: Unit
+    cells: dict[str, TrackerCell] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> int:
+        return sum(1 for c in self.cells.values() if c.state in ("late", "missing"))
+
+
+def day_bounds(campaign: Campaign, day: date) -> tuple[datetime, datetime]:
+    """Returns the [start, end) instants of a local calendar day."""
+    start = datetime.combine(day, time(0), tzinfo=campaign.tz)
+    return start, start + timedelta(days=1)
+
+
+def paged(session: Session, stmt: Select, page: int, per_page: int = PAGE) -> Page:
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(rows, total, page, per_page)
+
+
+def material_items() -> Select:
+    """Returns items that are material (not logos), with their messages, newest first."""
+    return (select(Item, Message).join(Message, Message.id == Item.message_pk)
+            .where(Item.role == "material")
+            .order_by(Message.received_at.desc(), Item.id))
+
+
+def browse_items(session: Session, campaign: Campaign, *, unit: str | None = None,
+                 kind: str | None = None, day: date | None = None, media: str | None = None,
+                 page: int = 1, per_page: int = PAGE) -> Page:
+    stmt = material_items()
+    if unit == "_triage":
+        stmt = stmt.where(Message.status == "triage")
+    elif unit:
+        stmt = stmt.where(Message.unit_code == unit)
+    if kind:
+        stmt = stmt.where(Item.kind == kind)
+    if media:
+        stmt = stmt.where(Item.media == media)
+    if day:
+        start, end = day_bounds(campaign, day)
+        stmt = stmt.where(Message.received_at >= start, Message.received_at < end)
+    return paged(session, stmt, page, per_page)
+
+
+def unit_messages(session: Session, unit: str, page: int = 1) -> Page:
+    stmt = (select(Message).where(Message.unit_code == unit)
+            .order_by(Message.received_at.desc(), Message.id.desc()))
+    return paged(session, stmt, page)
+
+
+def item_kinds_by_message(session: Session, message_pks: list[int]) -> dict[int, dict[str, int]]:
+    """Returns {message_pk: {kind: count}} for material items of these messages."""
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    if not message_pks:
+        return out
+    rows = session.execute(
+        select(Item.message_pk, Item.kind, func.count())
+        .where(Item.message_pk.in_(message_pks), Item.role == "material")
+        .group_by(Item.message_pk, Item.kind))
+    for pk, kind, n in rows:
+        out[pk][kind or ""] = n
+    return out
+
+
+def tracker(session: Session, campaign: Campaign, unit: str | None = None,
+            now: datetime | None = None) -> list[TrackerRow]:
+    """Returns units × required kinds: how many items came, the first one, and the state."""
+    now = now or utcnow()
+    stmt = (select(Message.unit_code, Item.kind, func.count(), func.min(Message.received_at))
+            .join(Message, Message.id == Item.message_pk)
+            .where(Item.role == "material", Item.duplicate_of_id.is_(None),
+                   Message.status == "filed")
+            .group_by(Message.unit_code, Item.kind))
+    units_q = select(Unit).where(Unit.active.is_(True)).order_by(Unit.type, Unit.code)
+    if unit:
+        stmt = stmt.where(Message.unit_code == unit)
+        units_q = select(Unit).where(Unit.code == unit)
+    seen = {(u, k): (n, first) for u, k, n, first in session.execute(stmt)}
+    kinds = [k for k in campaign.kinds if k.required]
+    rows = []
+    for u in session.scalars(units_q):
+        row = TrackerRow(u)
+        for kind in kinds:
+            n, first = seen.get((u.code, kind.code), (0, None))
+            due = campaign.due_end(kind)
+            if n:
+                state = "late" if due is not None and first >= due else "ok"
+            else:
+                state = "missing" if due is not None and now >= due else "pending"
+            row.cells[kind.code] = TrackerCell(n, first, state)
+        rows.append(row)
+    return rows
+
+
+def intake(session: Session, campaign: Campaign, now: datetime | None = None) -> dict[str, int]:
+    """Returns counts of messages and items received today and this week (local time)."""
+    now = now or utcnow()
+    today = campaign.local_day(now)
+    start_today, _ = day_bounds(campaign, today)
+    start_week, _ = day_bounds(campaign, today - timedelta(days=today.weekday()))
+    out = {}
+    for label, since in (("today", start_today), ("week", start_week)):
+        out[label + "_messages"] = session.scalar(
+            select(func.count()).select_from(Message).where(Message.received_at >= since)) or 0
+        out[label + "_items"] = session.scalar(
+            select(func.count()).select_from(Item).join(Message, Message.id == Item.message_pk)
+            .where(Message.received_at >= since, Item.role == "material")) or 0
+    out["triage"] = triage_count(session)
+    out["total_messages"] = session.scalar(select(func.count()).select_from(Message)) or 0
+    return out
+
+
+def triage_count(session: Session) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Message).where(Message.status == "triage")) or 0
+
+
+def recent_problems(session: Session, limit: int = 10) -> dict[str, list]:
+    """Returns the latest ingestion errors and items staff must look at."""
+    errors = session.scalars(select(IngestError).order_by(IngestError.id.desc()).limit(limit)).all()
+    items = session.execute(
+        select(Item, Message).join(Message, Message.id == Item.message_pk)
+        .where(Item.status.in_(PROBLEM_STATUSES))
+        .order_by(Item.id.desc()).limit(limit)).all()
+    return {"errors": errors, "items": items}
+
+
+def recent_messages(session: Session, limit: int = 10) -> list[Message]:
+    return session.scalars(select(Message).order_by(Message.received_at.desc(), Message.id.desc())
+                           .limit(limit)).all()
+
+
+def unit_counts(session: Session) -> dict[str | None, tuple[int, int]]:
+    """Returns {unit code: (messages, material items)}; None is the triage folder."""
+    msgs = dict(session.execute(select(Message.unit_code, func.count())
+                                .where(Message.is_material.is_(True))
+                                .group_by(Message.unit_code)).all())
+    items = dict(session.execute(
+        select(Message.unit_code, func.count()).select_from(Item)
+        .join(Message, Message.id == Item.message_pk)
+        .where(Item.role == "material").group_by(Message.unit_code)).all())
+    return {code: (msgs.get(code, 0), items.get(code, 0)) for code in set(msgs) | set(items)}
+
+
+def triage_queue(session: Session, limit: int = 200) -> list[Message]:
+    return session.scalars(select(Message).where(Message.status == "triage")
+                           .order_by(Message.received_at, Message.id).limit(limit)).all()

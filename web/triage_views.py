@@ -1,0 +1,124 @@
+"""Triage (editors and admins change things here) and the reports page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from storage import layout
+from storage.models import DecisionRecord
+from web import queries, triage_ops
+from web.auth import require_editor
+from web.files import send_file
+from web.pages import MAX_ID, db, render
+from web.security import checked_form, content_disposition
+
+MAX_REPORTS = 300
+
+
+def queue(request: Request) -> Response:
+    """The triage queue: each message with its candidate units and the clues behind them."""
+    with db(request) as session:
+        messages = queries.triage_queue(session)
+        pks = [m.id for m in messages]
+        decisions: dict[int, DecisionRecord] = {}
+        for d in session.scalars(select(DecisionRecord).where(
+                DecisionRecord.message_pk.in_(pks), DecisionRecord.subject == "unit")
+                .order_by(DecisionRecord.id)):
+            decisions[d.message_pk] = d
+        return render(request, "triage.html", nav="triage", messages=messages,
+                      decisions=decisions, total=queries.triage_count(session))
+
+
+async def assign(request: Request) -> Response:
+    """Assigns one or several messages to a unit; per-item kinds come as kind_<item id>."""
+    user = require_editor(request)
+    form = await checked_form(request)
+    unit = str(form.get("unit", ""))
+    pks = sorted({int(v) for v in form.getlist("message") if str(v).isdigit()
+                  and 0 < int(v) <= MAX_ID})
+    if not pks or not unit:
+        raise HTTPException(400, "请选择邮件和单位。")
+    kinds = {int(k[5:]): str(v) for k, v in form.multi_items()
+             if k.startswith("kind_") and k[5:].isdigit() and v}
+    ctx = request.app.state.ctx
+
+    def _do() -> None:
+        for pk in pks:
+            triage_ops.assign(ctx, pk, unit, user.name, kinds=kinds or None)
+
+    await run_in_threadpool(_do)
+    back = str(form.get("back", ""))
+    target = f"/messages/{pks[0]}" if back == "message" and len(pks) == 1 else "/triage"
+    return RedirectResponse(target + "?done=" + str(len(pks)), status_code=303)
+
+
+async def set_kind(request: Request) -> Response:
+    user = require_editor(request)
+    form = await checked_form(request)
+    item_id = request.path_params["item_id"]
+    kind = str(form.get("kind", ""))
+    await run_in_threadpool(triage_ops.set_item_kind, request.app.state.ctx, item_id, kind,
+                            user.name)
+    return RedirectResponse(f"/items/{item_id}", status_code=303)
+
+
+# -- reports -------------------------------------------------------------------------
+
+def report_files(archive_root: Path) -> list[tuple[str, float, int]]:
+    """Returns saved report files under <archive>/reports/ as (relative path, mtime, size)."""
+    root = archive_root / layout.REPORTS
+    found = []
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = Path(folder) / name
+            stat = path.stat()
+            found.append((str(path.relative_to(archive_root)), stat.st_mtime, stat.st_size))
+    found.sort(key=lambda f: (-f[1], f[0]))
+    return found[:MAX_REPORTS]
+
+
+def reports(request: Request) -> Response:
+    files = report_files(request.app.state.ctx.archive.root)
+    rows = [(n, rel, datetime.fromtimestamp(mtime, UTC), size)
+            for n, (rel, mtime, size) in enumerate(files)]
+    return render(request, "reports.html", nav="reports", files=rows)
+
+
+def report_file(request: Request) -> Response:
+    """A saved report, by its number in the listing (never a path from the request)."""
+    files = report_files(request.app.state.ctx.archive.root)
+    number = request.path_params["number"]
+    if number >= len(files):
+        raise HTTPException(404, "没有这份报告（列表可能已更新，请刷新）。")
+    rel = files[number][0]
+    return send_file(request, rel, rel.rsplit("/", 1)[-1], None, False)
+
+
+def tracker_csv(request: Request) -> Response:
+    """The campaign tracker (units × kinds) as CSV with a BOM, so Excel shows the Chinese."""
+    campaign = request.app.state.ctx.campaign
+    with db(request) as session:
+        rows = queries.tracker(session, campaign)
+    kinds = [k for k in campaign.kinds if k.required]
+    states = {"ok": "已报送", "late": "逾期", "missing": "未报送", "pending": "未到期"}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["单位代码", "单位", *[k.label for k in kinds]])
+    for row in rows:
+        writer.writerow([row.unit.code, row.unit.name, *[
+            f"{states[row.cells[k.code].state]}（{row.cells[k.code].count}）" for k in kinds]])
+    name = f"报送情况-{campaign.local_day(datetime.now(UTC)).isoformat()}.csv"
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": content_disposition(name)})
