@@ -1,2 +1,3 @@
 """Imports the modules that add commands to `mailroom` (one line per module)."""
 from workers import imap_commands  # noqa: F401  (mailroom poll; IMAP jobs for mailroom run)
+from workers import web_commands  # noqa: F401  (mailroom user, serve, search; the UI in mailroom run)
