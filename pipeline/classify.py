@@ -176,6 +176,10 @@ def classify_kind(
             clues.append(keyword_clue)
     if media in ("image", "video"):
         clues = _picture_clues(clues, stem, campaign)
+    elif media in ("document", "text"):
+        # 照片说明.txt is about the photos, not one: a media kind needs its media.
+        media_kinds = {k.code for k in campaign.kinds if k.media}
+        clues = [c for c in clues if c.target not in media_kinds]
     for kind in campaign.kinds:
         if media in kind.media:
             clues.append(Clue("media", media, kind.code, _MEDIA_WEIGHT.get(media, 0.7)))

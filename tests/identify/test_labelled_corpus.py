@@ -1,0 +1,21 @@
+"""The labelled corpus through the real ingestion path: the accuracy the issue promises."""
+
+from __future__ import annotations
+
+from tests.conftest import LABELLED
+from workers.evaluate import evaluate, load_labels
+
+
+def test_labelled_corpus_meets_the_accuracy_bar(app, record_property, capsys):
+    report = evaluate(app, load_labels(LABELLED / "labels.json"), LABELLED)
+    table = report.table()
+    with capsys.disabled():   # shown with or without -s
+        print("\n" + table)
+    record_property("accuracy_table", table)
+
+    assert report.messages == 60
+    assert report.confident_wrong == 0, table
+    assert report.unit.rate >= 0.95, table
+    assert report.kind.rate >= 0.95, table
+    assert report.unidentifiable_left.rate == 1.0, table
+    assert report.is_material.rate == 1.0, table
