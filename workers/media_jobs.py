@@ -1,0 +1,419 @@
+"""Derivative jobs: queued in the index, run by a pool of worker processes.
+
+The index is the queue: `enqueue()` writes MediaJob rows; a backend runs them by
+id. The in-process `LocalPool` is the default backend (no broker): a lane of
+`workers` processes for thumbnails and documents and a lane of `video_workers`
+for transcodes, so photos never wait behind a video. A worker claims its row
+(pending -> running) before working, so a job submitted twice runs once; a row
+left `running` by a process that died goes back to pending at the next start.
+A Celery backend (issue 8) only has to provide `submit(job)` and call `run_job`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from storage.archive import Archive
+from storage.db import Database
+from storage.media_models import MediaJob
+from storage.models import Item, Message
+from workers import derive, unpack
+from workers.context import AppContext
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3            # a job whose worker died this many times is marked failed
+STALE_AFTER = timedelta(hours=6)   # a running row from another machine is presumed dead
+
+
+@dataclass(frozen=True, order=True)
+class JobRef:
+    """What a backend needs to run a job: ids only (ordered by priority, then age)."""
+
+    priority: int
+    id: int
+    kind: str = field(compare=False)
+
+    @property
+    def lane(self) -> str:
+        return "video" if self.kind == "video" else "general"
+
+
+class JobBackend(Protocol):
+    """Runs queued jobs somewhere: this process's pool, or (later) Celery workers."""
+
+    def submit(self, job: JobRef) -> None: ...
+
+
+_backend: JobBackend | None = None   # set by serve_media(); None: rows wait in the index
+
+
+# -- queueing --------------------------------------------------------------------------
+
+
+def enqueue(session: Session, items: list[Item]) -> list[JobRef]:
+    """Returns the jobs added for items that need derivatives (none twice per item and kind)."""
+    ids = [i.id for i in items]
+    existing = set(session.execute(
+        select(MediaJob.item_id, MediaJob.kind).where(MediaJob.item_id.in_(ids))).all())
+    jobs = []
+    for item in items:
+        if item.role != "material":
+            continue
+        for kind in derive.job_kinds(item):
+            if (item.id, kind) not in existing:
+                jobs.append(MediaJob(item_id=item.id, kind=kind, priority=derive.PRIORITY[kind]))
+    session.add_all(jobs)
+    session.flush()
+    return [JobRef(j.priority, j.id, j.kind) for j in jobs]
+
+
+def after_ingest(ctx: AppContext, message_pk: int) -> list[JobRef]:
+    """Opens the archives of a newly filed message and queues its derivative jobs.
+
+    Returns the jobs queued; they are submitted to the running backend, if any.
+    """
+    created: list[str] = []
+    try:
+        with ctx.db.session() as session:
+            message = session.get(Message, message_pk)
+            for item in list(message.items):
+                if unpack.can_expand(item):
+                    unpack.expand_archive(ctx, session, item, created)
+            jobs = enqueue(session, list(message.items))
+    except BaseException:
+        for rel in created:
+            ctx.archive.unlink_view(rel)
+        raise
+    submit_all(jobs)
+    return jobs
+
+
+def submit_all(jobs: list[JobRef]) -> None:
+    if _backend is not None:
+        for job in jobs:
+            _backend.submit(job)
+
+
+def backfill(session: Session) -> list[JobRef]:
+    """Queues jobs for items filed before media jobs existed (items with no job row)."""
+    has_job = select(MediaJob.id).where(MediaJob.item_id == Item.id).exists()
+    items = list(session.scalars(select(Item).where(
+        Item.status == "ok", Item.blob_path.is_not(None), Item.role == "material", ~has_job)))
+    return enqueue(session, items) if items else []
+
+
+def pending(session: Session) -> list[JobRef]:
+    rows = session.execute(select(MediaJob.priority, MediaJob.id, MediaJob.kind)
+                           .where(MediaJob.state == "pending")
+                           .order_by(MediaJob.priority, MediaJob.id)).all()
+    return [JobRef(*row) for row in rows]
+
+
+def retry_failed(session: Session, job_ids: list[int] | None = None) -> list[JobRef]:
+    """Puts failed jobs (all, or those given) back to pending; returns them."""
+    query = select(MediaJob).where(MediaJob.state == "failed")
+    if job_ids:
+        query = query.where(MediaJob.id.in_(job_ids))
+    jobs = list(session.scalars(query))
+    for job in jobs:
+        job.state, job.attempts, job.error, job.worker = "pending", 0, None, None
+        job.started_at = job.finished_at = None
+    return [JobRef(j.priority, j.id, j.kind) for j in jobs]
+
+
+def recover_stale(session: Session) -> int:
+    """Returns how many `running` rows whose process is gone went back to pending (or failed)."""
+    host, count = socket.gethostname(), 0
+    for job in session.scalars(select(MediaJob).where(MediaJob.state == "running")):
+        if not _is_dead(job, host):
+            continue
+        count += 1
+        if job.attempts >= MAX_ATTEMPTS:
+            job.state = "failed"
+            job.error = f"the worker process died {job.attempts} times while running this job"
+            job.finished_at = datetime.now(UTC)
+        else:
+            job.state, job.worker = "pending", None
+    if count:
+        log.warning("%d media jobs were left running by a process that died; requeued", count)
+    return count
+
+
+def _is_dead(job: MediaJob, host: str) -> bool:
+    worker_host, _, pid = (job.worker or "").rpartition(":")
+    if worker_host != host or not pid.isdigit():
+        started = job.started_at or job.created_at
+        return started < datetime.now(UTC) - STALE_AFTER
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+# -- running one job (in a worker process, or a Celery task later) ----------------------
+
+_worker: tuple[Database, Archive, derive.MediaSettings] | None = None
+
+
+def init_worker(database_url: str, archive_root: str, settings: derive.MediaSettings,
+                log_level: str = "INFO") -> None:
+    """Opens the index and archive once per worker process."""
+    global _worker
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _worker = (Database(database_url), Archive(archive_root), settings)
+
+
+def run_job(job_id: int) -> str:
+    """Runs one job by id; returns done, failed or skipped (someone else has it).
+
+    Idempotent: derivatives are named by content and overwritten atomically.
+    """
+    assert _worker is not None, "init_worker() first"
+    db, archive, settings = _worker
+    src = _claim(db, job_id)
+    if src is None:
+        return "skipped"
+    kind, source = src
+    try:
+        result = derive.derive(kind, source, archive, settings)
+    except Exception as exc:   # a missing program, a hung ffmpeg, a full disk: retry later
+        log.exception("media job %d (%s of %s) failed", job_id, kind, source.name)
+        _finish(db, job_id, None, f"{type(exc).__name__}: {exc}")
+        return "failed"
+    _finish(db, job_id, result, None)
+    if result.status:
+        log.info("%s is %s: %s", source.name, result.status, result.error)
+    return "done"
+
+
+def _claim(db: Database, job_id: int) -> tuple[str, derive.Source] | None:
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    with db.session() as session:
+        claimed = session.execute(
+            update(MediaJob).where(MediaJob.id == job_id, MediaJob.state == "pending")
+            .values(state="running", worker=worker, attempts=MediaJob.attempts + 1,
+                    started_at=datetime.now(UTC), error=None)).rowcount
+        if not claimed:
+            return None
+        job = session.get(MediaJob, job_id)
+        item = session.get(Item, job.item_id)
+        return job.kind, derive.Source(item.name, item.media, item.sha256 or "",
+                                       item.blob_path or "")
+
+
+def _finish(db: Database, job_id: int, result: derive.Derived | None, error: str | None) -> None:
+    with db.session() as session:
+        job = session.get(MediaJob, job_id)
+        if result is not None:
+            derive.apply_derived(session.get(Item, job.item_id), result)
+        job.state = "failed" if error else "done"
+        job.error = error[:4000] if error else None
+        job.finished_at = datetime.now(UTC)
+
+
+# -- the in-process pool -----------------------------------------------------------------
+
+
+class LocalPool:
+    """Worker processes in two lanes, fed by priority; started on the first submit."""
+
+    def __init__(self, ctx: AppContext, settings: derive.MediaSettings | None = None):
+        self.ctx = ctx
+        self.settings = settings or derive.media_settings(ctx.config)
+        self.sizes = {"general": self.settings.workers, "video": self.settings.video_workers}
+        self._queues: dict[str, list[JobRef]] = {lane: [] for lane in self.sizes}
+        self._executors: dict[str, ProcessPoolExecutor] = {}
+        self._threads: list[threading.Thread] = []
+        self._cond = threading.Condition()
+        self._known: set[int] = set()       # submitted and not finished
+        self._submitted: set[int] = set()   # every job submitted here, for _settle()
+        self._closing = False
+
+    def submit(self, job: JobRef) -> None:
+        with self._cond:
+            if job.id in self._known or self._closing:
+                return
+            if not self._threads:
+                self._start()
+            self._known.add(job.id)
+            self._submitted.add(job.id)
+            heapq.heappush(self._queues[job.lane], job)
+            self._cond.notify_all()
+
+    def submit_pending(self) -> int:
+        """Requeues what died with an earlier process and submits every pending row."""
+        with self.ctx.db.session() as session:
+            recover_stale(session)
+            jobs = pending(session)
+        for job in jobs:
+            self.submit(job)
+        return len(jobs)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until every submitted job has finished; returns False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._known:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self, *, finish: bool = True) -> None:
+        """Stops the pool: after every submitted job is settled (finish), or now.
+
+        Without finish, running jobs are interrupted and go back to pending, so a
+        service stop never waits for a transcode; the next start runs them again.
+        """
+        if finish:
+            self._settle()
+        with self._cond:
+            self._closing = True
+            for queue in self._queues.values():
+                queue.clear()
+            self._cond.notify_all()
+        if not finish:
+            self._interrupt_running()
+        for thread in self._threads:
+            thread.join()
+        for executor in self._executors.values():
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _settle(self) -> None:
+        """Waits until every job submitted here is done or failed, wherever it runs.
+
+        Another process (the service) may have claimed one of them first: then our
+        worker skipped it and we wait for the row, resubmitting it if it was requeued.
+        """
+        while True:
+            self.wait()
+            with self.ctx.db.session() as session:
+                open_rows = session.execute(
+                    select(MediaJob.priority, MediaJob.id, MediaJob.kind, MediaJob.state)
+                    .where(MediaJob.id.in_(self._submitted), MediaJob.state.in_(
+                        ("pending", "running")))).all()
+            if not open_rows:
+                return
+            for priority, job_id, kind, state in open_rows:
+                if state == "pending":
+                    self.submit(JobRef(priority, job_id, kind))
+            time.sleep(0.5)
+
+    def _interrupt_running(self) -> None:
+        """Interrupts the worker processes and puts their jobs back to pending."""
+        pids = [pid for ex in self._executors.values() for pid in (ex._processes or {})]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)   # run_command then kills its ffmpeg too
+        host = socket.gethostname()
+        with self.ctx.db.session() as session:
+            session.execute(
+                update(MediaJob).where(MediaJob.state == "running", MediaJob.worker.in_(
+                    [f"{host}:{pid}" for pid in pids]))
+                .values(state="pending", worker=None, attempts=MediaJob.attempts - 1))
+
+    def _start(self) -> None:
+        for lane, size in self.sizes.items():
+            self._executors[lane] = self._executor(size)
+            for n in range(size):
+                thread = threading.Thread(target=self._lane_loop, args=(lane,), daemon=True,
+                                          name=f"media-{lane}-{n}")
+                thread.start()
+                self._threads.append(thread)
+
+    def _executor(self, size: int) -> ProcessPoolExecutor:
+        # spawn: forking a process that holds threads and open database connections is unsafe
+        cfg = self.ctx.config
+        return ProcessPoolExecutor(
+            max_workers=size, mp_context=get_context("spawn"), initializer=init_worker,
+            initargs=(cfg.storage.database_url, str(cfg.storage.archive_dir), self.settings,
+                      logging.getLevelName(logging.getLogger().level)))
+
+    def _lane_loop(self, lane: str) -> None:
+        while True:
+            with self._cond:
+                while not self._queues[lane] and not self._closing:
+                    self._cond.wait()
+                if self._closing:
+                    return
+                job = heapq.heappop(self._queues[lane])
+                executor = self._executors[lane]
+            try:
+                executor.submit(run_job, job.id).result()
+            except BrokenProcessPool:
+                self._replace_broken(lane, executor)
+            except KeyboardInterrupt:   # raised in the worker by close(finish=False)
+                log.info("media job %d interrupted; it stays queued", job.id)
+            except Exception:   # the job's own errors are recorded by run_job; this is ours
+                log.exception("media job %d could not be run", job.id)
+            finally:
+                with self._cond:
+                    self._known.discard(job.id)
+                    self._cond.notify_all()
+
+    def _replace_broken(self, lane: str, broken: ProcessPoolExecutor) -> None:
+        """A worker process died (killed, out of memory): new processes, and requeue its job."""
+        log.error("a media worker process died; starting new ones")
+        with self._cond:
+            if self._executors[lane] is broken and not self._closing:
+                self._executors[lane] = self._executor(self.sizes[lane])
+        broken.shutdown(wait=False, cancel_futures=True)
+        with self.ctx.db.session() as session:
+            recover_stale(session)
+            jobs = [j for j in pending(session) if j.lane == lane]
+        for job in jobs:
+            with self._cond:
+                if job.id not in self._known and not self._closing:
+                    self._known.add(job.id)
+                    heapq.heappush(self._queues[lane], job)
+                    self._cond.notify_all()
+
+
+@contextmanager
+def serve_media(ctx: AppContext, *, finish: bool) -> Iterator[LocalPool]:
+    """Runs derivative jobs in this process's pool while the block runs.
+
+    Jobs queued inside the block (and pending ones from before) are submitted; on
+    leaving, `finish` waits for them (one-shot commands), else queued ones stay
+    pending in the index for the next start.
+    """
+    global _backend
+    pool, previous = LocalPool(ctx), _backend
+    _backend = pool
+    try:
+        pool.submit_pending()
+        yield pool
+    finally:
+        _backend = previous
+        pool.close(finish=finish)
+
+
+def queue_counts(session: Session) -> dict[tuple[str, str], int]:
+    """Returns {(kind, state): number of jobs}."""
+    from sqlalchemy import func
+
+    rows = session.execute(select(MediaJob.kind, MediaJob.state, func.count())
+                           .group_by(MediaJob.kind, MediaJob.state)).all()
+    return {(kind, state): n for kind, state, n in rows}
