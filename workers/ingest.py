@@ -24,6 +24,7 @@ from pipeline.message import ParsedMessage
 from pipeline.parse import parse_message
 from storage import layout
 from storage.models import DecisionRecord, IngestError, IngestRun, Item, Message
+from workers import media_jobs
 from workers.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,18 @@ class Ingestor:
         except Exception as exc:  # the next message must go on whatever happened here
             log.exception("cannot ingest a message from %s", source.label())
             outcome = self._record_failure(raw, source, "ingest", exc)
+        if outcome.status not in ("duplicate", "error") and outcome.message_pk is not None:
+            self._queue_media(outcome.message_pk)
         self.outcomes.append(outcome)
         return outcome
+
+    def _queue_media(self, message_pk: int) -> None:
+        """Opens the message's archives and queues its derivatives, after the message commit."""
+        try:
+            media_jobs.after_ingest(self.ctx, message_pk)
+        except Exception:  # the message is filed; its thumbnails can be made later
+            log.exception("cannot queue media work for message %d (`mailroom media run` "
+                          "queues it again)", message_pk)
 
     def finish(self) -> IngestRun:
         """Closes the run with its counts and returns it."""
