@@ -60,17 +60,27 @@ def cli(click_ctx: click.Context, config_path: str | None, debug: bool) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--no-wait", is_flag=True,
+              help="Exit without making thumbnails and web videos; `mailroom run` makes them.")
 @click.pass_obj
-def ingest(state: State, paths: tuple[Path, ...]) -> None:
+def ingest(state: State, paths: tuple[Path, ...], no_wait: bool) -> None:
     """Ingest .eml files, folders of them, Maildir folders and mbox files, once.
+
+    Thumbnails, previews and web videos are made before it exits (unless --no-wait).
 
     Example: mailroom ingest ~/Downloads/mails/ archive.mbox
     """
+    from contextlib import nullcontext
+
     from workers.folder_source import ingest_paths
+    from workers.media_commands import media_summary
+    from workers.media_jobs import serve_media
 
     ctx = state.app()
-    run = ingest_paths(ctx, list(paths), label="cli:" + " ".join(map(str, paths)))
+    with nullcontext() if no_wait else serve_media(ctx, finish=True):
+        run = ingest_paths(ctx, list(paths), label="cli:" + " ".join(map(str, paths)))
     click.echo(summary_text(run.outcomes, ctx))
+    click.echo(media_summary(ctx))
     if not run.outcomes:
         raise MailroomError("no mail found in " + ", ".join(map(str, paths)))
 
