@@ -1,0 +1,272 @@
+"""Gathering the daily report's data from the index: what came in on one day, and the tracker.
+
+The day is a calendar day in the campaign's time zone, by the mailbox's clock
+(Message.received_at). The scheduled job reports on yesterday.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from storage.mailbox_state import QUARANTINED, MailboxRecord
+from storage.models import Item, Message
+from workers.context import AppContext
+from workers.reports.tracker import Submission, TrackerRow, required_kinds, tracker_rows
+
+# Item statuses that count as a submission in the tracker (a link is material still to fetch).
+USABLE = ("ok", "external_link")
+
+# What a clerk should do about each problem (shown in the report next to each one).
+ACTIONS = {
+    "corrupt": "文件损坏、无法打开：请联系该单位重新发送原文件。",
+    "encrypted": "压缩包或文件有密码：请向该单位索取密码，或请其发送不加密的文件。",
+    "rejected_unsafe": "压缩包不安全（路径越界或解压后过大），已拒收：请联系该单位直接发送文件，不要打包。",
+    "too_large": "文件过大，未存入档案：请在邮箱中手工下载保存，或请对方改用网盘发送。",
+    "derivative": "文件已存档，但预览/转码失败：请用本机软件打开原文件检查；打不开则请对方重发。",
+    "error": "邮件无法解析，原始邮件已保存：请在邮箱中查看该邮件并手工登记。",
+    "quarantined": "邮件多次处理失败已隔离：请在邮箱中查看该邮件，确认后手工处理。",
+}
+PROBLEM_LABELS = {"corrupt": "文件损坏", "encrypted": "加密文件", "rejected_unsafe": "不安全压缩包",
+                  "too_large": "文件过大", "derivative": "预览/转码失败", "error": "邮件解析失败",
+                  "quarantined": "邮件被隔离"}
+MEDIA_LABELS = {"image": "照片/图片", "video": "视频", "document": "文档", "text": "正文",
+                "archive": "压缩包", "other": "其他文件"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing a clerk must act on."""
+
+    category: str
+    received_at: datetime
+    unit_name: str
+    sender: str
+    subject: str
+    name: str           # the file, or "" for a whole message
+    detail: str
+
+    @property
+    def label(self) -> str:
+        return PROBLEM_LABELS[self.category]
+
+    @property
+    def action(self) -> str:
+        return ACTIONS[self.category]
+
+
+@dataclass(frozen=True)
+class LinkToFetch:
+    received_at: datetime
+    unit_name: str
+    subject: str
+    name: str
+    url: str
+    expiry: str | None
+
+
+@dataclass(frozen=True)
+class DetailRow:
+    """One line of the detail sheet: an item, or a message that brought none."""
+
+    received_at: datetime
+    unit_name: str
+    sender: str
+    subject: str
+    status: str
+    name: str
+    kind_label: str
+    media_label: str
+    item_status: str
+    duplicate: bool
+    path: str
+
+
+@dataclass
+class DailyData:
+    """Everything the daily report shows, for one local day."""
+
+    day: date
+    campaign: str
+    department: str
+    generated_at: datetime
+    messages: Counter = field(default_factory=Counter)       # by status
+    by_unit: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
+    media: Counter = field(default_factory=Counter)          # new (non-duplicate) items
+    problems: list[Problem] = field(default_factory=list)
+    triage_count: int = 0
+    triage_oldest: datetime | None = None
+    links: list[LinkToFetch] = field(default_factory=list)
+    duplicate_items: int = 0
+    duplicate_messages: int = 0
+    tracker: list[TrackerRow] = field(default_factory=list)
+    deadlines: list[tuple[str, date, int]] = field(default_factory=list)  # label, due, days left
+    details: list[DetailRow] = field(default_factory=list)
+    kind_labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total_messages(self) -> int:
+        return sum(self.messages.values())
+
+
+def day_bounds(ctx: AppContext, day: date) -> tuple[datetime, datetime]:
+    """Returns [start, end) of a local calendar day as aware datetimes."""
+    tz = ctx.campaign.tz
+    return datetime.combine(day, time(0), tz), datetime.combine(day + timedelta(days=1), time(0), tz)
+
+
+def gather_daily(ctx: AppContext, day: date, now: datetime) -> DailyData:
+    """Returns the daily report's data for one local day, read from the index."""
+    campaign = ctx.campaign
+    names = {u.code: u.name for u in ctx.config.units}
+    data = DailyData(day=day, campaign=campaign.name, department=ctx.config.department.name,
+                     generated_at=now, kind_labels={k.code: k.label for k in campaign.kinds})
+    start, end = day_bounds(ctx, day)
+    with ctx.db.session() as session:
+        day_messages = list(session.scalars(
+            select(Message).where(Message.received_at >= start, Message.received_at < end)
+            .options(selectinload(Message.items)).order_by(Message.received_at, Message.id)))
+        _count_day(data, day_messages, names, campaign)
+        _add_quarantined(data, session, start, end, {m.id for m in day_messages})
+        _triage(data, session, end)
+        data.links = _links(session, names, end)
+        data.tracker = load_tracker(ctx, session, day)
+    data.deadlines = [(k.label, k.due, (k.due - day).days)
+                      for k in required_kinds(campaign) if k.due is not None]
+    return data
+
+
+def _count_day(data: DailyData, messages: list[Message], names: dict[str, str], campaign) -> None:
+    per_unit: dict[str, tuple[int, Counter]] = {}
+    for m in messages:
+        data.messages[m.status] += 1
+        unit_name = names.get(m.unit_code or "", "") or ("待分拣" if m.status == "triage" else "")
+        material = [i for i in m.items if i.role == "material"]
+        if "duplicate" in (m.flags or []):
+            data.duplicate_messages += 1
+        if m.status in ("error", "quarantined"):
+            data.problems.append(_message_problem(m, unit_name))
+        if m.is_material and m.status in ("filed", "triage"):
+            count, kinds = per_unit.get(unit_name or "待分拣", (0, Counter()))
+            kinds.update(i.kind or "" for i in material)
+            per_unit[unit_name or "待分拣"] = (count + 1, kinds)
+        for item in material:
+            _count_item(data, m, item, unit_name, campaign)
+        if not material:
+            data.details.append(_detail(m, None, unit_name, campaign))
+    data.by_unit = [(name, count, dict(kinds)) for name, (count, kinds) in per_unit.items()]
+
+
+def _count_item(data: DailyData, m: Message, item: Item, unit_name: str, campaign) -> None:
+    data.details.append(_detail(m, item, unit_name, campaign))
+    if not m.is_material:
+        return
+    if item.duplicate_of_id is not None:
+        data.duplicate_items += 1
+    elif item.status == "external_link":
+        data.media["link"] += 1
+    elif item.status == "ok":
+        data.media[item.media] += 1
+    category = _item_problem(item)
+    if category:
+        data.problems.append(Problem(category, m.received_at, unit_name, m.from_addr, m.subject,
+                                     item.name, item.error or ""))
+
+
+def _item_problem(item: Item) -> str | None:
+    if item.status in ("corrupt", "encrypted", "rejected_unsafe", "too_large"):
+        return item.status
+    if item.status == "ok" and item.error:   # stored, but a thumbnail or transcode failed
+        return "derivative"
+    return None
+
+
+def _message_problem(m: Message, unit_name: str) -> Problem:
+    detail = (m.error or "")[:300] + (f"（原始邮件：{m.raw_path}）" if m.raw_path else "")
+    return Problem(m.status, m.received_at, unit_name, m.from_addr, m.subject, "", detail)
+
+
+def _detail(m: Message, item: Item | None, unit_name: str, campaign) -> DetailRow:
+    return DetailRow(
+        received_at=m.received_at, unit_name=unit_name, sender=m.from_addr, subject=m.subject,
+        status=m.status, name=item.name if item else "",
+        kind_label=campaign.label(item.kind) if item else "",
+        media_label=MEDIA_LABELS.get(item.media, item.media) if item else "",
+        item_status=item.status if item else "",
+        duplicate=bool(item and item.duplicate_of_id), path=(item.path or "") if item else "",
+    )
+
+
+def _add_quarantined(data: DailyData, session: Session, start: datetime, end: datetime,
+                     known: set[int]) -> None:
+    """Adds messages the IMAP poller gave up on (they may have no message row)."""
+    records = session.scalars(select(MailboxRecord).where(
+        MailboxRecord.status == QUARANTINED, MailboxRecord.updated_at >= start,
+        MailboxRecord.updated_at < end))
+    for rec in records:
+        if rec.message_pk in known:
+            continue
+        data.messages["quarantined"] += 1
+        data.problems.append(Problem("quarantined", rec.updated_at, "", "", "",
+                                     "", f"{rec.account}/{rec.folder} UID {rec.uid}: "
+                                     f"{(rec.error or '')[:200]}"))
+
+
+def _triage(data: DailyData, session: Session, end: datetime) -> None:
+    """Counts messages waiting in triage now that had arrived by the end of the day."""
+    data.triage_count, data.triage_oldest = session.execute(
+        select(func.count(Message.id), func.min(Message.received_at))
+        .where(Message.status == "triage", Message.received_at < end)).one()
+    if data.triage_oldest is not None:
+        data.triage_oldest = _aware(data.triage_oldest)
+
+
+def _links(session: Session, names: dict[str, str], end: datetime) -> list[LinkToFetch]:
+    """Returns external links received by `end` whose file is not in the archive yet."""
+    rows = session.execute(
+        select(Item, Message).join(Message, Item.message_pk == Message.id)
+        .where(Item.status == "external_link", Item.blob_path.is_(None),
+               Message.is_material.is_(True), Message.received_at < end)
+        .order_by(Message.received_at, Item.id)).all()
+    links: dict[tuple[int, str], LinkToFetch] = {}
+    for item, m in rows:
+        # The same link often comes from both the text and the HTML body (there as &amp;).
+        url = html.unescape(item.url or "")
+        links.setdefault((m.id, url), LinkToFetch(
+            m.received_at, names.get(m.unit_code or "", "待分拣"), m.subject, item.name, url,
+            item.url_expiry))
+    return list(links.values())
+
+
+def load_submissions(session: Session) -> tuple[list[Submission], dict[str, datetime]]:
+    """Returns usable material items of filed messages, and each unit's first filed mail."""
+    rows = session.execute(
+        select(Message.unit_code, Item.kind, Message.received_at, Item.sha256, Item.id)
+        .join(Item, Item.message_pk == Message.id)
+        .where(Message.status == "filed", Message.is_material.is_(True),
+               Message.unit_code.is_not(None), Item.role == "material",
+               Item.status.in_(USABLE), Item.kind.is_not(None))).all()
+    subs = [Submission(unit, kind, received, sha or f"item:{pk}")
+            for unit, kind, received, sha, pk in rows]
+    active = session.execute(
+        select(Message.unit_code, func.min(Message.received_at))
+        .where(Message.status == "filed", Message.is_material.is_(True),
+               Message.unit_code.is_not(None)).group_by(Message.unit_code)).all()
+    return subs, {code: _aware(first) for code, first in active}
+
+
+def load_tracker(ctx: AppContext, session: Session, as_of: date) -> list[TrackerRow]:
+    """Returns the tracker rows as of the end of a local day, read from the index."""
+    subs, first_mail = load_submissions(session)
+    campaign = ctx.campaign
+    active = {code for code, first in first_mail.items() if campaign.local_day(first) <= as_of}
+    return tracker_rows(campaign, ctx.config.units, subs, as_of, active)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

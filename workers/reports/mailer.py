@@ -1,0 +1,178 @@
+"""Composing mail and sending it by SMTP through the outbox, which retries with backoff.
+
+Everything to send is first written to the outbox table; flush_outbox() sends
+what is due. A failure is recorded on the row (attempts, error, next attempt
+time), so the next tick of the scheduler tries again, even after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr, make_msgid
+
+from sqlalchemy import select
+
+from pipeline.errors import MailroomError
+from storage.db import Database
+from storage.report_models import FAILED, PENDING, SENT, OutboxMail
+from workers.reports.settings import SmtpSettings
+
+log = logging.getLogger(__name__)
+
+
+class SendError(MailroomError):
+    """The SMTP server could not be reached or refused the message."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    data: bytes
+    mime: str = "application/octet-stream"
+
+
+@dataclass
+class FlushResult:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def compose(smtp: SmtpSettings, to: Sequence[str], subject: str, text: str, *,
+            html: str | None = None, attachments: Sequence[Attachment] = (),
+            headers: dict[str, str] | None = None, now: datetime) -> EmailMessage:
+    """Returns a message from the configured sender: text, optional HTML, attachments."""
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = formataddr((smtp.from_name, smtp.from_addr)) if smtp.from_name else smtp.from_addr
+    if to:
+        msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid("mailroom", domain=smtp.from_addr.rpartition("@")[2] or None)
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(text, charset="utf-8")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8")
+    for att in attachments:
+        maintype, _, subtype = att.mime.partition("/")
+        msg.add_attachment(att.data, maintype=maintype, subtype=subtype, filename=att.filename)
+    return msg
+
+
+def queue(db: Database, purpose: str, msg: EmailMessage, recipients: Sequence[str],
+          now: datetime) -> int:
+    """Puts a message in the outbox, due now; returns its outbox id."""
+    with db.session() as session:
+        row = OutboxMail(purpose=purpose, recipients=list(recipients), subject=str(msg["Subject"]),
+                         raw=msg.as_bytes().decode("utf-8"), status=PENDING, attempts=0,
+                         next_attempt_at=now, created_at=now)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def send_raw(smtp: SmtpSettings, recipients: Sequence[str], raw: bytes) -> None:
+    """Sends raw message bytes to recipients; raises SendError saying what to check."""
+    where = f"{smtp.host}:{smtp.port}"
+    try:
+        if smtp.security == "ssl":
+            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout_seconds,
+                                      context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
+        with client:
+            if smtp.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if smtp.username:
+                client.login(smtp.username, _password(smtp))
+            client.sendmail(smtp.from_addr, list(recipients), raw)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SendError(f"cannot log in to {where} as {smtp.username}: check "
+                        f"{smtp.password_env} or smtp.password_file ({exc.smtp_code})") from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise SendError(f"cannot send mail via {where}: {type(exc).__name__}: {exc}; "
+                        f"check [smtp] host, port and security in config") from None
+
+
+def _password(smtp: SmtpSettings) -> str:
+    password = smtp.password()
+    if password is None:
+        raise SendError(f"smtp.username is set but no password: set {smtp.password_env} "
+                        f"or smtp.password_file")
+    return password
+
+
+def backoff(attempts: int, smtp: SmtpSettings) -> timedelta:
+    """Returns the wait after the n-th failed attempt: retry_minutes doubled, capped."""
+    minutes = smtp.retry_minutes * 2 ** max(attempts - 1, 0)
+    return timedelta(minutes=min(minutes, smtp.retry_max_minutes))
+
+
+def flush_outbox(db: Database, smtp: SmtpSettings, now: datetime) -> FlushResult:
+    """Sends every outbox message that is due; records failures for the next try."""
+    result = FlushResult()
+    if not smtp.configured:
+        return result
+    with db.session() as session:
+        due = list(session.scalars(select(OutboxMail.id).where(
+            OutboxMail.status == PENDING, OutboxMail.next_attempt_at <= now)
+            .order_by(OutboxMail.id)))
+    for outbox_id in due:
+        _send_one(db, smtp, outbox_id, now, result)
+    return result
+
+
+def _send_one(db: Database, smtp: SmtpSettings, outbox_id: int, now: datetime,
+              result: FlushResult) -> None:
+    with db.session() as session:
+        row = session.get(OutboxMail, outbox_id)
+        try:
+            send_raw(smtp, row.recipients, row.raw.encode("utf-8"))
+        except SendError as exc:
+            row.attempts += 1
+            row.last_error = str(exc)[:2000]
+            if row.attempts >= smtp.max_attempts:
+                row.status = FAILED
+                result.failed += 1
+                log.error("gave up sending %s #%d (%s) after %d attempts: %s", row.purpose,
+                          row.id, row.subject[:60], row.attempts, exc)
+            else:
+                row.next_attempt_at = now + backoff(row.attempts, smtp)
+                result.retrying += 1
+                log.warning("sending %s #%d failed (attempt %d), next try at %s: %s",
+                            row.purpose, row.id, row.attempts, row.next_attempt_at, exc)
+            return
+        row.status, row.sent_at, row.last_error = SENT, now, None
+        row.attempts += 1
+        result.sent += 1
+        log.info("sent %s #%d to %s: %s", row.purpose, row.id, ", ".join(row.recipients),
+                 row.subject[:60])
+
+
+def pending_mail(db: Database) -> list[dict]:
+    """Returns outbox mail not sent yet (pending or given up), oldest first."""
+    with db.session() as session:
+        rows = session.scalars(select(OutboxMail).where(OutboxMail.status != SENT)
+                               .order_by(OutboxMail.id))
+        return [{"id": r.id, "purpose": r.purpose, "status": r.status, "attempts": r.attempts,
+                 "next_attempt_at": r.next_attempt_at.isoformat(), "subject": r.subject,
+                 "recipients": r.recipients, "last_error": r.last_error} for r in rows]
+
+
+def release_backoff(db: Database, now: datetime) -> int:
+    """Makes waiting and given-up mail due now (a person asked to retry); returns how many."""
+    with db.session() as session:
+        rows = list(session.scalars(select(OutboxMail).where(OutboxMail.status != SENT)))
+        for row in rows:
+            if row.status == FAILED:   # give it a fresh set of attempts
+                row.attempts = 0
+            row.status, row.next_attempt_at = PENDING, now
+        return len(rows)
