@@ -36,6 +36,8 @@ _FOOTER = re.compile(r"^\s*(?:-- ?$|_{10,}|退订|取消订阅|unsubscribe|本�
                      r"此邮件由.*自动发送|This email was sent to|您收到此邮件是因为|本列表由|"
                      r"从.{0,12}邮箱发来的超大附件|发自我的(?:iPhone|iPad|手机)|Sent from my)",
                      re.IGNORECASE | re.MULTILINE)
+_SENTENCE_ENDS = ("。", "！", "？", "，", "；", "：", ".", "!", "?", ",", ";", ":")
+_SIGN_OFF_MAX = 40
 _BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h[1-6]|p|div|tr|li)\b[^>]*>", re.IGNORECASE)
 
 
@@ -63,9 +65,23 @@ def own_text(body: str) -> str:
 
 
 def signature_block(body: str, lines: int = 6) -> str:
-    """Returns the last few non-empty lines of the sender's own words (the signature)."""
+    """Returns the signature: the short closing lines of the sender's own words.
+
+    Counted from the end while lines look like a sign-off (name, office, phone):
+    short and not ending a sentence. "……拍的照片，请查收。" is the message, so a
+    place named in it is not a signature however short the mail is.
+    """
     own = [line.strip() for line in own_text(body).splitlines() if line.strip()]
-    return "\n".join(own[-lines:])
+    block: list[str] = []
+    for line in reversed(own):
+        if len(block) == lines or not _looks_like_sign_off(line):
+            break
+        block.append(line)
+    return "\n".join(reversed(block))
+
+
+def _looks_like_sign_off(line: str) -> bool:
+    return len(line) <= _SIGN_OFF_MAX and not line.endswith(_SENTENCE_ENDS)
 
 
 def inline_forwards(body: str) -> list[dict[str, str]]:
