@@ -10,6 +10,7 @@ import click
 from pipeline.errors import ConfigError, MailboxError
 from workers.cli import State, cli
 from workers.imap_config import resolve_password
+from workers.media_jobs import serve_media
 from workers.service import JOB_REGISTRARS
 
 
@@ -17,8 +18,10 @@ from workers.service import JOB_REGISTRARS
 @click.option("--once", is_flag=True, help="Poll every mailbox once and exit (for cron and tests).")
 @click.option("--account", "accounts", multiple=True, metavar="NAME",
               help="Only the [[mailbox]] with this name (repeatable).")  # fmt: skip
+@click.option("--no-wait", is_flag=True,
+              help="Do not make thumbnails and web videos here; `mailroom run` makes them.")
 @click.pass_obj
-def poll(state: State, once: bool, accounts: tuple[str, ...]) -> None:
+def poll(state: State, once: bool, accounts: tuple[str, ...], no_wait: bool) -> None:
     """Fetch new mail from the [[mailbox]] accounts in config and file it.
 
     Without --once it keeps polling at each account's poll_interval_seconds
@@ -32,6 +35,8 @@ def poll(state: State, once: bool, accounts: tuple[str, ...]) -> None:
     configs = [c for c in mailboxes(ctx) if not accounts or c.name in accounts]
     if not configs:
         raise ConfigError(ctx.config.label, "mailbox", "no [[mailbox]] to poll (see README: IMAP)")
+    if not no_wait:  # derivatives are made while polling; --once finishes them before exiting
+        click.get_current_context().with_resource(serve_media(ctx, finish=once))
     stop = threading.Event()
     if not once:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
