@@ -290,13 +290,15 @@ def _learn(ctx: AppContext, session: Session, message: Message, unit_code: str,
         address = (message.forwarded_from or "").lower()
     if "@" not in address or ctx.department().owns(address):
         return None
+    if any(address in unit.addresses for unit in ctx.config.units):
+        return None   # configured for a unit: config, not triage, changes it
     row = session.get(SenderAddress, address)
     if row is None:
         session.add(SenderAddress(address=address, unit_code=unit_code, source="learned",
                                   learned_by=actor))
         return {"address": address, "added": True, "previous_unit": None}
     if row.source != "learned" or row.unit_code == unit_code:
-        return None   # a configured address, or already known for this unit
+        return None   # configured in the index, or already known for this unit
     previous = row.unit_code
     row.unit_code, row.learned_by = unit_code, actor
     return {"address": address, "added": False, "previous_unit": previous}

@@ -1,0 +1,200 @@
+"""Staff triage: assign a unit, learn the sender, re-file the same sender's mail, undo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from pipeline.errors import MailroomError
+from storage.layout import TRIAGE_FOLDER
+from storage.models import AuditEntry, DecisionRecord, Item, Message, SenderAddress
+from tests.conftest import LABELLED
+from workers.ingest import Ingestor, SourceRef
+from workers.triage import assign_unit, set_item_kind, triage_queue, undo
+
+NO_CLUE = LABELLED / "049-no-clue-at-all.eml"
+CONFLICT = LABELLED / "047-conflict-subject-dalian-address-shenyang.eml"
+SENDER = "1355826610@qq.com"
+
+
+def ingest(app, raw: bytes, name: str) -> int:
+    ingestor = Ingestor(app, "test")
+    outcome = ingestor.ingest(raw, SourceRef("file", name))
+    ingestor.finish()
+    return outcome.message_pk
+
+
+@pytest.fixture
+def triaged(app):
+    """Two clue-less messages from the same QQ address and one conflict, all in triage."""
+    first = ingest(app, NO_CLUE.read_bytes(), "first")
+    again = NO_CLUE.read_bytes().replace(b"Message-ID: <", b"Message-ID: <again.")
+    second = ingest(app, again, "second")
+    conflict = ingest(app, CONFLICT.read_bytes(), "conflict")
+    return first, second, conflict
+
+
+def views(app, pk: int) -> list[str]:
+    with app.db.session() as session:
+        return [i.path for i in session.get(Message, pk).items if i.path]
+
+
+def on_disk(app, rel: str) -> bool:
+    return (app.archive.root / rel).is_file()
+
+
+def test_triage_queue_lists_candidates_and_clues(app, triaged):
+    rows = {row.message_pk: row for row in triage_queue(app)}
+    assert set(rows) == set(triaged)
+    conflict = rows[triaged[2]]
+    assert set(conflict.candidates) == {"shenyang", "dalian"}
+    assert conflict.clues[0]["source"] == "address"
+    assert conflict.items and conflict.items[0][1] == "活动周稿件.docx"
+
+
+def test_assign_files_the_message_learns_the_sender_and_refiles_its_other_mail(app, triaged):
+    first, second, _ = triaged
+    before = views(app, first) + views(app, second)
+    assert all(f"/{TRIAGE_FOLDER}/" in p and on_disk(app, p) for p in before)
+
+    result = assign_unit(app, first, "panjin", "韩健")
+
+    assert result.learned_address == SENDER and result.refiled == [second]
+    for pk in (first, second):
+        paths = views(app, pk)
+        assert paths and all("/盘锦市教育局/照片/" in p and on_disk(app, p) for p in paths)
+    assert not any(on_disk(app, p) for p in before)
+    with app.db.session() as session:
+        message = session.get(Message, first)
+        assert (message.unit_code, message.status) == ("panjin", "filed")
+        assert message.folder.endswith("/盘锦市教育局")
+        decision = session.scalars(select(DecisionRecord).where(
+            DecisionRecord.message_pk == first, DecisionRecord.decided_by == "韩健")).one()
+        assert decision.value == "panjin"
+        learned = session.get(SenderAddress, SENDER)
+        assert (learned.unit_code, learned.source, learned.learned_by) == ("panjin", "learned",
+                                                                          "韩健")
+        assert session.get(Message, second).unit_code == "panjin"
+        actions = [a.action for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+        assert actions == ["assign_unit", "refile_learned"]
+
+
+def test_refiled_paths_are_the_paths_ingestion_would_choose(app, make_app, triaged):
+    first, second, _ = triaged
+    assign_unit(app, first, "panjin", "韩健")
+    fresh = make_app()
+    with fresh.db.session() as session:
+        session.add(SenderAddress(address=SENDER, unit_code="panjin", source="learned"))
+    pk = ingest(fresh, NO_CLUE.read_bytes(), "fresh")
+    assert views(fresh, pk) == views(app, first)
+
+
+def test_undo_moves_files_back_and_forgets_the_learned_address(app, triaged):
+    first, second, _ = triaged
+    before = {pk: views(app, pk) for pk in (first, second)}
+    result = assign_unit(app, first, "panjin", "韩健")
+
+    undone = undo(app, result.audit_id, "韩健")
+
+    assert len(undone) == 2 and undone[-1] == result.audit_id   # the re-filing, then itself
+    for pk in (first, second):
+        assert views(app, pk) == before[pk]
+        assert all(on_disk(app, p) for p in before[pk])
+    assert not (app.archive.root / views(app, first)[0].split("/")[0] / "盘锦市教育局").exists()
+    with app.db.session() as session:
+        assert session.get(SenderAddress, SENDER) is None
+        assert {session.get(Message, pk).status for pk in (first, second)} == {"triage"}
+        assert session.get(Message, first).unit_code is None
+    with pytest.raises(MailroomError, match="already undone"):
+        undo(app, result.audit_id, "韩健")
+
+
+def test_assigning_a_conflict_keeps_the_configured_address_and_moves_the_item(app, triaged):
+    conflict = triaged[2]
+    with app.db.session() as session:
+        item_id = session.get(Message, conflict).items[0].id
+    result = assign_unit(app, conflict, "dalian", "韩健", kinds={item_id: "case"})
+    assert result.learned_address is None      # syjyj_zcc@163.com is configured for shenyang
+    [path] = views(app, conflict)
+    assert "/大连市教育局/典型案例/" in path and on_disk(app, path)
+    with app.db.session() as session:
+        assert session.get(Item, item_id).kind == "case"
+        assert session.get(SenderAddress, "syjyj_zcc@163.com") is None
+
+
+def test_set_item_kind_moves_the_file_and_undo_moves_it_back(app, triaged):
+    first = triaged[0]
+    with app.db.session() as session:
+        item_id = session.get(Message, first).items[0].id
+    [old] = [p for p in views(app, first) if p.endswith("IMG_0345.JPG")]
+    audit_id = set_item_kind(app, item_id, "summary", "韩健")
+    with app.db.session() as session:
+        new = session.get(Item, item_id).path
+    assert f"/{TRIAGE_FOLDER}/活动周总结/" in new and on_disk(app, new) and not on_disk(app, old)
+    undo(app, audit_id, "韩健")
+    assert on_disk(app, old) and not on_disk(app, new)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda app, pk: assign_unit(app, pk, "atlantis", "x"), "unknown unit 'atlantis'"),
+    (lambda app, pk: assign_unit(app, 99999, "panjin", "x"), "no message 99999"),
+    (lambda app, pk: set_item_kind(app, 1, "poem", "x"), "unknown kind 'poem'"),
+    (lambda app, pk: undo(app, 99999, "x"), "no audit entry 99999"),
+])
+def test_bad_requests_say_what_to_do(app, triaged, call, message):
+    with pytest.raises(MailroomError, match=message):
+        call(app, triaged[0])
+
+
+# -- the commands ---------------------------------------------------------------------
+
+
+def mailroom(app, *args: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("mailroom")
+    return subprocess.run([str(exe), "--config", str(app.config.path), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_triage_commands_list_assign_and_undo(app, triaged):
+    first = triaged[0]
+    listed = mailroom(app, "triage", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert SENDER in listed.stdout and "candidates: shenyang" in listed.stdout
+    assert "3 message(s) in triage" in listed.stdout
+
+    assigned = mailroom(app, "triage", "assign", str(first), "panjin", "--kind",
+                        "IMG_0346.JPG=photo", "--by", "韩健")
+    assert assigned.returncode == 0, assigned.stderr
+    assert f"learned {SENDER} as panjin" in assigned.stdout
+    assert f"also filed from the same sender: {triaged[1]}" in assigned.stdout
+    audit_id = assigned.stdout.rsplit("mailroom triage undo ", 1)[1].strip()
+
+    undone = mailroom(app, "triage", "undo", audit_id, "--by", "韩健")
+    assert undone.returncode == 0 and f"audit {audit_id}" in undone.stdout
+    assert "3 message(s) in triage" in mailroom(app, "triage", "list").stdout
+
+
+def test_triage_assign_to_an_unknown_unit_fails_with_one_line(app, triaged):
+    result = mailroom(app, "triage", "assign", str(triaged[0]), "atlantis")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("mailroom: unknown unit 'atlantis'; known codes:")
+    assert "Traceback" not in result.stderr
+
+
+def test_eval_command_prints_the_accuracy_table(app):
+    result = mailroom(app, "eval", str(LABELLED / "labels.json"), str(LABELLED))
+    assert result.returncode == 0, result.stderr
+    assert "confident wrong units                      0" in result.stdout
+    assert "unit correct (identifiable messages)       52/52" in result.stdout
+
+
+def test_eval_command_rejects_a_malformed_labels_file(app, tmp_path):
+    bad = tmp_path / "labels.json"
+    bad.write_text('{"messages": {"a.eml": {"unit": null}}}', encoding="utf-8")
+    result = mailroom(app, "eval", str(bad), str(LABELLED))
+    assert result.returncode == 1
+    assert "a.eml lacks is_material" in result.stderr
