@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.postgres import PostgresServer
 from workers.config import load_config
 from workers.context import AppContext, open_context
 
@@ -17,10 +18,11 @@ LABELLED = DATA / "labelled"
 TEST_UNITS = LABELLED / "units.toml"
 
 
-def write_config(folder: Path, extra: str = "", units_file: Path | None = TEST_UNITS) -> Path:
+def write_config(folder: Path, extra: str = "", units_file: Path | None = TEST_UNITS,
+                 database_url: str = "sqlite:///data/mailroom.db") -> Path:
     """Writes a config.toml in folder (relative storage paths) and returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
-    lines = ['[storage]', 'archive_dir = "archive"', 'database_url = "sqlite:///data/mailroom.db"',
+    lines = ['[storage]', 'archive_dir = "archive"', f'database_url = "{database_url}"',
              '[source]', 'inbox_dir = "inbox"']
     text = "\n".join(lines) + "\n"
     if units_file is not None:
@@ -36,8 +38,9 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., AppContext]]:
     opened: list[AppContext] = []
 
     def factory(extra: str = "", units_file: Path | None = TEST_UNITS,
-                folder: Path | None = None) -> AppContext:
-        path = write_config(folder or tmp_path / f"site{len(opened)}", extra, units_file)
+                folder: Path | None = None, database_url: str | None = None) -> AppContext:
+        path = write_config(folder or tmp_path / f"site{len(opened)}", extra, units_file,
+                            database_url or "sqlite:///data/mailroom.db")
         ctx = open_context(load_config(path))
         opened.append(ctx)
         return ctx
@@ -45,6 +48,14 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., AppContext]]:
     yield factory
     for ctx in opened:
         ctx.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on a loopback port for the whole test session."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
