@@ -1,0 +1,135 @@
+"""Web UI fixtures: a site with the labelled corpus ingested, users, signed-in clients."""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import shutil
+import subprocess
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+with warnings.catch_warnings():   # Starlette 1.x suggests httpx2; httpx works the same here
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from storage import layout
+from storage.models import Item
+from storage.search import reindex_all
+from storage.web_models import User, hash_password
+from tests.conftest import LABELLED, write_config
+from web.app import create_app
+from workers.config import load_config
+from workers.context import AppContext, open_context
+from workers.folder_source import ingest_paths
+
+PASSWORD = "correct horse 7"
+ROLES = {"viewer": "viewer", "editor": "editor", "admin": "admin"}
+
+
+@functools.cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)   # argon2 is slow on purpose: hash once per test run
+
+
+def open_site(folder: Path, eml: list[Path], extra: str = "") -> AppContext:
+    """Returns a context with these messages ingested, document text indexed, three users."""
+    ctx = open_context(load_config(write_config(folder, extra)))
+    ingest_paths(ctx, eml, label="test")
+    with ctx.db.session() as session:
+        fill_document_text(session, ctx)
+        reindex_all(session)
+        for name, role in ROLES.items():
+            session.add(User(name=name, role=role, password_hash=password_hash()))
+    return ctx
+
+
+def fill_document_text(session, ctx: AppContext) -> None:
+    """Extracts document text as the media stage will, where it has not done so yet."""
+    import docx
+    from pypdf import PdfReader
+
+    for item in session.scalars(select(Item).where(Item.media == "document", Item.text == "")):
+        data = ctx.archive.abspath(item.blob_path).read_bytes() if item.blob_path else b""
+        try:
+            if item.name.lower().endswith(".docx"):
+                item.text = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+            elif data.startswith(b"%PDF"):
+                item.text = "\n".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(data)).pages)
+        except Exception:
+            continue
+
+
+def make_mp4(path: Path, seconds: int = 3) -> Path:
+    """Writes a small H.264 MP4 (faststart) with ffmpeg and returns its path."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=25:duration={seconds}",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-movflags", "+faststart",
+         str(path)], check=True, timeout=60)
+    return path
+
+
+def attach_web_video(ctx: AppContext, tmp: Path) -> int:
+    """Gives the first video item a web_video (as the media stage would); returns its id."""
+    data = make_mp4(tmp / "web.mp4").read_bytes()
+    with ctx.db.session() as session:
+        item = session.scalars(select(Item).where(Item.media == "video").order_by(Item.id)).first()
+        if not item.web_video:
+            item.web_video = ctx.archive.put_bytes(layout.derived_path(item.sha256, "web.mp4"), data)
+        return item.id
+
+
+@pytest.fixture(scope="session")
+def corpus_site(tmp_path_factory) -> Iterator[AppContext]:
+    """The 60 labelled messages ingested once; read-only tests share it."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (make test installs it)")
+    folder = tmp_path_factory.mktemp("corpus-site")
+    ctx = open_site(folder, sorted(LABELLED.glob("*.eml")))
+    ctx.video_item_id = attach_web_video(ctx, folder)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def small_site(tmp_path) -> Iterator[AppContext]:
+    """A fresh site with a few messages (some in triage), for tests that change things."""
+    names = ["003-jinzhou-photos-subject-tag.eml", "045-reply-quotes-notice-no-clue.eml",
+             "048-weak-clue-venue-only.eml", "049-no-clue-at-all.eml",
+             "047-conflict-subject-dalian-address-shenyang.eml"]
+    ctx = open_site(tmp_path / "small", [LABELLED / n for n in names])
+    yield ctx
+    ctx.close()
+
+
+def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClient:
+    token = csrf_of(client.get("/login").text)
+    response = client.post("/login", data={"csrf_token": token, "name": name,
+                                           "password": password, "next": "/"},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return client
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def client_for() -> Iterator[Callable[..., TestClient]]:
+    """Returns a factory: client_for(ctx, role or None) gives an https client, signed in."""
+    clients: list[TestClient] = []
+
+    def factory(ctx: AppContext, role: str | None = "viewer") -> TestClient:
+        client = TestClient(create_app(ctx), base_url="https://testserver")
+        clients.append(client)
+        return sign_in(client, role) if role else client
+
+    yield factory
+    for client in clients:
+        client.close()
