@@ -158,3 +158,15 @@ def test_service_registers_the_daily_job_at_the_configured_time(app):
     daily = scheduler.get_job("report-daily")
     assert "hour='8'" in str(daily.trigger) and "minute='0'" in str(daily.trigger)
     assert scheduler.get_job("report-tick") is not None
+
+
+def test_a_damaged_file_is_a_problem_with_what_to_do(make_app):
+    from tests.conftest import MAIL
+    from tests.reports.conftest import ingest_files
+
+    ctx = make_app()
+    ingest_files(ctx, [MAIL / "damaged-attachment.eml"])
+    result = make_daily_report(ctx, report_config(ctx.config), date(2023, 5, 16),
+                               datetime(2023, 5, 17, 8, tzinfo=TZ), send=False)
+    assert "三、需要处理的问题（1）" in result.text
+    assert "【文件损坏】" in result.text and "请联系该单位重新发送原文件" in result.text
