@@ -22,10 +22,10 @@ class OutboxMail(Base):
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(16))          # daily | receipt | reminder
+    purpose: Mapped[str] = mapped_column(String(16))  # daily | receipt | reminder
     recipients: Mapped[list[Any]] = mapped_column(default=list)
     subject: Mapped[str] = mapped_column(Text, default="")
-    raw: Mapped[str] = mapped_column(Text)                    # RFC 5322, ASCII (encoded parts)
+    raw: Mapped[str] = mapped_column(Text)  # RFC 5322, ASCII (encoded parts)
     status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -43,7 +43,7 @@ class SavedReport(Base):
     kind: Mapped[str] = mapped_column(String(16), default="daily")
     day: Mapped[date] = mapped_column(Date)
     made_at: Mapped[datetime] = mapped_column(default=utcnow)
-    html_path: Mapped[str] = mapped_column(String(500))       # relative to the archive
+    html_path: Mapped[str] = mapped_column(String(500))  # relative to the archive
     text_path: Mapped[str] = mapped_column(String(500))
     xlsx_path: Mapped[str] = mapped_column(String(500))
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -56,13 +56,14 @@ class Receipt(Base):
     __tablename__ = "receipts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_pk: Mapped[int] = mapped_column(
-        ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
     address: Mapped[str] = mapped_column(String(320), index=True)
-    status: Mapped[str] = mapped_column(String(16))   # queued | dry_run | suppressed | skipped
+    status: Mapped[str] = mapped_column(String(16))  # queued | dry_run | suppressed | skipped
     reason: Mapped[str | None] = mapped_column(Text)
-    batch: Mapped[str | None] = mapped_column(String(64))     # one receipt email = one batch
+    batch: Mapped[str | None] = mapped_column(String(64))  # one receipt email = one batch
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
-    path: Mapped[str | None] = mapped_column(String(1000))    # the dry-run file
+    path: Mapped[str | None] = mapped_column(String(1000))  # the dry-run file
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
@@ -76,7 +77,7 @@ class Reminder(Base):
     kind: Mapped[str] = mapped_column(String(64))
     due: Mapped[date] = mapped_column(Date)
     days_before: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))   # draft | queued
+    status: Mapped[str] = mapped_column(String(16))  # draft | queued
     recipients: Mapped[list[Any]] = mapped_column(default=list)
     path: Mapped[str | None] = mapped_column(String(1000))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))

@@ -28,8 +28,11 @@ def report() -> None:
 
 @report.command("daily")
 @click.option("--date", "day", type=DAY, help="The local day to report on (default: yesterday).")
-@click.option("--send/--no-send", default=None,
-              help="Email it to [report] recipients (default: when [smtp] and recipients are set).")
+@click.option(
+    "--send/--no-send",
+    default=None,
+    help="Email it to [report] recipients (default: when [smtp] and recipients are set).",
+)
 @click.option("--show", is_flag=True, help="Also print the plain-text report.")
 @click.pass_obj
 def daily(state: State, day: datetime | None, send: bool | None, show: bool) -> None:
@@ -57,8 +60,10 @@ def daily(state: State, day: datetime | None, send: bool | None, show: bool) -> 
     if result.sent:
         click.echo(f"sent to {', '.join(rc.report.recipients)}")
     elif result.outbox_id is not None:
-        raise SendError(f"the report is saved but sending failed ({result.send_error}); "
-                        f"`mailroom run` retries it, or run `mailroom report outbox --retry`")
+        raise SendError(
+            f"the report is saved but sending failed ({result.send_error}); "
+            f"`mailroom run` retries it, or run `mailroom report outbox --retry`"
+        )
 
 
 def _require_sending(ctx, rc) -> None:
@@ -69,11 +74,22 @@ def _require_sending(ctx, rc) -> None:
 
 
 @report.command("tracker")
-@click.option("--date", "day", type=DAY, help="State as of the end of this local day (default: today).")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), default="json",
-              show_default=True, help="Output format.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here (default: stdout; xlsx goes under <archive>/reports/tracker/).")
+@click.option(
+    "--date", "day", type=DAY, help="State as of the end of this local day (default: today)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv", "xlsx"]),
+    default="json",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (default: stdout; xlsx goes under <archive>/reports/tracker/).",
+)
 @click.pass_obj
 def tracker_cmd(state: State, day: datetime | None, fmt: str, output: Path | None) -> None:
     """Print or save the submission tracker: every unit × required kind and its state.
@@ -123,8 +139,10 @@ def receipts_cmd(state: State, since: datetime | None) -> None:
         raise ConfigError(ctx.config.label, "receipts.enabled", "is false; set it to true first")
     start = datetime.combine(since.date(), datetime.min.time(), ctx.campaign.tz) if since else None
     plan = send_receipts(ctx, rc, _now(ctx), since=start)
-    click.echo(f"receipts: {len(plan.batches)} written, {len(plan.suppressed)} suppressed, "
-               f"{len(plan.skipped)} too old, {len(plan.waiting)} waiting for the interval")
+    click.echo(
+        f"receipts: {len(plan.batches)} written, {len(plan.suppressed)} suppressed, "
+        f"{len(plan.skipped)} too old, {len(plan.waiting)} waiting for the interval"
+    )
 
 
 @report.command("reminders")
@@ -170,8 +188,10 @@ def outbox_cmd(state: State, retry: bool) -> None:
         result = flush_outbox(ctx.db, rc.smtp, now)
         click.echo(f"sent {result.sent}, still failing {result.retrying}, gave up {result.failed}")
     for row in pending_mail(ctx.db):
-        click.echo(f"#{row['id']} {row['status']} {row['purpose']} attempts={row['attempts']} "
-                   f"next={row['next_attempt_at']} {row['subject']} — {row['last_error'] or ''}")
+        click.echo(
+            f"#{row['id']} {row['status']} {row['purpose']} attempts={row['attempts']} "
+            f"next={row['next_attempt_at']} {row['subject']} — {row['last_error'] or ''}"
+        )
 
 
 def _register_report_jobs(scheduler, ctx, stop) -> None:

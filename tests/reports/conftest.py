@@ -77,8 +77,9 @@ class Received:
 
     def messages(self) -> list[EmailMessage]:
         with self.lock:
-            return [message_from_bytes(data, policy=default_policy)
-                    for _, _, data in self.envelopes]
+            return [
+                message_from_bytes(data, policy=default_policy) for _, _, data in self.envelopes
+            ]
 
 
 class _Handler:
@@ -88,7 +89,8 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         with self.received.lock:
             self.received.envelopes.append(
-                (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+                (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+            )
         return "250 OK"
 
 
@@ -99,8 +101,7 @@ class SmtpServer:
     controller: Controller | None = None
 
     def start(self) -> None:
-        self.controller = Controller(_Handler(self.received), hostname="127.0.0.1",
-                                     port=self.port)
+        self.controller = Controller(_Handler(self.received), hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
     def stop(self) -> None:
@@ -109,8 +110,10 @@ class SmtpServer:
             self.controller = None
 
     def toml(self) -> str:
-        return (f'[smtp]\nhost = "127.0.0.1"\nport = {self.port}\nsecurity = "none"\n'
-                f'from = "zcc1.sjyt@ln.gov.cn"\n')
+        return (
+            f'[smtp]\nhost = "127.0.0.1"\nport = {self.port}\nsecurity = "none"\n'
+            f'from = "zcc1.sjyt@ln.gov.cn"\n'
+        )
 
 
 @pytest.fixture

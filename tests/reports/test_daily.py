@@ -37,9 +37,9 @@ def test_report_is_sent_with_html_text_and_a_workbook_matching_the_index(corpus_
     ctx = corpus_app(smtp_server.toml() + RECIPIENTS)
     result = make_daily_report(ctx, report_config(ctx.config), DAY, MORNING_AFTER, send=True)
     assert result.sent
-    (mail_from, rcpts, _), = smtp_server.received.envelopes
+    ((mail_from, rcpts, _),) = smtp_server.received.envelopes
     assert mail_from == "zcc1.sjyt@ln.gov.cn" and rcpts == ["boss@example.cn", "clerk@example.cn"]
-    msg, = smtp_server.received.messages()
+    (msg,) = smtp_server.received.messages()
     text, html, files = parts(msg)
 
     day_messages = list(export_messages(ctx, since=DAY, until=DAY))
@@ -49,7 +49,7 @@ def test_report_is_sent_with_html_text_and_a_workbook_matching_the_index(corpus_
     photos = sum(1 for i in day_items if i["media"] == "image" and not i["duplicate_of"])
     assert f"照片/图片 {photos}" in text
     assert "2023年辽宁省职业教育活动周" in html and "<style" not in html
-    assert 'style="' in html and "bgcolor=" in html   # inline styles, for Outlook and QQ Mail
+    assert 'style="' in html and "bgcolor=" in html  # inline styles, for Outlook and QQ Mail
 
     book = load_workbook(io.BytesIO(files["每日报告-2023-05-20.xlsx"]))
     tracker, detail = book["报送进度"], book["当日来件明细"]
@@ -67,9 +67,9 @@ def test_tracker_in_text_lists_silent_units_and_days_left(corpus_app):
     assert "活动周方案 5月8日（已过 12 天）" in result.text
     assert "活动周总结 6月1日（还剩 12 天）" in result.text
     silent = re.search(r"尚无任何来件的单位（(\d+)）：(.+)", result.text)
-    assert silent and "辽阳市教育局" in silent[2]          # its first mail came on 05-22
+    assert silent and "辽阳市教育局" in silent[2]  # its first mail came on 05-22
     late = re.search(r"逾期报送：(.+)", result.text)
-    assert late and "抚顺市教育局（5月10日）" in late[1]     # its plan came after 05-08
+    assert late and "抚顺市教育局（5月10日）" in late[1]  # its plan came after 05-08
 
 
 def test_files_are_saved_under_reports_and_listed(corpus_app):
@@ -77,7 +77,7 @@ def test_files_are_saved_under_reports_and_listed(corpus_app):
     make_daily_report(ctx, report_config(ctx.config), DAY, MORNING_AFTER, send=False)
     folder = ctx.config.storage.archive_dir / "reports" / "daily" / "2023-05-20"
     assert sorted(p.suffix for p in folder.iterdir()) == [".html", ".txt", ".xlsx"]
-    saved, = list_saved_reports(ctx)
+    (saved,) = list_saved_reports(ctx)
     assert saved["day"] == "2023-05-20" and saved["send_status"] == "not_sent"
     assert ctx.archive.exists(saved["xlsx_path"])
 
@@ -92,7 +92,7 @@ def test_smtp_down_keeps_the_files_and_the_next_tick_sends(corpus_app, smtp_down
 
     smtp_down.start()
     early = flush_outbox(ctx.db, rc.smtp, MORNING_AFTER + timedelta(minutes=1))
-    assert early.sent == 0 and smtp_down.received.envelopes == []   # still backing off
+    assert early.sent == 0 and smtp_down.received.envelopes == []  # still backing off
     tick(ctx, rc, MORNING_AFTER + timedelta(minutes=6))
     assert len(smtp_down.received.envelopes) == 1
     with ctx.db.session() as session:
@@ -106,7 +106,7 @@ def test_failures_back_off_and_are_given_up_after_max_attempts(corpus_app, smtp_
     rc = report_config(ctx.config)
     make_daily_report(ctx, rc, DAY, MORNING_AFTER, send=True)
     now = MORNING_AFTER
-    for minutes in (1, 2):          # waits 1 then 2 minutes
+    for minutes in (1, 2):  # waits 1 then 2 minutes
         now += timedelta(minutes=minutes)
         flush_outbox(ctx.db, rc.smtp, now)
     with ctx.db.session() as session:
@@ -114,7 +114,9 @@ def test_failures_back_off_and_are_given_up_after_max_attempts(corpus_app, smtp_
 
 
 def test_scheduled_job_reports_yesterday_once_after_the_configured_time(corpus_app, smtp_server):
-    ctx = corpus_app(smtp_server.toml() + RECIPIENTS.replace("[report]", '[report]\ntime = "07:30"'))
+    ctx = corpus_app(
+        smtp_server.toml() + RECIPIENTS.replace("[report]", '[report]\ntime = "07:30"')
+    )
     rc = report_config(ctx.config)
     assert daily_if_due(ctx, rc, datetime(2023, 5, 21, 7, 29, tzinfo=TZ)) is None
     made = daily_if_due(ctx, rc, datetime(2023, 5, 21, 7, 30, tzinfo=TZ))
@@ -125,8 +127,19 @@ def test_scheduled_job_reports_yesterday_once_after_the_configured_time(corpus_a
 
 def test_cli_daily_prints_the_text_and_saves_files(corpus_app):
     ctx = corpus_app()
-    result = CliRunner().invoke(cli, ["--config", str(ctx.config.path), "report", "daily",
-                                      "--date", "2023-05-20", "--no-send", "--show"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            str(ctx.config.path),
+            "report",
+            "daily",
+            "--date",
+            "2023-05-20",
+            "--no-send",
+            "--show",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "每日材料报告 2023-05-20" in result.output
     assert sum(line.startswith("saved ") for line in result.output.splitlines()) == 3
@@ -134,8 +147,9 @@ def test_cli_daily_prints_the_text_and_saves_files(corpus_app):
 
 def test_cli_send_without_smtp_names_the_key(corpus_app):
     ctx = corpus_app()
-    result = CliRunner().invoke(cli, ["--config", str(ctx.config.path), "report", "daily",
-                                      "--date", "2023-05-20", "--send"])
+    result = CliRunner().invoke(
+        cli, ["--config", str(ctx.config.path), "report", "daily", "--date", "2023-05-20", "--send"]
+    )
     assert result.exit_code != 0 and "smtp.host" in str(result.exception)
 
 
@@ -166,7 +180,12 @@ def test_a_damaged_file_is_a_problem_with_what_to_do(make_app):
 
     ctx = make_app()
     ingest_files(ctx, [MAIL / "damaged-attachment.eml"])
-    result = make_daily_report(ctx, report_config(ctx.config), date(2023, 5, 16),
-                               datetime(2023, 5, 17, 8, tzinfo=TZ), send=False)
+    result = make_daily_report(
+        ctx,
+        report_config(ctx.config),
+        date(2023, 5, 16),
+        datetime(2023, 5, 17, 8, tzinfo=TZ),
+        send=False,
+    )
     assert "三、需要处理的问题（1）" in result.text
     assert "【文件损坏】" in result.text and "请联系该单位重新发送原文件" in result.text

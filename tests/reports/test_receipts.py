@@ -15,11 +15,15 @@ from workers.reports.settings import report_config
 
 TZ = ZoneInfo("Asia/Shanghai")
 PANJIN = "zhangwei_0427@126.com"
-CASE = LABELLED / "006-panjin-case-signature.eml"          # 2023-05-17, from PANJIN
-SUMMARY = LABELLED / "041-panjin-summary-late.eml"         # 2023-06-05, from PANJIN
-MACHINE = [LABELLED / "053-auto-reply.eml", LABELLED / "054-bounce.eml",
-           LABELLED / "055-bulk-newsletter.eml", LABELLED / "056-department-own-reminder.eml",
-           MAIL / "auto-reply.eml"]
+CASE = LABELLED / "006-panjin-case-signature.eml"  # 2023-05-17, from PANJIN
+SUMMARY = LABELLED / "041-panjin-summary-late.eml"  # 2023-06-05, from PANJIN
+MACHINE = [
+    LABELLED / "053-auto-reply.eml",
+    LABELLED / "054-bounce.eml",
+    LABELLED / "055-bulk-newsletter.eml",
+    LABELLED / "056-department-own-reminder.eml",
+    MAIL / "auto-reply.eml",
+]
 RECEIPTS = "[receipts]\nenabled = true\nmax_age_hours = 100000\n"
 T0 = datetime(2023, 6, 5, 17, 0, tzinfo=TZ)
 
@@ -29,8 +33,8 @@ def test_receipt_acknowledges_files_with_rfc3834_headers(make_app, smtp_server):
     ingest_files(ctx, [CASE])
     plan = send_receipts(ctx, report_config(ctx.config), T0)
     assert list(plan.batches) == [PANJIN]
-    (_, rcpts, _), = smtp_server.received.envelopes
-    msg, = smtp_server.received.messages()
+    ((_, rcpts, _),) = smtp_server.received.envelopes
+    (msg,) = smtp_server.received.messages()
     assert rcpts == [PANJIN] and msg["To"] == PANJIN
     assert msg["Auto-Submitted"] == "auto-replied"
     original = "<590d2127.4ca3.85bce3149cb.Coremail.zhangwei_0427@126.com>"
@@ -47,7 +51,7 @@ def test_no_receipt_to_auto_replies_bounces_bulk_or_our_own_mail(make_app, smtp_
     assert plan.batches == {} and smtp_server.received.envelopes == []
     reasons = {reason for _, _, reason in plan.suppressed}
     assert {"an automatic reply", "a bounce", "bulk mail", "our own address"} <= reasons
-    with ctx.db.session() as session:   # recorded, so never looked at again
+    with ctx.db.session() as session:  # recorded, so never looked at again
         assert session.scalar(select(Receipt.id).where(Receipt.status != "suppressed")) is None
     assert send_receipts(ctx, report_config(ctx.config), T0).suppressed == []
 
@@ -71,7 +75,7 @@ def test_messages_waiting_together_get_one_receipt(make_app, smtp_server):
     ctx = make_app(smtp_server.toml() + RECEIPTS)
     ingest_files(ctx, [CASE, SUMMARY])
     send_receipts(ctx, report_config(ctx.config), T0)
-    msg, = smtp_server.received.messages()
+    (msg,) = smtp_server.received.messages()
     assert msg["Subject"] == "回执：已收到您的 2 封邮件"
     assert len(msg["References"].split()) == 2
     body = msg.get_body(("plain",)).get_content()
@@ -80,7 +84,7 @@ def test_messages_waiting_together_get_one_receipt(make_app, smtp_server):
 
 def test_old_messages_are_not_acknowledged(make_app, smtp_server):
     ctx = make_app(smtp_server.toml() + "[receipts]\nenabled = true\nmax_age_hours = 72\n")
-    ingest_files(ctx, [CASE])          # received 2023-05-17, weeks before T0
+    ingest_files(ctx, [CASE])  # received 2023-05-17, weeks before T0
     plan = send_receipts(ctx, report_config(ctx.config), T0)
     assert plan.batches == {} and len(plan.skipped) == 1
     assert smtp_server.received.envelopes == []

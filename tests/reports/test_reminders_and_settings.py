@@ -14,7 +14,7 @@ from workers.reports.reminders import kinds_due_in, make_reminders
 from workers.reports.settings import report_config
 
 TZ = ZoneInfo("Asia/Shanghai")
-THREE_DAYS_BEFORE_SUMMARY = datetime(2023, 5, 29, 9, 0, tzinfo=TZ)   # summary due 06-01
+THREE_DAYS_BEFORE_SUMMARY = datetime(2023, 5, 29, 9, 0, tzinfo=TZ)  # summary due 06-01
 
 
 def test_reminder_drafts_go_to_units_still_missing_the_kind(corpus_app):
@@ -22,10 +22,11 @@ def test_reminder_drafts_go_to_units_still_missing_the_kind(corpus_app):
     done = make_reminders(ctx, report_config(ctx.config), THREE_DAYS_BEFORE_SUMMARY)
     units = {d.unit for d in done}
     assert {d.kind for d in done} == {"summary"}
-    assert "liaoyang" not in units and "dalian" in units    # liaoyang sent its summary 05-22
+    assert "liaoyang" not in units and "dalian" in units  # liaoyang sent its summary 05-22
     assert units == _summary_pending_on(ctx, "2023-05-29")
-    draft = message_from_bytes(open(next(d.path for d in done if d.unit == "dalian"), "rb").read(),
-                               policy=default_policy)
+    draft = message_from_bytes(
+        open(next(d.path for d in done if d.unit == "dalian"), "rb").read(), policy=default_policy
+    )
     assert draft["X-Unsent"] == "1" and "大连市教育局" in draft["Subject"]
     assert "活动周总结" in draft.get_body(("plain",)).get_content()
     assert make_reminders(ctx, report_config(ctx.config), THREE_DAYS_BEFORE_SUMMARY) == []
@@ -39,12 +40,13 @@ def _summary_pending_on(ctx, day: str) -> set[str]:
 
 
 def test_reminders_are_sent_when_configured(corpus_app, smtp_server):
-    ctx = corpus_app(smtp_server.toml() + "[reminders]\nenabled = true\nsend = true\n"
-                     "days_before = [3]\n")
+    ctx = corpus_app(
+        smtp_server.toml() + "[reminders]\nenabled = true\nsend = true\ndays_before = [3]\n"
+    )
     done = make_reminders(ctx, report_config(ctx.config), THREE_DAYS_BEFORE_SUMMARY)
     sent = [d for d in done if d.outbox_id]
     assert sent and len(smtp_server.received.envelopes) == len(sent)
-    drafted = [d for d in done if d.path]          # units with no known address: drafts
+    drafted = [d for d in done if d.path]  # units with no known address: drafts
     assert all(not d.recipients for d in drafted)
 
 
@@ -64,15 +66,18 @@ def test_defaults_need_no_config(app):
     assert "zcc1.sjyt@ln.gov.cn" in rc.own_addresses
 
 
-@pytest.mark.parametrize("extra, key", [
-    ('[smtp]\nhost = "smtp.example.cn"\nsecurity = "none"\n', "smtp.security"),
-    ('[smtp]\nsecurity = "tls"\n', "smtp.security"),
-    ('[report]\ntime = "8am"\n', "report.time"),
-    ('[report]\nrecipients = ["not an address"]\n', "report.recipients"),
-    ("[receipts]\nenabled = true\n", "receipts.enabled"),
-    ("[reminders]\ndays_before = [-1]\n", "reminders.days_before"),
-    ('[receipts]\ntemplate = "missing.txt"\n', "receipts.template"),
-])
+@pytest.mark.parametrize(
+    "extra, key",
+    [
+        ('[smtp]\nhost = "smtp.example.cn"\nsecurity = "none"\n', "smtp.security"),
+        ('[smtp]\nsecurity = "tls"\n', "smtp.security"),
+        ('[report]\ntime = "8am"\n', "report.time"),
+        ('[report]\nrecipients = ["not an address"]\n', "report.recipients"),
+        ("[receipts]\nenabled = true\n", "receipts.enabled"),
+        ("[reminders]\ndays_before = [-1]\n", "reminders.days_before"),
+        ('[receipts]\ntemplate = "missing.txt"\n', "receipts.template"),
+    ],
+)
 def test_bad_values_name_the_file_and_key(app, make_app, extra, key):
     ctx = make_app(extra)
     with pytest.raises(ConfigError) as err:
@@ -91,10 +96,14 @@ def test_edited_receipt_template_is_used(make_app, smtp_server, tmp_path):
     from workers.reports.receipts import send_receipts
 
     template = tmp_path / "回执.txt"
-    template.write_text("您好 {{ sender_name }}，收到 {{ messages|length }} 封。\n", encoding="utf-8")
-    ctx = make_app(smtp_server.toml() + f'[receipts]\nenabled = true\nmax_age_hours = 100000\n'
-                   f'template = "{template}"\n')
+    template.write_text(
+        "您好 {{ sender_name }}，收到 {{ messages|length }} 封。\n", encoding="utf-8"
+    )
+    ctx = make_app(
+        smtp_server.toml() + f"[receipts]\nenabled = true\nmax_age_hours = 100000\n"
+        f'template = "{template}"\n'
+    )
     ingest_files(ctx, [LABELLED / "006-panjin-case-signature.eml"])
     send_receipts(ctx, report_config(ctx.config), THREE_DAYS_BEFORE_SUMMARY)
-    msg, = smtp_server.received.messages()
+    (msg,) = smtp_server.received.messages()
     assert msg.get_body(("plain",)).get_content().startswith("您好 张伟，收到 1 封。")

@@ -15,13 +15,23 @@ from workers.export import export_items, export_messages
 from workers.reports.tracker import Submission, tracker_rows
 
 TZ = ZoneInfo("Asia/Shanghai")
-CAMPAIGN = Campaign(code="c", name="活动周", start=date(2023, 5, 14), end=date(2023, 5, 25),
-                    timezone="Asia/Shanghai", kinds=(
-                        Kind("plan", "活动周方案", due=date(2023, 5, 8)),
-                        Kind("photo", "照片", due=date(2023, 5, 25)),
-                        Kind("other", "其他", required=False)))
-UNITS = (Unit("a", "甲市教育局", "city"), Unit("b", "乙市教育局", "city"),
-         Unit("c", "丙学院", "college"))
+CAMPAIGN = Campaign(
+    code="c",
+    name="活动周",
+    start=date(2023, 5, 14),
+    end=date(2023, 5, 25),
+    timezone="Asia/Shanghai",
+    kinds=(
+        Kind("plan", "活动周方案", due=date(2023, 5, 8)),
+        Kind("photo", "照片", due=date(2023, 5, 25)),
+        Kind("other", "其他", required=False),
+    ),
+)
+UNITS = (
+    Unit("a", "甲市教育局", "city"),
+    Unit("b", "乙市教育局", "city"),
+    Unit("c", "丙学院", "college"),
+)
 
 
 def at(day: int, hour: int = 10, month: int = 5) -> datetime:
@@ -33,13 +43,19 @@ def states(rows) -> dict[tuple[str, str], str]:
 
 
 def test_states_submitted_late_missing_and_pending():
-    subs = [Submission("a", "plan", at(8, 23), "x"), Submission("b", "plan", at(9, 0), "y"),
-            Submission("a", "photo", at(16), "p1")]
+    subs = [
+        Submission("a", "plan", at(8, 23), "x"),
+        Submission("b", "plan", at(9, 0), "y"),
+        Submission("a", "photo", at(16), "p1"),
+    ]
     rows = tracker_rows(CAMPAIGN, UNITS, subs, date(2023, 5, 20))
     assert states(rows) == {
-        ("a", "plan"): "submitted", ("a", "photo"): "submitted",
-        ("b", "plan"): "late", ("b", "photo"): "pending",
-        ("c", "plan"): "missing", ("c", "photo"): "pending",
+        ("a", "plan"): "submitted",
+        ("a", "photo"): "submitted",
+        ("b", "plan"): "late",
+        ("b", "photo"): "pending",
+        ("c", "plan"): "missing",
+        ("c", "photo"): "pending",
     }
 
 
@@ -57,10 +73,16 @@ def test_mail_after_the_as_of_day_does_not_count():
 
 
 def test_the_same_file_sent_twice_counts_once_and_first_receipt_wins():
-    subs = [Submission("a", "photo", at(17), "same"), Submission("a", "photo", at(16), "same"),
-            Submission("a", "photo", at(18), "other")]
-    row = next(r for r in tracker_rows(CAMPAIGN, UNITS, subs, date(2023, 5, 20))
-               if (r.unit, r.kind) == ("a", "photo"))
+    subs = [
+        Submission("a", "photo", at(17), "same"),
+        Submission("a", "photo", at(16), "same"),
+        Submission("a", "photo", at(18), "other"),
+    ]
+    row = next(
+        r
+        for r in tracker_rows(CAMPAIGN, UNITS, subs, date(2023, 5, 20))
+        if (r.unit, r.kind) == ("a", "photo")
+    )
     assert row.items == 2 and row.first_received == at(16) and row.days_left == 5
 
 
@@ -74,13 +96,20 @@ def test_units_that_sent_nothing_are_marked_silent():
 def test_json_has_exactly_the_documented_keys():
     row = tracker_rows(CAMPAIGN, UNITS, [Submission("a", "plan", at(5), "x")], date(2023, 5, 20))[0]
     assert row.to_json(CAMPAIGN) == {
-        "unit": "a", "unit_name": "甲市教育局", "kind": "plan", "state": "submitted",
-        "first_received": "2023-05-05T10:00:00+08:00", "items": 1, "due": "2023-05-08"}
+        "unit": "a",
+        "unit_name": "甲市教育局",
+        "kind": "plan",
+        "state": "submitted",
+        "first_received": "2023-05-05T10:00:00+08:00",
+        "items": 1,
+        "due": "2023-05-08",
+    }
 
 
 def run_tracker(ctx, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["--config", str(ctx.config.path), "report", "tracker",
-                                      *args], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["--config", str(ctx.config.path), "report", "tracker", *args], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -112,9 +141,9 @@ def test_tracker_json_matches_the_index_for_the_labelled_corpus(corpus_app):
         else:
             assert row["first_received"] == got[0] and row["items"] == got[1]
     by_key = {(r["unit"], r["kind"]): r for r in rows}
-    assert by_key[("fushun", "plan")]["state"] == "late"             # received 2023-05-10
+    assert by_key[("fushun", "plan")]["state"] == "late"  # received 2023-05-10
     assert by_key[("shenyang", "plan")]["state"] == "submitted"
-    assert by_key[("liaoyang", "summary")]["state"] == "pending"     # its summary came 05-22
+    assert by_key[("liaoyang", "summary")]["state"] == "pending"  # its summary came 05-22
     assert {r["state"] for r in rows if r["kind"] == "plan"} <= {"submitted", "late", "missing"}
 
 

@@ -32,11 +32,23 @@ ACTIONS = {
     "error": "邮件无法解析，原始邮件已保存：请在邮箱中查看该邮件并手工登记。",
     "quarantined": "邮件多次处理失败已隔离：请在邮箱中查看该邮件，确认后手工处理。",
 }
-PROBLEM_LABELS = {"corrupt": "文件损坏", "encrypted": "加密文件", "rejected_unsafe": "不安全压缩包",
-                  "too_large": "文件过大", "derivative": "预览/转码失败", "error": "邮件解析失败",
-                  "quarantined": "邮件被隔离"}
-MEDIA_LABELS = {"image": "照片/图片", "video": "视频", "document": "文档", "text": "正文",
-                "archive": "压缩包", "other": "其他文件"}
+PROBLEM_LABELS = {
+    "corrupt": "文件损坏",
+    "encrypted": "加密文件",
+    "rejected_unsafe": "不安全压缩包",
+    "too_large": "文件过大",
+    "derivative": "预览/转码失败",
+    "error": "邮件解析失败",
+    "quarantined": "邮件被隔离",
+}
+MEDIA_LABELS = {
+    "image": "照片/图片",
+    "video": "视频",
+    "document": "文档",
+    "text": "正文",
+    "archive": "压缩包",
+    "other": "其他文件",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ class Problem:
     unit_name: str
     sender: str
     subject: str
-    name: str           # the file, or "" for a whole message
+    name: str  # the file, or "" for a whole message
     detail: str
 
     @property
@@ -95,9 +107,9 @@ class DailyData:
     campaign: str
     department: str
     generated_at: datetime
-    messages: Counter = field(default_factory=Counter)       # by status
+    messages: Counter = field(default_factory=Counter)  # by status
     by_unit: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
-    media: Counter = field(default_factory=Counter)          # new (non-duplicate) items
+    media: Counter = field(default_factory=Counter)  # new (non-duplicate) items
     problems: list[Problem] = field(default_factory=list)
     triage_count: int = 0
     triage_oldest: datetime | None = None
@@ -117,27 +129,40 @@ class DailyData:
 def day_bounds(ctx: AppContext, day: date) -> tuple[datetime, datetime]:
     """Returns [start, end) of a local calendar day as aware datetimes."""
     tz = ctx.campaign.tz
-    return datetime.combine(day, time(0), tz), datetime.combine(day + timedelta(days=1), time(0), tz)
+    return datetime.combine(day, time(0), tz), datetime.combine(
+        day + timedelta(days=1), time(0), tz
+    )
 
 
 def gather_daily(ctx: AppContext, day: date, now: datetime) -> DailyData:
     """Returns the daily report's data for one local day, read from the index."""
     campaign = ctx.campaign
     names = {u.code: u.name for u in ctx.config.units}
-    data = DailyData(day=day, campaign=campaign.name, department=ctx.config.department.name,
-                     generated_at=now, kind_labels={k.code: k.label for k in campaign.kinds})
+    data = DailyData(
+        day=day,
+        campaign=campaign.name,
+        department=ctx.config.department.name,
+        generated_at=now,
+        kind_labels={k.code: k.label for k in campaign.kinds},
+    )
     start, end = day_bounds(ctx, day)
     with ctx.db.session() as session:
-        day_messages = list(session.scalars(
-            select(Message).where(Message.received_at >= start, Message.received_at < end)
-            .options(selectinload(Message.items)).order_by(Message.received_at, Message.id)))
+        day_messages = list(
+            session.scalars(
+                select(Message)
+                .where(Message.received_at >= start, Message.received_at < end)
+                .options(selectinload(Message.items))
+                .order_by(Message.received_at, Message.id)
+            )
+        )
         _count_day(data, day_messages, names, campaign)
         _add_quarantined(data, session, start, end, {m.id for m in day_messages})
         _triage(data, session, end)
         data.links = _links(session, names, end)
         data.tracker = load_tracker(ctx, session, day)
-    data.deadlines = [(k.label, k.due, (k.due - day).days)
-                      for k in required_kinds(campaign) if k.due is not None]
+    data.deadlines = [
+        (k.label, k.due, (k.due - day).days) for k in required_kinds(campaign) if k.due is not None
+    ]
     return data
 
 
@@ -174,14 +199,23 @@ def _count_item(data: DailyData, m: Message, item: Item, unit_name: str, campaig
         data.media[item.media] += 1
     category = _item_problem(item)
     if category:
-        data.problems.append(Problem(category, m.received_at, unit_name, m.from_addr, m.subject,
-                                     item.name, item.error or ""))
+        data.problems.append(
+            Problem(
+                category,
+                m.received_at,
+                unit_name,
+                m.from_addr,
+                m.subject,
+                item.name,
+                item.error or "",
+            )
+        )
 
 
 def _item_problem(item: Item) -> str | None:
     if item.status in ("corrupt", "encrypted", "rejected_unsafe", "too_large"):
         return item.status
-    if item.status == "ok" and item.error:   # stored, but a thumbnail or transcode failed
+    if item.status == "ok" and item.error:  # stored, but a thumbnail or transcode failed
         return "derivative"
     return None
 
@@ -193,35 +227,55 @@ def _message_problem(m: Message, unit_name: str) -> Problem:
 
 def _detail(m: Message, item: Item | None, unit_name: str, campaign) -> DetailRow:
     return DetailRow(
-        received_at=m.received_at, unit_name=unit_name, sender=m.from_addr, subject=m.subject,
-        status=m.status, name=item.name if item else "",
+        received_at=m.received_at,
+        unit_name=unit_name,
+        sender=m.from_addr,
+        subject=m.subject,
+        status=m.status,
+        name=item.name if item else "",
         kind_label=campaign.label(item.kind) if item else "",
         media_label=MEDIA_LABELS.get(item.media, item.media) if item else "",
         item_status=item.status if item else "",
-        duplicate=bool(item and item.duplicate_of_id), path=(item.path or "") if item else "",
+        duplicate=bool(item and item.duplicate_of_id),
+        path=(item.path or "") if item else "",
     )
 
 
-def _add_quarantined(data: DailyData, session: Session, start: datetime, end: datetime,
-                     known: set[int]) -> None:
+def _add_quarantined(
+    data: DailyData, session: Session, start: datetime, end: datetime, known: set[int]
+) -> None:
     """Adds messages the IMAP poller gave up on (they may have no message row)."""
-    records = session.scalars(select(MailboxRecord).where(
-        MailboxRecord.status == QUARANTINED, MailboxRecord.updated_at >= start,
-        MailboxRecord.updated_at < end))
+    records = session.scalars(
+        select(MailboxRecord).where(
+            MailboxRecord.status == QUARANTINED,
+            MailboxRecord.updated_at >= start,
+            MailboxRecord.updated_at < end,
+        )
+    )
     for rec in records:
         if rec.message_pk in known:
             continue
         data.messages["quarantined"] += 1
-        data.problems.append(Problem("quarantined", rec.updated_at, "", "", "",
-                                     "", f"{rec.account}/{rec.folder} UID {rec.uid}: "
-                                     f"{(rec.error or '')[:200]}"))
+        data.problems.append(
+            Problem(
+                "quarantined",
+                rec.updated_at,
+                "",
+                "",
+                "",
+                "",
+                f"{rec.account}/{rec.folder} UID {rec.uid}: {(rec.error or '')[:200]}",
+            )
+        )
 
 
 def _triage(data: DailyData, session: Session, end: datetime) -> None:
     """Counts messages waiting in triage now that had arrived by the end of the day."""
     data.triage_count, data.triage_oldest = session.execute(
-        select(func.count(Message.id), func.min(Message.received_at))
-        .where(Message.status == "triage", Message.received_at < end)).one()
+        select(func.count(Message.id), func.min(Message.received_at)).where(
+            Message.status == "triage", Message.received_at < end
+        )
+    ).one()
     if data.triage_oldest is not None:
         data.triage_oldest = _aware(data.triage_oldest)
 
@@ -229,17 +283,31 @@ def _triage(data: DailyData, session: Session, end: datetime) -> None:
 def _links(session: Session, names: dict[str, str], end: datetime) -> list[LinkToFetch]:
     """Returns external links received by `end` whose file is not in the archive yet."""
     rows = session.execute(
-        select(Item, Message).join(Message, Item.message_pk == Message.id)
-        .where(Item.status == "external_link", Item.blob_path.is_(None),
-               Message.is_material.is_(True), Message.received_at < end)
-        .order_by(Message.received_at, Item.id)).all()
+        select(Item, Message)
+        .join(Message, Item.message_pk == Message.id)
+        .where(
+            Item.status == "external_link",
+            Item.blob_path.is_(None),
+            Message.is_material.is_(True),
+            Message.received_at < end,
+        )
+        .order_by(Message.received_at, Item.id)
+    ).all()
     links: dict[tuple[int, str], LinkToFetch] = {}
     for item, m in rows:
         # The same link often comes from both the text and the HTML body (there as &amp;).
         url = html.unescape(item.url or "")
-        links.setdefault((m.id, url), LinkToFetch(
-            m.received_at, names.get(m.unit_code or "", "待分拣"), m.subject, item.name, url,
-            item.url_expiry))
+        links.setdefault(
+            (m.id, url),
+            LinkToFetch(
+                m.received_at,
+                names.get(m.unit_code or "", "待分拣"),
+                m.subject,
+                item.name,
+                url,
+                item.url_expiry,
+            ),
+        )
     return list(links.values())
 
 
@@ -248,15 +316,26 @@ def load_submissions(session: Session) -> tuple[list[Submission], dict[str, date
     rows = session.execute(
         select(Message.unit_code, Item.kind, Message.received_at, Item.sha256, Item.id)
         .join(Item, Item.message_pk == Message.id)
-        .where(Message.status == "filed", Message.is_material.is_(True),
-               Message.unit_code.is_not(None), Item.role == "material",
-               Item.status.in_(USABLE), Item.kind.is_not(None))).all()
-    subs = [Submission(unit, kind, received, sha or f"item:{pk}")
-            for unit, kind, received, sha, pk in rows]
+        .where(
+            Message.status == "filed",
+            Message.is_material.is_(True),
+            Message.unit_code.is_not(None),
+            Item.role == "material",
+            Item.status.in_(USABLE),
+            Item.kind.is_not(None),
+        )
+    ).all()
+    subs = [
+        Submission(unit, kind, received, sha or f"item:{pk}")
+        for unit, kind, received, sha, pk in rows
+    ]
     active = session.execute(
         select(Message.unit_code, func.min(Message.received_at))
-        .where(Message.status == "filed", Message.is_material.is_(True),
-               Message.unit_code.is_not(None)).group_by(Message.unit_code)).all()
+        .where(
+            Message.status == "filed", Message.is_material.is_(True), Message.unit_code.is_not(None)
+        )
+        .group_by(Message.unit_code)
+    ).all()
     return subs, {code: _aware(first) for code, first in active}
 
 

@@ -17,7 +17,7 @@ from workers.reports.outputs import DailyResult, has_daily_report, make_daily_re
 from workers.reports.settings import ReportConfig, report_config
 
 log = logging.getLogger(__name__)
-_LOCK = threading.Lock()   # the two jobs never work at once (same report, same outbox)
+_LOCK = threading.Lock()  # the two jobs never work at once (same report, same outbox)
 TICK_SECONDS = 60
 
 
@@ -62,8 +62,21 @@ def _run(ctx: AppContext, rc: ReportConfig, handler) -> None:
 def register_report_jobs(scheduler, ctx: AppContext, stop: threading.Event) -> None:
     """Adds the daily report job at [report] time and the one-minute reports tick."""
     rc = report_config(ctx.config)
-    scheduler.add_job(_run, "cron", args=[ctx, rc, daily_if_due], id="report-daily",
-                      hour=rc.report.time.hour, minute=rc.report.time.minute,
-                      name="daily report", misfire_grace_time=6 * 3600)
-    scheduler.add_job(_run, "interval", args=[ctx, rc, tick], id="report-tick",
-                      seconds=TICK_SECONDS, name="receipts, reminders and outbox retries")
+    scheduler.add_job(
+        _run,
+        "cron",
+        args=[ctx, rc, daily_if_due],
+        id="report-daily",
+        hour=rc.report.time.hour,
+        minute=rc.report.time.minute,
+        name="daily report",
+        misfire_grace_time=6 * 3600,
+    )
+    scheduler.add_job(
+        _run,
+        "interval",
+        args=[ctx, rc, tick],
+        id="report-tick",
+        seconds=TICK_SECONDS,
+        name="receipts, reminders and outbox retries",
+    )

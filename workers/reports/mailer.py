@@ -45,9 +45,17 @@ class FlushResult:
     failed: int = 0
 
 
-def compose(smtp: SmtpSettings, to: Sequence[str], subject: str, text: str, *,
-            html: str | None = None, attachments: Sequence[Attachment] = (),
-            headers: dict[str, str] | None = None, now: datetime) -> EmailMessage:
+def compose(
+    smtp: SmtpSettings,
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    *,
+    html: str | None = None,
+    attachments: Sequence[Attachment] = (),
+    headers: dict[str, str] | None = None,
+    now: datetime,
+) -> EmailMessage:
     """Returns a message from the configured sender: text, optional HTML, attachments."""
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr((smtp.from_name, smtp.from_addr)) if smtp.from_name else smtp.from_addr
@@ -67,13 +75,21 @@ def compose(smtp: SmtpSettings, to: Sequence[str], subject: str, text: str, *,
     return msg
 
 
-def queue(db: Database, purpose: str, msg: EmailMessage, recipients: Sequence[str],
-          now: datetime) -> int:
+def queue(
+    db: Database, purpose: str, msg: EmailMessage, recipients: Sequence[str], now: datetime
+) -> int:
     """Puts a message in the outbox, due now; returns its outbox id."""
     with db.session() as session:
-        row = OutboxMail(purpose=purpose, recipients=list(recipients), subject=str(msg["Subject"]),
-                         raw=msg.as_bytes().decode("utf-8"), status=PENDING, attempts=0,
-                         next_attempt_at=now, created_at=now)
+        row = OutboxMail(
+            purpose=purpose,
+            recipients=list(recipients),
+            subject=str(msg["Subject"]),
+            raw=msg.as_bytes().decode("utf-8"),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
         session.add(row)
         session.flush()
         return row.id
@@ -84,8 +100,12 @@ def send_raw(smtp: SmtpSettings, recipients: Sequence[str], raw: bytes) -> None:
     where = f"{smtp.host}:{smtp.port}"
     try:
         if smtp.security == "ssl":
-            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout_seconds,
-                                      context=ssl.create_default_context())
+            client = smtplib.SMTP_SSL(
+                smtp.host,
+                smtp.port,
+                timeout=smtp.timeout_seconds,
+                context=ssl.create_default_context(),
+            )
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
         with client:
@@ -95,18 +115,23 @@ def send_raw(smtp: SmtpSettings, recipients: Sequence[str], raw: bytes) -> None:
                 client.login(smtp.username, _password(smtp))
             client.sendmail(smtp.from_addr, list(recipients), raw)
     except smtplib.SMTPAuthenticationError as exc:
-        raise SendError(f"cannot log in to {where} as {smtp.username}: check "
-                        f"{smtp.password_env} or smtp.password_file ({exc.smtp_code})") from None
+        raise SendError(
+            f"cannot log in to {where} as {smtp.username}: check "
+            f"{smtp.password_env} or smtp.password_file ({exc.smtp_code})"
+        ) from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise SendError(f"cannot send mail via {where}: {type(exc).__name__}: {exc}; "
-                        f"check [smtp] host, port and security in config") from None
+        raise SendError(
+            f"cannot send mail via {where}: {type(exc).__name__}: {exc}; "
+            f"check [smtp] host, port and security in config"
+        ) from None
 
 
 def _password(smtp: SmtpSettings) -> str:
     password = smtp.password()
     if password is None:
-        raise SendError(f"smtp.username is set but no password: set {smtp.password_env} "
-                        f"or smtp.password_file")
+        raise SendError(
+            f"smtp.username is set but no password: set {smtp.password_env} or smtp.password_file"
+        )
     return password
 
 
@@ -122,16 +147,21 @@ def flush_outbox(db: Database, smtp: SmtpSettings, now: datetime) -> FlushResult
     if not smtp.configured:
         return result
     with db.session() as session:
-        due = list(session.scalars(select(OutboxMail.id).where(
-            OutboxMail.status == PENDING, OutboxMail.next_attempt_at <= now)
-            .order_by(OutboxMail.id)))
+        due = list(
+            session.scalars(
+                select(OutboxMail.id)
+                .where(OutboxMail.status == PENDING, OutboxMail.next_attempt_at <= now)
+                .order_by(OutboxMail.id)
+            )
+        )
     for outbox_id in due:
         _send_one(db, smtp, outbox_id, now, result)
     return result
 
 
-def _send_one(db: Database, smtp: SmtpSettings, outbox_id: int, now: datetime,
-              result: FlushResult) -> None:
+def _send_one(
+    db: Database, smtp: SmtpSettings, outbox_id: int, now: datetime, result: FlushResult
+) -> None:
     with db.session() as session:
         row = session.get(OutboxMail, outbox_id)
         try:
@@ -142,29 +172,57 @@ def _send_one(db: Database, smtp: SmtpSettings, outbox_id: int, now: datetime,
             if row.attempts >= smtp.max_attempts:
                 row.status = FAILED
                 result.failed += 1
-                log.error("gave up sending %s #%d (%s) after %d attempts: %s", row.purpose,
-                          row.id, row.subject[:60], row.attempts, exc)
+                log.error(
+                    "gave up sending %s #%d (%s) after %d attempts: %s",
+                    row.purpose,
+                    row.id,
+                    row.subject[:60],
+                    row.attempts,
+                    exc,
+                )
             else:
                 row.next_attempt_at = now + backoff(row.attempts, smtp)
                 result.retrying += 1
-                log.warning("sending %s #%d failed (attempt %d), next try at %s: %s",
-                            row.purpose, row.id, row.attempts, row.next_attempt_at, exc)
+                log.warning(
+                    "sending %s #%d failed (attempt %d), next try at %s: %s",
+                    row.purpose,
+                    row.id,
+                    row.attempts,
+                    row.next_attempt_at,
+                    exc,
+                )
             return
         row.status, row.sent_at, row.last_error = SENT, now, None
         row.attempts += 1
         result.sent += 1
-        log.info("sent %s #%d to %s: %s", row.purpose, row.id, ", ".join(row.recipients),
-                 row.subject[:60])
+        log.info(
+            "sent %s #%d to %s: %s",
+            row.purpose,
+            row.id,
+            ", ".join(row.recipients),
+            row.subject[:60],
+        )
 
 
 def pending_mail(db: Database) -> list[dict]:
     """Returns outbox mail not sent yet (pending or given up), oldest first."""
     with db.session() as session:
-        rows = session.scalars(select(OutboxMail).where(OutboxMail.status != SENT)
-                               .order_by(OutboxMail.id))
-        return [{"id": r.id, "purpose": r.purpose, "status": r.status, "attempts": r.attempts,
-                 "next_attempt_at": r.next_attempt_at.isoformat(), "subject": r.subject,
-                 "recipients": r.recipients, "last_error": r.last_error} for r in rows]
+        rows = session.scalars(
+            select(OutboxMail).where(OutboxMail.status != SENT).order_by(OutboxMail.id)
+        )
+        return [
+            {
+                "id": r.id,
+                "purpose": r.purpose,
+                "status": r.status,
+                "attempts": r.attempts,
+                "next_attempt_at": r.next_attempt_at.isoformat(),
+                "subject": r.subject,
+                "recipients": r.recipients,
+                "last_error": r.last_error,
+            }
+            for r in rows
+        ]
 
 
 def release_backoff(db: Database, now: datetime) -> int:
@@ -172,7 +230,7 @@ def release_backoff(db: Database, now: datetime) -> int:
     with db.session() as session:
         rows = list(session.scalars(select(OutboxMail).where(OutboxMail.status != SENT)))
         for row in rows:
-            if row.status == FAILED:   # give it a fresh set of attempts
+            if row.status == FAILED:  # give it a fresh set of attempts
                 row.attempts = 0
             row.status, row.next_attempt_at = PENDING, now
         return len(rows)

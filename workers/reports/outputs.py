@@ -50,8 +50,9 @@ def report_paths(day: date) -> tuple[str, str, str]:
     return f"{folder}/{stem}.html", f"{folder}/{stem}.txt", f"{folder}/{stem}.xlsx"
 
 
-def make_daily_report(ctx: AppContext, rc: ReportConfig, day: date, now: datetime, *,
-                      send: bool) -> DailyResult:
+def make_daily_report(
+    ctx: AppContext, rc: ReportConfig, day: date, now: datetime, *, send: bool
+) -> DailyResult:
     """Saves the report for one local day, queues it to the recipients if send, and sends.
 
     Returns what was done; a send failure is recorded for retry, never raised.
@@ -65,13 +66,24 @@ def make_daily_report(ctx: AppContext, rc: ReportConfig, day: date, now: datetim
         ctx.archive.put_bytes(rel, content)
     outbox_id = None
     if send and rc.report.recipients and rc.smtp.configured:
-        msg = compose(rc.smtp, rc.report.recipients, daily_subject(data), text, html=html,
-                      attachments=[Attachment(paths[2].rsplit("/", 1)[1], workbook, XLSX)],
-                      now=now)
+        msg = compose(
+            rc.smtp,
+            rc.report.recipients,
+            daily_subject(data),
+            text,
+            html=html,
+            attachments=[Attachment(paths[2].rsplit("/", 1)[1], workbook, XLSX)],
+            now=now,
+        )
         outbox_id = queue(ctx.db, "daily", msg, rc.report.recipients, now)
     _record(ctx, day, now, paths, outbox_id, data)
-    log.info("daily report for %s saved under %s (%d messages, %d problems)", day,
-             paths[0].rsplit("/", 1)[0], data.total_messages, len(data.problems))
+    log.info(
+        "daily report for %s saved under %s (%d messages, %d problems)",
+        day,
+        paths[0].rsplit("/", 1)[0],
+        data.total_messages,
+        len(data.problems),
+    )
     sent, error = False, None
     if outbox_id is not None:
         flush_outbox(ctx.db, rc.smtp, now)
@@ -81,14 +93,25 @@ def make_daily_report(ctx: AppContext, rc: ReportConfig, day: date, now: datetim
     return DailyResult(day, *paths, text=text, outbox_id=outbox_id, sent=sent, send_error=error)
 
 
-def _record(ctx: AppContext, day: date, now: datetime, paths: tuple[str, str, str],
-            outbox_id: int | None, data) -> None:
-    summary = {"messages": data.total_messages, "problems": len(data.problems),
-               "triage": data.triage_count, "links": len(data.links),
-               "missing": sum(1 for r in data.tracker if r.state == "missing")}
+def _record(
+    ctx: AppContext,
+    day: date,
+    now: datetime,
+    paths: tuple[str, str, str],
+    outbox_id: int | None,
+    data,
+) -> None:
+    summary = {
+        "messages": data.total_messages,
+        "problems": len(data.problems),
+        "triage": data.triage_count,
+        "links": len(data.links),
+        "missing": sum(1 for r in data.tracker if r.state == "missing"),
+    }
     with ctx.db.session() as session:
-        row = session.scalar(select(SavedReport).where(SavedReport.kind == "daily",
-                                                       SavedReport.day == day))
+        row = session.scalar(
+            select(SavedReport).where(SavedReport.kind == "daily", SavedReport.day == day)
+        )
         if row is None:
             row = SavedReport(kind="daily", day=day)
             session.add(row)
@@ -99,22 +122,36 @@ def _record(ctx: AppContext, day: date, now: datetime, paths: tuple[str, str, st
 
 def has_daily_report(ctx: AppContext, day: date) -> bool:
     with ctx.db.session() as session:
-        return session.scalar(select(SavedReport.id).where(
-            SavedReport.kind == "daily", SavedReport.day == day)) is not None
+        return (
+            session.scalar(
+                select(SavedReport.id).where(SavedReport.kind == "daily", SavedReport.day == day)
+            )
+            is not None
+        )
 
 
 def list_saved_reports(ctx: AppContext, limit: int = 100) -> list[dict]:
     """Returns the saved daily reports, newest first, with paths and send status (for the web UI)."""
     with ctx.db.session() as session:
         rows = session.execute(
-            select(SavedReport, OutboxMail).outerjoin(OutboxMail,
-                                                      SavedReport.outbox_id == OutboxMail.id)
-            .order_by(SavedReport.day.desc()).limit(limit)).all()
-    return [{"day": r.day.isoformat(), "made_at": r.made_at.isoformat(),
-             "html_path": r.html_path, "text_path": r.text_path, "xlsx_path": r.xlsx_path,
-             "summary": r.summary,
-             "send_status": o.status if o else "not_sent", "send_error": o.last_error if o else None}
-            for r, o in rows]
+            select(SavedReport, OutboxMail)
+            .outerjoin(OutboxMail, SavedReport.outbox_id == OutboxMail.id)
+            .order_by(SavedReport.day.desc())
+            .limit(limit)
+        ).all()
+    return [
+        {
+            "day": r.day.isoformat(),
+            "made_at": r.made_at.isoformat(),
+            "html_path": r.html_path,
+            "text_path": r.text_path,
+            "xlsx_path": r.xlsx_path,
+            "summary": r.summary,
+            "send_status": o.status if o else "not_sent",
+            "send_error": o.last_error if o else None,
+        }
+        for r, o in rows
+    ]
 
 
 def tracker(ctx: AppContext, as_of: date) -> list[TrackerRow]:
@@ -130,14 +167,31 @@ def tracker_json(ctx: AppContext, rows: list[TrackerRow]) -> str:
 def tracker_csv(ctx: AppContext, rows: list[TrackerRow]) -> str:
     """Returns the tracker as CSV (UTF-8 with BOM so Excel shows Chinese) with the JSON's keys."""
     out = io.StringIO()
-    fields = ["unit", "unit_name", "kind", "state", "first_received", "items", "due",
-              "kind_label", "state_label", "days_left", "silent"]
+    fields = [
+        "unit",
+        "unit_name",
+        "kind",
+        "state",
+        "first_received",
+        "items",
+        "due",
+        "kind_label",
+        "state_label",
+        "days_left",
+        "silent",
+    ]
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({**r.to_json(ctx.campaign), "kind_label": r.kind_label,
-                         "state_label": r.state_label, "days_left": r.days_left,
-                         "silent": "yes" if r.silent else ""})
+        writer.writerow(
+            {
+                **r.to_json(ctx.campaign),
+                "kind_label": r.kind_label,
+                "state_label": r.state_label,
+                "days_left": r.days_left,
+                "silent": "yes" if r.silent else "",
+            }
+        )
     return "\ufeff" + out.getvalue()
 
 

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 QUEUED, DRY_RUN, SUPPRESSED, SKIPPED = "queued", "dry_run", "suppressed", "skipped"
 _MACHINE_LOCALPART = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?|notifications?)([+\-.].*)?$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 UNIT_ACTIONS = {
     "corrupt": "文件已损坏、无法打开，请重新发送原文件。",
     "encrypted": "文件设有密码，我们无法打开，请发送不加密的文件，或回信告知密码。",
@@ -61,23 +62,28 @@ class ReceiptPlan:
     """What to do now: batches to send, messages never to acknowledge, and those to wait."""
 
     batches: dict[str, list[int]] = field(default_factory=dict)
-    suppressed: list[tuple[int, str, str]] = field(default_factory=list)   # pk, address, reason
+    suppressed: list[tuple[int, str, str]] = field(default_factory=list)  # pk, address, reason
     skipped: list[tuple[int, str, str]] = field(default_factory=list)
     waiting: list[int] = field(default_factory=list)
 
 
-def suppression_reason(c: Candidate, own_addresses: Iterable[str],
-                       own_domains: Iterable[str]) -> str | None:
+def suppression_reason(
+    c: Candidate, own_addresses: Iterable[str], own_domains: Iterable[str]
+) -> str | None:
     """Returns why no receipt may go to this message's sender (RFC 3834 §2), or None."""
     if not c.address or "@" not in c.address:
         return "no sender address"
-    for flag, reason in (("bounce", "a bounce"), ("auto_reply", "an automatic reply"),
-                         ("spam", "bulk mail")):
+    for flag, reason in (
+        ("bounce", "a bounce"),
+        ("auto_reply", "an automatic reply"),
+        ("spam", "bulk mail"),
+    ):
         if flag in c.flags:
             return reason
     local, _, domain = c.address.lower().rpartition("@")
-    if c.address.lower() in {a.lower() for a in own_addresses} or \
-            domain in {d.lower() for d in own_domains}:
+    if c.address.lower() in {a.lower() for a in own_addresses} or domain in {
+        d.lower() for d in own_domains
+    }:
         return "our own address"
     if _MACHINE_LOCALPART.match(local):
         return "a machine address"
@@ -96,9 +102,15 @@ def suppression_reason(c: Candidate, own_addresses: Iterable[str],
     return None
 
 
-def plan_batches(candidates: Sequence[Candidate], last_sent: Mapping[str, datetime], now: datetime,
-                 interval: timedelta, max_age: timedelta, own_addresses: Iterable[str] = (),
-                 own_domains: Iterable[str] = ()) -> ReceiptPlan:
+def plan_batches(
+    candidates: Sequence[Candidate],
+    last_sent: Mapping[str, datetime],
+    now: datetime,
+    interval: timedelta,
+    max_age: timedelta,
+    own_addresses: Iterable[str] = (),
+    own_domains: Iterable[str] = (),
+) -> ReceiptPlan:
     """Returns who gets a receipt now: one batch per sender not written to within `interval`."""
     plan = ReceiptPlan()
     own_addresses, own_domains = list(own_addresses), list(own_domains)
@@ -115,55 +127,76 @@ def plan_batches(candidates: Sequence[Candidate], last_sent: Mapping[str, dateti
     return plan
 
 
-def send_receipts(ctx: AppContext, rc: ReportConfig, now: datetime,
-                  since: datetime | None = None) -> ReceiptPlan:
+def send_receipts(
+    ctx: AppContext, rc: ReportConfig, now: datetime, since: datetime | None = None
+) -> ReceiptPlan:
     """Acknowledges filed messages not acknowledged yet (received since `since`); returns the plan.
 
     With receipts.dry_run_dir set, receipts are written there as .eml files instead.
     """
     settings = rc.receipts
     candidates = _candidates(ctx, since)
-    plan = plan_batches(candidates, _last_sent(ctx), now,
-                        timedelta(minutes=settings.interval_minutes),
-                        timedelta(hours=settings.max_age_hours),
-                        rc.own_addresses, ctx.config.department.domains)
+    plan = plan_batches(
+        candidates,
+        _last_sent(ctx),
+        now,
+        timedelta(minutes=settings.interval_minutes),
+        timedelta(hours=settings.max_age_hours),
+        rc.own_addresses,
+        ctx.config.department.domains,
+    )
     _record_unsent(ctx, plan, now)
     for address, pks in plan.batches.items():
         try:
             _send_batch(ctx, rc, address, pks, now)
-        except Exception:   # one sender's receipt failing must not stop the others
-            log.exception("cannot write a receipt to %s; it is tried again on the next tick",
-                          address)
+        except Exception:  # one sender's receipt failing must not stop the others
+            log.exception(
+                "cannot write a receipt to %s; it is tried again on the next tick", address
+            )
     if plan.batches and settings.dry_run_dir is None:
         flush_outbox(ctx.db, rc.smtp, now)
     return plan
 
 
 def _candidates(ctx: AppContext, since: datetime | None) -> list[Candidate]:
-    query = (select(Message).outerjoin(Receipt, Receipt.message_pk == Message.id)
-             .where(Receipt.id.is_(None), Message.status.in_(("filed", "triage", "not_material"))))
+    query = (
+        select(Message)
+        .outerjoin(Receipt, Receipt.message_pk == Message.id)
+        .where(Receipt.id.is_(None), Message.status.in_(("filed", "triage", "not_material")))
+    )
     if since is not None:
         query = query.where(Message.received_at >= since)
     with ctx.db.session() as session:
         messages = list(session.scalars(query.order_by(Message.received_at)))
-    return [Candidate(m.id, m.from_addr or "", m.received_at, tuple(m.flags or ()),
-                      m.is_material, _raw_headers(ctx, m.raw_path)) for m in messages]
+    return [
+        Candidate(
+            m.id,
+            m.from_addr or "",
+            m.received_at,
+            tuple(m.flags or ()),
+            m.is_material,
+            _raw_headers(ctx, m.raw_path),
+        )
+        for m in messages
+    ]
 
 
 def _raw_headers(ctx: AppContext, raw_path: str) -> dict[str, str]:
     try:
         with ctx.archive.open(raw_path) as handle:
             parsed = BytesHeaderParser(policy=default_policy).parse(handle)
-    except Exception:   # no raw copy: the flags from ingestion still apply
+    except Exception:  # no raw copy: the flags from ingestion still apply
         return {}
     return {k: str(v) for k, v in parsed.items()}
 
 
 def _last_sent(ctx: AppContext) -> dict[str, datetime]:
     with ctx.db.session() as session:
-        rows = session.execute(select(Receipt.address, func.max(Receipt.created_at))
-                               .where(Receipt.status.in_((QUEUED, DRY_RUN)))
-                               .group_by(Receipt.address)).all()
+        rows = session.execute(
+            select(Receipt.address, func.max(Receipt.created_at))
+            .where(Receipt.status.in_((QUEUED, DRY_RUN)))
+            .group_by(Receipt.address)
+        ).all()
     return {address: when if when.tzinfo else when.replace(tzinfo=UTC) for address, when in rows}
 
 
@@ -171,18 +204,31 @@ def _record_unsent(ctx: AppContext, plan: ReceiptPlan, now: datetime) -> None:
     with ctx.db.session() as session:
         for status, rows in ((SUPPRESSED, plan.suppressed), (SKIPPED, plan.skipped)):
             for pk, address, reason in rows:
-                session.add(Receipt(message_pk=pk, address=address[:320], status=status,
-                                    reason=reason, created_at=now))
+                session.add(
+                    Receipt(
+                        message_pk=pk,
+                        address=address[:320],
+                        status=status,
+                        reason=reason,
+                        created_at=now,
+                    )
+                )
     for pk, address, reason in plan.suppressed:
         log.info("no receipt for message %d from %s: %s", pk, address or "?", reason)
 
 
-def _send_batch(ctx: AppContext, rc: ReportConfig, address: str, pks: list[int],
-                now: datetime) -> None:
+def _send_batch(
+    ctx: AppContext, rc: ReportConfig, address: str, pks: list[int], now: datetime
+) -> None:
     with ctx.db.session() as session:
-        messages = list(session.scalars(select(Message).where(Message.id.in_(pks))
-                                        .options(selectinload(Message.items))
-                                        .order_by(Message.received_at)))
+        messages = list(
+            session.scalars(
+                select(Message)
+                .where(Message.id.in_(pks))
+                .options(selectinload(Message.items))
+                .order_by(Message.received_at)
+            )
+        )
     msg = receipt_message(ctx, rc, address, messages, now)
     batch = uuid.uuid4().hex
     path, outbox_id = None, None
@@ -192,11 +238,23 @@ def _send_batch(ctx: AppContext, rc: ReportConfig, address: str, pks: list[int],
         outbox_id = queue(ctx.db, "receipt", msg, [address], now)
     with ctx.db.session() as session:
         for m in messages:
-            session.add(Receipt(message_pk=m.id, address=address[:320],
-                                status=DRY_RUN if path else QUEUED, batch=batch,
-                                outbox_id=outbox_id, path=path, created_at=now))
-    log.info("receipt for %d message(s) to %s %s", len(messages), address,
-             f"written to {path}" if path else f"queued as #{outbox_id}")
+            session.add(
+                Receipt(
+                    message_pk=m.id,
+                    address=address[:320],
+                    status=DRY_RUN if path else QUEUED,
+                    batch=batch,
+                    outbox_id=outbox_id,
+                    path=path,
+                    created_at=now,
+                )
+            )
+    log.info(
+        "receipt for %d message(s) to %s %s",
+        len(messages),
+        address,
+        f"written to {path}" if path else f"queued as #{outbox_id}",
+    )
 
 
 def _write_dry_run(rc: ReportConfig, address: str, msg: EmailMessage, now: datetime) -> str:
@@ -210,21 +268,34 @@ def _write_dry_run(rc: ReportConfig, address: str, msg: EmailMessage, now: datet
     return str(target)
 
 
-def receipt_message(ctx: AppContext, rc: ReportConfig, address: str,
-                    messages: Sequence[Message], now: datetime) -> EmailMessage:
+def receipt_message(
+    ctx: AppContext, rc: ReportConfig, address: str, messages: Sequence[Message], now: datetime
+) -> EmailMessage:
     """Returns the receipt email for one sender's messages, with RFC 3834 headers."""
     campaign = ctx.campaign
     names = {u.code: u.name for u in ctx.config.units}
     entries = [_entry(m, names, campaign) for m in messages]
     env = environment(campaign.tz)
-    text = render_template_text(env, "receipt.txt", rc.receipts.template, {
-        "sender_name": messages[-1].from_name or address, "address": address,
-        "department": ctx.config.department.name, "campaign": campaign.name,
-        "messages": entries, "now": now,
-        "problems": sum(len(e["problems"]) for e in entries)})
+    text = render_template_text(
+        env,
+        "receipt.txt",
+        rc.receipts.template,
+        {
+            "sender_name": messages[-1].from_name or address,
+            "address": address,
+            "department": ctx.config.department.name,
+            "campaign": campaign.name,
+            "messages": entries,
+            "now": now,
+            "problems": sum(len(e["problems"]) for e in entries),
+        },
+    )
     first = messages[0].subject or "（无主题）"
-    subject = (f"回执：已收到《{first}》" if len(messages) == 1
-               else f"回执：已收到您的 {len(messages)} 封邮件")
+    subject = (
+        f"回执：已收到《{first}》"
+        if len(messages) == 1
+        else f"回执：已收到您的 {len(messages)} 封邮件"
+    )
     ids = [m.message_id for m in messages if m.message_id]
     headers = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
     if ids:
@@ -241,15 +312,21 @@ def _entry(m: Message, names: dict[str, str], campaign) -> dict:
         label = campaign.label(item.kind) or "未分类"
         if item.status == "external_link":
             url = html.unescape(item.url or "")
-            if url in links:   # the same link from the text and the HTML body
+            if url in links:  # the same link from the text and the HTML body
                 continue
             links.add(url)
             expiry = f"，有效期至 {item.url_expiry}" if item.url_expiry else ""
-            files.append(f"下载链接 {url} → {label}（我们会尽快下载{expiry}；如链接失效请重新分享）")
+            files.append(
+                f"下载链接 {url} → {label}（我们会尽快下载{expiry}；如链接失效请重新分享）"
+            )
             continue
         files.append(f"{item.name} → {label}")
         if item.status in UNIT_ACTIONS:
             problems.append(f"{item.name}：{UNIT_ACTIONS[item.status]}")
-    return {"subject": m.subject or "（无主题）", "received_at": m.received_at,
-            "unit_name": names.get(m.unit_code or "") if m.status == "filed" else None,
-            "files": files, "problems": problems}
+    return {
+        "subject": m.subject or "（无主题）",
+        "received_at": m.received_at,
+        "unit_name": names.get(m.unit_code or "") if m.status == "filed" else None,
+        "files": files,
+        "problems": problems,
+    }

@@ -38,11 +38,16 @@ class ReminderDone:
     outbox_id: int | None
 
 
-def kinds_due_in(campaign: Campaign, today: date, days_before: Iterable[int]) -> list[tuple[Kind, int]]:
+def kinds_due_in(
+    campaign: Campaign, today: date, days_before: Iterable[int]
+) -> list[tuple[Kind, int]]:
     """Returns the required kinds whose deadline is exactly N of `days_before` days after today."""
     wanted = set(days_before)
-    return [(k, (k.due - today).days) for k in campaign.kinds
-            if k.required and k.due is not None and (k.due - today).days in wanted]
+    return [
+        (k, (k.due - today).days)
+        for k in campaign.kinds
+        if k.required and k.due is not None and (k.due - today).days in wanted
+    ]
 
 
 def make_reminders(ctx: AppContext, rc: ReportConfig, now: datetime) -> list[ReminderDone]:
@@ -55,8 +60,11 @@ def make_reminders(ctx: AppContext, rc: ReportConfig, now: datetime) -> list[Rem
     done: list[ReminderDone] = []
     for kind, days in due:
         for row in rows:
-            if row.kind == kind.code and row.state == PENDING and \
-                    not _already(ctx, row.unit, kind, days):
+            if (
+                row.kind == kind.code
+                and row.state == PENDING
+                and not _already(ctx, row.unit, kind, days)
+            ):
                 done.append(_remind(ctx, rc, row.unit, kind, days, now))
     if any(d.outbox_id for d in done):
         flush_outbox(ctx.db, rc.smtp, now)
@@ -65,34 +73,53 @@ def make_reminders(ctx: AppContext, rc: ReportConfig, now: datetime) -> list[Rem
 
 def _already(ctx: AppContext, unit: str, kind: Kind, days: int) -> bool:
     with ctx.db.session() as session:
-        return session.scalar(select(Reminder.id).where(
-            Reminder.unit_code == unit, Reminder.kind == kind.code, Reminder.due == kind.due,
-            Reminder.days_before == days)) is not None
+        return (
+            session.scalar(
+                select(Reminder.id).where(
+                    Reminder.unit_code == unit,
+                    Reminder.kind == kind.code,
+                    Reminder.due == kind.due,
+                    Reminder.days_before == days,
+                )
+            )
+            is not None
+        )
 
 
 def unit_addresses(ctx: AppContext, unit_code: str) -> tuple[str, ...]:
     """Returns the unit's configured addresses, then those it has sent filed mail from."""
     unit = next(u for u in ctx.config.units if u.code == unit_code)
     with ctx.db.session() as session:
-        used = session.scalars(select(Message.from_addr).where(
-            Message.unit_code == unit_code, Message.status == "filed").distinct())
+        used = session.scalars(
+            select(Message.from_addr)
+            .where(Message.unit_code == unit_code, Message.status == "filed")
+            .distinct()
+        )
         seen = [a.lower() for a in used if a]
     return tuple(dict.fromkeys([*unit.addresses, *seen]))
 
 
-def _remind(ctx: AppContext, rc: ReportConfig, unit_code: str, kind: Kind, days: int,
-            now: datetime) -> ReminderDone:
+def _remind(
+    ctx: AppContext, rc: ReportConfig, unit_code: str, kind: Kind, days: int, now: datetime
+) -> ReminderDone:
     unit = next(u for u in ctx.config.units if u.code == unit_code)
     to = unit_addresses(ctx, unit_code)
-    text = render_template_text(environment(ctx.campaign.tz), "reminder.txt",
-                                rc.reminders.template, {
-                                    "unit_name": unit.name, "kind_label": kind.label,
-                                    "due": kind.due, "days": days, "campaign": ctx.campaign.name,
-                                    "department": ctx.config.department.name})
+    text = render_template_text(
+        environment(ctx.campaign.tz),
+        "reminder.txt",
+        rc.reminders.template,
+        {
+            "unit_name": unit.name,
+            "kind_label": kind.label,
+            "due": kind.due,
+            "days": days,
+            "campaign": ctx.campaign.name,
+            "department": ctx.config.department.name,
+        },
+    )
     subject = f"提醒：请于{kind.due.month}月{kind.due.day}日前报送{kind.label}（{unit.name}）"
     send = rc.reminders.send and bool(to)
-    msg = compose(rc.smtp, to, subject, text, now=now,
-                  headers={} if send else {"X-Unsent": "1"})
+    msg = compose(rc.smtp, to, subject, text, now=now, headers={} if send else {"X-Unsent": "1"})
     path = outbox_id = None
     if send:
         outbox_id = queue(ctx.db, "reminder", msg, to, now)
@@ -105,9 +132,24 @@ def _remind(ctx: AppContext, rc: ReportConfig, unit_code: str, kind: Kind, days:
         tmp.replace(target)
         path = str(target)
     with ctx.db.session() as session:
-        session.add(Reminder(unit_code=unit_code, kind=kind.code, due=kind.due, days_before=days,
-                             status="queued" if send else "draft", recipients=list(to),
-                             path=path, outbox_id=outbox_id, created_at=now))
-    log.info("reminder for %s (%s, due %s) %s", unit.name, kind.label, kind.due,
-             f"queued as #{outbox_id}" if send else f"drafted at {path}")
+        session.add(
+            Reminder(
+                unit_code=unit_code,
+                kind=kind.code,
+                due=kind.due,
+                days_before=days,
+                status="queued" if send else "draft",
+                recipients=list(to),
+                path=path,
+                outbox_id=outbox_id,
+                created_at=now,
+            )
+        )
+    log.info(
+        "reminder for %s (%s, due %s) %s",
+        unit.name,
+        kind.label,
+        kind.due,
+        f"queued as #{outbox_id}" if send else f"drafted at {path}",
+    )
     return ReminderDone(unit_code, kind.code, days, to, path, outbox_id)

@@ -19,16 +19,24 @@ from workers.reports.tracker import LATE, MISSING, PENDING, SUBMITTED, TrackerRo
 
 WEEKDAYS = "一二三四五六日"
 # Cell colours in the tracker grid: background, text.
-STATE_COLOURS = {SUBMITTED: ("#e6f4ea", "#137333"), LATE: ("#fef7e0", "#b06000"),
-                 MISSING: ("#fce8e6", "#c5221f"), PENDING: ("#f1f3f4", "#5f6368")}
+STATE_COLOURS = {
+    SUBMITTED: ("#e6f4ea", "#137333"),
+    LATE: ("#fef7e0", "#b06000"),
+    MISSING: ("#fce8e6", "#c5221f"),
+    PENDING: ("#f1f3f4", "#5f6368"),
+}
 
 
 def environment(tz: ZoneInfo) -> Environment:
     """Returns the Jinja2 environment with the date filters the templates use."""
-    env = Environment(loader=PackageLoader("workers.reports", "templates"),
-                      autoescape=select_autoescape(["html"], default_for_string=False),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("workers.reports", "templates"),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["local"] = lambda d: _local(d, tz, "%Y-%m-%d %H:%M")
     env.filters["md"] = lambda d: _local(d, tz, "%-m月%-d日")
     env.filters["weekday"] = lambda d: "星期" + WEEKDAYS[d.weekday()]
@@ -53,8 +61,9 @@ def days_phrase(days_left: int | None) -> str:
     return "今天截止" if days_left == 0 else f"已过 {-days_left} 天"
 
 
-def render_template_text(env: Environment, name: str, override: Path | None,
-                         context: dict[str, Any]) -> str:
+def render_template_text(
+    env: Environment, name: str, override: Path | None, context: dict[str, Any]
+) -> str:
     """Renders a packaged template, or the staff-edited file named in config instead."""
     if override is not None:
         template = env.from_string(override.read_text(encoding="utf-8"))
@@ -72,45 +81,71 @@ def daily_context(data: DailyData, tz: ZoneInfo) -> dict[str, Any]:
     grid: dict[str, dict[str, TrackerRow]] = {}
     for row in data.tracker:
         grid.setdefault(row.unit, {})[row.kind] = row
-    units = [(code, cells[kinds[0][0]].unit_name, any(c.silent for c in cells.values()))
-             for code, cells in grid.items()] if kinds else []
+    units = (
+        [
+            (code, cells[kinds[0][0]].unit_name, any(c.silent for c in cells.values()))
+            for code, cells in grid.items()
+        ]
+        if kinds
+        else []
+    )
     by_kind = []
     counts = state_counts(data.tracker)
     for code, label in kinds:
         rows = [r for r in data.tracker if r.kind == code]
-        by_kind.append({
-            "code": code, "label": label, "due": rows[0].due, "days_left": rows[0].days_left,
-            "counts": counts[code],
-            "late": [r for r in rows if r.state == LATE],
-            "missing": [r for r in rows if r.state == MISSING],
-            "pending": [r for r in rows if r.state == PENDING],
-        })
+        by_kind.append(
+            {
+                "code": code,
+                "label": label,
+                "due": rows[0].due,
+                "days_left": rows[0].days_left,
+                "counts": counts[code],
+                "late": [r for r in rows if r.state == LATE],
+                "missing": [r for r in rows if r.state == MISSING],
+                "pending": [r for r in rows if r.state == PENDING],
+            }
+        )
     silent = [(code, name) for code, name, is_silent in units if is_silent]
     return {
-        "d": data, "tz": tz, "kinds": kinds, "grid": grid, "units": units, "by_kind": by_kind,
-        "silent": silent, "colours": STATE_COLOURS, "media": media_summary(data.media),
-        "triage_days": (data.generated_at - data.triage_oldest).days
-        if data.triage_oldest else 0,
+        "d": data,
+        "tz": tz,
+        "kinds": kinds,
+        "grid": grid,
+        "units": units,
+        "by_kind": by_kind,
+        "silent": silent,
+        "colours": STATE_COLOURS,
+        "media": media_summary(data.media),
+        "triage_days": (data.generated_at - data.triage_oldest).days if data.triage_oldest else 0,
     }
 
 
 def media_summary(media: Counter) -> list[tuple[str, int]]:
     """Returns (label, count) for new items: photos, videos, documents, then the rest."""
-    return [("照片/图片", media["image"]), ("视频", media["video"]),
-            ("文档", media["document"] + media["text"]), ("压缩包", media["archive"]),
-            ("其他文件", media["other"]), ("网盘/超大附件链接", media["link"])]
+    return [
+        ("照片/图片", media["image"]),
+        ("视频", media["video"]),
+        ("文档", media["document"] + media["text"]),
+        ("压缩包", media["archive"]),
+        ("其他文件", media["other"]),
+        ("网盘/超大附件链接", media["link"]),
+    ]
 
 
 def daily_subject(data: DailyData) -> str:
     """Returns the daily report's email subject with the numbers that matter most."""
     missing = sum(1 for r in data.tracker if r.state == MISSING)
-    return (f"【每日报告】{data.campaign} {data.day.isoformat()}：来件 {data.total_messages} 封，"
-            f"问题 {len(data.problems)} 项，待分拣 {data.triage_count} 封，逾期未报 {missing} 项")
+    return (
+        f"【每日报告】{data.campaign} {data.day.isoformat()}：来件 {data.total_messages} 封，"
+        f"问题 {len(data.problems)} 项，待分拣 {data.triage_count} 封，逾期未报 {missing} 项"
+    )
 
 
 def render_daily(data: DailyData, tz: ZoneInfo) -> tuple[str, str]:
     """Returns (html, text) of the daily report."""
     env = environment(tz)
     context = daily_context(data, tz)
-    return (env.get_template("daily.html").render(**context),
-            env.get_template("daily.txt").render(**context))
+    return (
+        env.get_template("daily.html").render(**context),
+        env.get_template("daily.txt").render(**context),
+    )

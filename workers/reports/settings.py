@@ -24,16 +24,16 @@ _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    host: str = ""                      # empty: nothing is sent, files are still saved
+    host: str = ""  # empty: nothing is sent, files are still saved
     port: int = 587
-    security: str = "starttls"          # starttls | ssl | none (none only on loopback)
+    security: str = "starttls"  # starttls | ssl | none (none only on loopback)
     username: str = ""
     password_env: str = "MAILROOM_SMTP_PASSWORD"
     password_file: Path | None = None
-    from_addr: str = ""                 # default: the department's first address
+    from_addr: str = ""  # default: the department's first address
     from_name: str = ""
     timeout_seconds: int = 30
-    retry_minutes: int = 5              # first wait after a failure; doubles each time
+    retry_minutes: int = 5  # first wait after a failure; doubles each time
     retry_max_minutes: int = 240
     max_attempts: int = 12
 
@@ -50,26 +50,26 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class ReportSettings:
-    enabled: bool = True                # the scheduled daily report
-    time: time = time(8, 0)             # local time (campaign time zone)
+    enabled: bool = True  # the scheduled daily report
+    time: time = time(8, 0)  # local time (campaign time zone)
     recipients: tuple[str, ...] = ()
-    send: bool = True                   # send when recipients and [smtp] host are set
+    send: bool = True  # send when recipients and [smtp] host are set
 
 
 @dataclass(frozen=True)
 class ReceiptSettings:
     enabled: bool = False
-    interval_minutes: int = 60          # at most one receipt per sender per interval
-    max_age_hours: int = 72             # older messages are never acknowledged
-    dry_run_dir: Path | None = None     # write .eml files here instead of sending
-    template: Path | None = None        # staff-editable Jinja2 text template
+    interval_minutes: int = 60  # at most one receipt per sender per interval
+    max_age_hours: int = 72  # older messages are never acknowledged
+    dry_run_dir: Path | None = None  # write .eml files here instead of sending
+    template: Path | None = None  # staff-editable Jinja2 text template
 
 
 @dataclass(frozen=True)
 class ReminderSettings:
     enabled: bool = False
     days_before: tuple[int, ...] = (3, 1)
-    send: bool = False                  # false: drafts only, for staff to review
+    send: bool = False  # false: drafts only, for staff to review
     drafts_dir: Path = Path("reminders")
     template: Path | None = None
 
@@ -104,7 +104,9 @@ def report_config(config: Config) -> ReportConfig:
     )
     days = r.get("reminders.days_before", [3, 1])
     if not isinstance(days, list) or not all(type(d) is int and d >= 0 for d in days):
-        raise ConfigError(r.file, "reminders.days_before", "must be a list of whole days like [3, 1]")
+        raise ConfigError(
+            r.file, "reminders.days_before", "must be a list of whole days like [3, 1]"
+        )
     reminders = ReminderSettings(
         enabled=r.boolean("reminders.enabled", False),
         days_before=tuple(sorted(set(days), reverse=True)),
@@ -113,15 +115,23 @@ def report_config(config: Config) -> ReportConfig:
         template=r.optional_path("reminders.template", must_exist=True),
     )
     if receipts.enabled and not smtp.configured and receipts.dry_run_dir is None:
-        raise ConfigError(r.file, "receipts.enabled", "is true but neither [smtp] host nor "
-                          "receipts.dry_run_dir is set")
+        raise ConfigError(
+            r.file,
+            "receipts.enabled",
+            "is true but neither [smtp] host nor receipts.dry_run_dir is set",
+        )
     if reminders.send and not smtp.configured:
         raise ConfigError(r.file, "reminders.send", "is true but [smtp] host is not set")
     own = {a.lower() for a in config.department.addresses}
     if smtp.from_addr:
         own.add(smtp.from_addr.lower())
-    return ReportConfig(report=report, smtp=smtp, receipts=receipts, reminders=reminders,
-                        own_addresses=tuple(sorted(own)))
+    return ReportConfig(
+        report=report,
+        smtp=smtp,
+        receipts=receipts,
+        reminders=reminders,
+        own_addresses=tuple(sorted(own)),
+    )
 
 
 def _smtp(r: _Reader, config: Config) -> SmtpSettings:
@@ -130,21 +140,29 @@ def _smtp(r: _Reader, config: Config) -> SmtpSettings:
     if security not in SECURITY:
         raise ConfigError(r.file, "smtp.security", f"{security!r} is not starttls, ssl or none")
     if security == "none" and host and not _is_loopback(host):
-        raise ConfigError(r.file, "smtp.security", f"'none' sends the password in clear; it is "
-                          f"allowed only for a relay on this machine, not {host!r}")
+        raise ConfigError(
+            r.file,
+            "smtp.security",
+            f"'none' sends the password in clear; it is "
+            f"allowed only for a relay on this machine, not {host!r}",
+        )
     default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
-    from_addr = r.string("smtp.from", config.department.addresses[0]
-                         if config.department.addresses else "")
+    from_addr = r.string(
+        "smtp.from", config.department.addresses[0] if config.department.addresses else ""
+    )
     if from_addr and not _ADDRESS.match(from_addr):
         raise ConfigError(r.file, "smtp.from", f"{from_addr!r} is not an email address")
     if host and not from_addr:
         raise ConfigError(r.file, "smtp.from", "is required when smtp.host is set")
     return SmtpSettings(
-        host=host, port=r.integer("smtp.port", default_port, 1), security=security,
+        host=host,
+        port=r.integer("smtp.port", default_port, 1),
+        security=security,
         username=r.string("smtp.username", ""),
         password_env=r.string("smtp.password_env", "MAILROOM_SMTP_PASSWORD"),
         password_file=r.optional_path("smtp.password_file", must_exist=True),
-        from_addr=from_addr, from_name=r.string("smtp.from_name", config.department.name),
+        from_addr=from_addr,
+        from_name=r.string("smtp.from_name", config.department.name),
         timeout_seconds=r.integer("smtp.timeout_seconds", 30, 1),
         retry_minutes=r.integer("smtp.retry_minutes", 5, 1),
         retry_max_minutes=r.integer("smtp.retry_max_minutes", 240, 1),

@@ -15,8 +15,12 @@ from pipeline.campaign import Campaign, Kind
 from pipeline.units import Unit
 
 SUBMITTED, LATE, MISSING, PENDING = "submitted", "late", "missing", "pending"
-STATE_LABELS = {SUBMITTED: "已按时报送", LATE: "逾期报送", MISSING: "未报送（已过截止）",
-                PENDING: "尚未报送"}
+STATE_LABELS = {
+    SUBMITTED: "已按时报送",
+    LATE: "逾期报送",
+    MISSING: "未报送（已过截止）",
+    PENDING: "尚未报送",
+}
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class Submission:
     unit: str
     kind: str
     received_at: datetime
-    key: str            # sha256 (or item id) so a re-sent file counts once
+    key: str  # sha256 (or item id) so a re-sent file counts once
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,8 @@ class TrackerRow:
     last_received: datetime | None
     items: int
     due: date | None
-    days_left: int | None   # days from the as-of day to the deadline day; negative = past
-    silent: bool            # the unit has sent nothing at all yet
+    days_left: int | None  # days from the as-of day to the deadline day; negative = past
+    silent: bool  # the unit has sent nothing at all yet
 
     @property
     def state_label(self) -> str:
@@ -68,8 +72,13 @@ def required_kinds(campaign: Campaign) -> list[Kind]:
     return [k for k in campaign.kinds if k.required]
 
 
-def tracker_rows(campaign: Campaign, units: Sequence[Unit], submissions: Iterable[Submission],
-                 as_of: date, active_units: Iterable[str] = ()) -> list[TrackerRow]:
+def tracker_rows(
+    campaign: Campaign,
+    units: Sequence[Unit],
+    submissions: Iterable[Submission],
+    as_of: date,
+    active_units: Iterable[str] = (),
+) -> list[TrackerRow]:
     """Returns one row per unit × required kind, in config order, as of the end of `as_of`.
 
     Only what the mailbox received on or before `as_of` (local day) counts.
@@ -80,20 +89,38 @@ def tracker_rows(campaign: Campaign, units: Sequence[Unit], submissions: Iterabl
         if campaign.local_day(sub.received_at) <= as_of:
             seen.setdefault((sub.unit, sub.kind), []).append(sub)
     active = set(active_units) | {unit for unit, _ in seen}
-    return [_row(campaign, unit, kind, seen.get((unit.code, kind.code), []), as_of,
-                 unit.code not in active)
-            for unit in units for kind in required_kinds(campaign)]
+    return [
+        _row(
+            campaign,
+            unit,
+            kind,
+            seen.get((unit.code, kind.code), []),
+            as_of,
+            unit.code not in active,
+        )
+        for unit in units
+        for kind in required_kinds(campaign)
+    ]
 
 
-def _row(campaign: Campaign, unit: Unit, kind: Kind, subs: list[Submission], as_of: date,
-         silent: bool) -> TrackerRow:
+def _row(
+    campaign: Campaign, unit: Unit, kind: Kind, subs: list[Submission], as_of: date, silent: bool
+) -> TrackerRow:
     first = min((s.received_at for s in subs), default=None)
     last = max((s.received_at for s in subs), default=None)
     return TrackerRow(
-        unit=unit.code, unit_name=unit.name, unit_type=unit.type, kind=kind.code,
-        kind_label=kind.label, state=tracker_state(campaign, kind, first, as_of),
-        first_received=first, last_received=last, items=len({s.key for s in subs}),
-        due=kind.due, days_left=(kind.due - as_of).days if kind.due else None, silent=silent,
+        unit=unit.code,
+        unit_name=unit.name,
+        unit_type=unit.type,
+        kind=kind.code,
+        kind_label=kind.label,
+        state=tracker_state(campaign, kind, first, as_of),
+        first_received=first,
+        last_received=last,
+        items=len({s.key for s in subs}),
+        due=kind.due,
+        days_left=(kind.due - as_of).days if kind.due else None,
+        silent=silent,
     )
 
 

@@ -13,15 +13,43 @@ from openpyxl.worksheet.worksheet import Worksheet
 from workers.reports.daily import DailyData, DetailRow
 from workers.reports.tracker import TrackerRow
 
-TRACKER_HEADERS = [("单位", 28), ("单位代码", 12), ("材料", 14), ("状态", 18), ("首次收到", 18),
-                   ("件数", 8), ("截止日期", 12), ("距截止（天）", 12), ("无任何来件", 12)]
-DETAIL_HEADERS = [("收到时间", 18), ("单位", 26), ("发件人", 30), ("邮件主题", 40),
-                  ("处理状态", 12), ("文件名", 40), ("类别", 12), ("类型", 12), ("文件状态", 14),
-                  ("重复", 8), ("档案路径", 60)]
-STATUS_LABELS = {"filed": "已归档", "triage": "待分拣", "not_material": "非报送材料",
-                 "error": "处理失败", "quarantined": "已隔离", "ok": "正常", "corrupt": "损坏",
-                 "rejected_unsafe": "不安全已拒收", "encrypted": "加密",
-                 "too_large": "过大未存", "external_link": "外部链接"}
+TRACKER_HEADERS = [
+    ("单位", 28),
+    ("单位代码", 12),
+    ("材料", 14),
+    ("状态", 18),
+    ("首次收到", 18),
+    ("件数", 8),
+    ("截止日期", 12),
+    ("距截止（天）", 12),
+    ("无任何来件", 12),
+]
+DETAIL_HEADERS = [
+    ("收到时间", 18),
+    ("单位", 26),
+    ("发件人", 30),
+    ("邮件主题", 40),
+    ("处理状态", 12),
+    ("文件名", 40),
+    ("类别", 12),
+    ("类型", 12),
+    ("文件状态", 14),
+    ("重复", 8),
+    ("档案路径", 60),
+]
+STATUS_LABELS = {
+    "filed": "已归档",
+    "triage": "待分拣",
+    "not_material": "非报送材料",
+    "error": "处理失败",
+    "quarantined": "已隔离",
+    "ok": "正常",
+    "corrupt": "损坏",
+    "rejected_unsafe": "不安全已拒收",
+    "encrypted": "加密",
+    "too_large": "过大未存",
+    "external_link": "外部链接",
+}
 FILLS = {"submitted": "E6F4EA", "late": "FEF7E0", "missing": "FCE8E6", "pending": "F1F3F4"}
 
 
@@ -44,9 +72,22 @@ def _tracker_sheet(sheet: Worksheet, rows: Sequence[TrackerRow], tz: ZoneInfo) -
     sheet.title = "报送进度"
     _header(sheet, TRACKER_HEADERS)
     for row in rows:
-        first = row.first_received.astimezone(tz).replace(tzinfo=None) if row.first_received else None
-        sheet.append([row.unit_name, row.unit, row.kind_label, row.state_label, first, row.items,
-                      row.due, row.days_left, "是" if row.silent else ""])
+        first = (
+            row.first_received.astimezone(tz).replace(tzinfo=None) if row.first_received else None
+        )
+        sheet.append(
+            [
+                row.unit_name,
+                row.unit,
+                row.kind_label,
+                row.state_label,
+                first,
+                row.items,
+                row.due,
+                row.days_left,
+                "是" if row.silent else "",
+            ]
+        )
         line = sheet.max_row
         sheet.cell(line, 4).fill = PatternFill("solid", fgColor=FILLS[row.state])
         sheet.cell(line, 5).number_format = "yyyy-mm-dd hh:mm"
@@ -60,10 +101,21 @@ def _detail_sheet(sheet: Worksheet, rows: Sequence[DetailRow], tz: ZoneInfo) -> 
     sheet.title = "当日来件明细"
     _header(sheet, DETAIL_HEADERS)
     for r in rows:
-        sheet.append([r.received_at.astimezone(tz).replace(tzinfo=None), r.unit_name, r.sender,
-                      r.subject, STATUS_LABELS.get(r.status, r.status), r.name, r.kind_label,
-                      r.media_label, STATUS_LABELS.get(r.item_status, r.item_status),
-                      "是" if r.duplicate else "", r.path])
+        sheet.append(
+            [
+                r.received_at.astimezone(tz).replace(tzinfo=None),
+                r.unit_name,
+                r.sender,
+                r.subject,
+                STATUS_LABELS.get(r.status, r.status),
+                r.name,
+                r.kind_label,
+                r.media_label,
+                STATUS_LABELS.get(r.item_status, r.item_status),
+                "是" if r.duplicate else "",
+                r.path,
+            ]
+        )
         sheet.cell(sheet.max_row, 1).number_format = "yyyy-mm-dd hh:mm"
 
 
@@ -80,9 +132,11 @@ def _header(sheet: Worksheet, headers: list[tuple[str, int]]) -> None:
 
 
 def _save(book: Workbook) -> bytes:
-    for sheet in book.worksheets:   # the filter covers the data written after the header
+    for sheet in book.worksheets:  # the filter covers the data written after the header
         if sheet.max_row > 1:
-            sheet.auto_filter.ref = f"A1:{sheet.cell(1, sheet.max_column).column_letter}{sheet.max_row}"
+            sheet.auto_filter.ref = (
+                f"A1:{sheet.cell(1, sheet.max_column).column_letter}{sheet.max_row}"
+            )
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
