@@ -1,7 +1,8 @@
 """Text of attached documents, for identification and classification.
 
-Only what is cheap and in memory: DOCX (python-docx) and PDF (pypdf) first
-pages. Full extraction for search happens later in the media stage.
+DOCX (python-docx) and the first PDF pages (pypdf) are read in memory; old
+Word .doc/.wps go through antiword/catdoc (pipeline.media.documents) from a
+temporary file. Full extraction for search happens later in the media stage.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pipeline.sniff import extension
 
 log = logging.getLogger(__name__)
 _MAX_CHARS = 3000
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def document_texts(parts: list[Part]) -> dict[str, str]:
@@ -26,6 +28,8 @@ def document_texts(parts: list[Part]) -> dict[str, str]:
                 text = _docx(part.payload)
             elif ext == ".pdf" or part.payload.startswith(b"%PDF"):
                 text = _pdf(part.payload)
+            elif ext in (".doc", ".wps") and part.payload.startswith(_OLE2):
+                text = _legacy(part.payload, ext)
             else:
                 continue
         except Exception as exc:  # a broken document is reported by the media stage
@@ -54,3 +58,14 @@ def _pdf(data: bytes) -> str:
 
     reader = PdfReader(io.BytesIO(data))
     return "\n".join((page.extract_text() or "") for page in reader.pages[:2])
+
+
+def _legacy(data: bytes, ext: str) -> str:
+    import tempfile
+
+    from pipeline.media.documents import legacy_doc_text
+
+    with tempfile.NamedTemporaryFile(suffix=ext) as handle:
+        handle.write(data)
+        handle.flush()
+        return legacy_doc_text(handle.name) or ""
