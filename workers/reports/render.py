@@ -116,7 +116,10 @@ def daily_context(data: DailyData, tz: ZoneInfo) -> dict[str, Any]:
         "silent": silent,
         "colours": STATE_COLOURS,
         "media": media_summary(data.media),
-        "triage_days": (data.generated_at - data.triage_oldest).days if data.triage_oldest else 0,
+        # counted to the report's day, so a report made later for an old day reads the same
+        "triage_days": (data.day - data.triage_oldest.astimezone(tz).date()).days
+        if data.triage_oldest
+        else 0,
     }
 
 
