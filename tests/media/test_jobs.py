@@ -1,0 +1,148 @@
+"""The derivative job queue: priorities, retries, restarts after a crash, the service's pool."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from pipeline.errors import ConfigError
+from storage.media_models import MediaJob
+from storage.models import Item
+from tests.media import files
+from tests.media.conftest import MAILROOM, env_without_ffmpeg, make_site
+from workers import media_jobs
+from workers.cli import cli
+from workers.derive import media_settings
+from workers.ingest import Ingestor, SourceRef
+
+
+def _video_message(tmp, seconds=1, size="320x240", number=1):
+    hevc = files.clip(tmp, f"hevc{number}.mp4", "hevc", seconds=seconds, size=size)
+    return files.message("大连市职业教育活动周视频", [
+        ("宣传片.mp4", hevc.read_bytes(), "video/mp4"),
+        ("现场.jpg", files.jpeg(), "image/jpeg"),
+    ], number=number)
+
+
+def _jobs(ctx):
+    with ctx.db.session() as session:
+        return {(name, kind): (state, attempts, error) for name, kind, state, attempts, error in
+                session.execute(select(Item.name, MediaJob.kind, MediaJob.state,
+                                       MediaJob.attempts, MediaJob.error)
+                                .join(Item, Item.id == MediaJob.item_id))}
+
+
+def test_thumbnails_are_queued_before_videos_and_the_pool_makes_them(app, tmp_path):
+    ingestor = Ingestor(app, "test")
+    ingestor.ingest(_video_message(tmp_path), SourceRef("file", "video.eml"))
+    with app.db.session() as session:
+        order = [job.kind for job in media_jobs.pending(session)]
+    assert order == ["thumbs", "thumbs", "video"]      # no pool running: the rows wait
+    with media_jobs.serve_media(app, finish=True):
+        pass
+    assert {state for state, _, _ in _jobs(app).values()} == {"done"}
+    with app.db.session() as session:
+        video = session.scalar(select(Item).where(Item.name == "宣传片.mp4"))
+        assert video.meta["codec"] == "hevc" and video.meta["web_action"] == "transcode"
+        assert app.archive.abspath(video.web_video).is_file()
+        assert app.archive.abspath(video.thumbnail).is_file()
+
+
+def test_media_retry_redoes_a_job_that_failed(tmp_path):
+    site = make_site(tmp_path / "site")
+    mail = site.drop("video.eml", _video_message(tmp_path))
+    site.run("ingest", str(mail), env=env_without_ffmpeg(tmp_path))
+    status = site.run("media", "status").stdout
+    assert "ffprobe is not installed" in status and "mailroom media retry" in status
+    assert site.items()["宣传片.mp4"]["web_video"] is None
+
+    out = site.run("media", "retry").stdout
+    assert "2 failed jobs queued again" in out and "0 failed" in out
+    row = site.items()["宣传片.mp4"]
+    assert row["status"] == "ok" and (site.archive / row["web_video"]).is_file()
+
+
+def test_a_job_interrupted_by_a_killed_process_runs_again_at_the_next_start(tmp_path):
+    site = make_site(tmp_path / "site")
+    mail = site.drop("video.eml", _video_message(tmp_path, seconds=6, size="960x540"))
+    site.run("ingest", "--no-wait", str(mail))
+    worker = subprocess.Popen([MAILROOM, "--config", str(site.config), "media", "run"],
+                              start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    with site.context() as ctx:
+        deadline = time.monotonic() + 60
+        while _jobs(ctx)[("宣传片.mp4", "video")][0] != "running":
+            assert time.monotonic() < deadline and worker.poll() is None, "never started"
+            time.sleep(0.05)
+        os.killpg(worker.pid, signal.SIGKILL)     # mid-transcode, no chance to clean up
+        worker.wait()
+        assert _jobs(ctx)[("宣传片.mp4", "video")][0] == "running"
+
+        site.run("media", "run")
+        state, attempts, _ = _jobs(ctx)[("宣传片.mp4", "video")]
+    assert (state, attempts) == ("done", 2)
+    web = site.archive / site.items()["宣传片.mp4"]["web_video"]
+    atoms = files.top_level_atoms(web)
+    assert atoms.index("moov") < atoms.index("mdat")
+
+
+def test_the_service_makes_derivatives_while_polling_and_stops_on_sigterm(tmp_path):
+    site = make_site(tmp_path / "site")
+    (site.folder / "inbox").mkdir()
+    (site.folder / "inbox" / "photo.eml").write_bytes(files.message(
+        "大连市职业教育活动周照片", [("开幕式.jpg", files.jpeg(), "image/jpeg")]))
+    site.run("media", "status")   # migrates the new index first: two first migrations would race
+    service = subprocess.Popen([MAILROOM, "--config", str(site.config), "run"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (site.run("export", "items").stdout and site.items()["开幕式.jpg"]["thumbnail"]):
+            assert time.monotonic() < deadline and service.poll() is None, "no thumbnail"
+            time.sleep(0.5)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        _, err = service.communicate(timeout=60)
+    assert service.returncode == 0, err[-2000:]
+
+
+def test_archive_guards_become_member_statuses(make_app, tmp_path):
+    app = make_app("[limits]\nmax_archive_members = 3\n")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("机密", encoding="utf-8")
+    locked = tmp_path / "locked.zip"
+    seven_zip = shutil.which("7zz") or shutil.which("7z")   # Debian's 7zip package: 7zz
+    subprocess.run([seven_zip, "a", "-tzip", "-pmima", str(locked), str(secret)], check=True,
+                   capture_output=True)
+    crowded = files.plain_zip({f"{n}.txt": b"x" for n in range(5)})
+    broken = files.plain_zip({"a.jpg": files.jpeg()})[:200]
+    raw = files.message("大连市活动周照片", [("加密.zip", locked.read_bytes(), "application/zip"),
+                                          ("太多.zip", crowded, "application/zip"),
+                                          ("坏的.zip", broken, "application/zip")])
+    Ingestor(app, "test").ingest(raw, SourceRef("file", "guards.eml"))
+    with app.db.session() as session:
+        items = {i.name: i for i in session.scalars(select(Item))}
+        containers = {i.name: i.container.name for i in items.values() if i.container}
+        assert items["secret.txt"].status == "encrypted" and containers["secret.txt"] == "加密.zip"
+        assert {items[f"{n}.txt"].status for n in range(5)} == {"too_large"}
+        assert "5 members" in items["0.txt"].error
+        assert items["坏的.zip"].status == "corrupt" and items["坏的.zip"].error
+
+
+def test_a_bad_media_setting_names_its_key(make_app):
+    app = make_app('[media]\ncrf = "high"\n')
+    with pytest.raises(ConfigError, match=r"media\.crf"):
+        media_settings(app.config)
+    assert media_settings(make_app().config).video_workers == 1
+
+
+@pytest.mark.parametrize("command", ["status", "retry", "run"])
+def test_every_media_command_has_help_with_an_example(command):
+    result = CliRunner().invoke(cli, ["media", command, "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output
