@@ -24,7 +24,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, Text, delete, func, insert, select, text
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    Text,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.models import Base, Item, Message
@@ -138,6 +148,17 @@ def add_docs(session: Session, docs: Iterable[tuple[int, int | None, str]]) -> i
     return len(rows)
 
 
+def refresh_planner_stats(session: Session) -> None:
+    """Refreshes SQLite's query-planner statistics (a bounded ANALYZE); no-op elsewhere.
+
+    Without them SQLite scans all items and sorts to show the newest 50, instead
+    of walking the received_at index (200 ms against 1 ms at 100,000 items).
+    """
+    if is_sqlite(session):
+        session.execute(text("PRAGMA analysis_limit=1000"))
+        session.execute(text("ANALYZE"))
+
+
 def reindex_all(session: Session, batch: int = 500) -> int:
     """Rebuilds the whole index from messages and items; returns documents written."""
     if _fts_available(session):
@@ -156,6 +177,9 @@ def reindex_all(session: Session, batch: int = 500) -> int:
         total += add_docs(session, docs)
         session.expunge_all()
         last = pks[-1]
+        if len(pks) < batch:
+            refresh_planner_stats(session)
+            return total
 
 
 @dataclass
@@ -180,22 +204,29 @@ def search(session: Session, query: str, filters: SearchFilters | None = None,
     needle = normalise(query)
     if not needle:
         return [], 0
+    stmt = select(SearchDoc.message_pk, SearchDoc.item_id)
     if _fts_available(session):
         match = fts_query(needle)
         if match is None:
             return [], 0
-        matched = select(text("rowid")).select_from(text("search_fts")).where(
-            text("search_fts MATCH :q").bindparams(q=match))
-        cond = SearchDoc.id.in_(matched.scalar_subquery())
-        base = _filtered(select(SearchDoc.message_pk, SearchDoc.item_id), filters).where(cond)
+        # the matches first (a materialised CTE), then the filters on the live rows
+        matched = (select(literal_column("rowid").label("rid")).select_from(text("search_fts"))
+                   .where(text("search_fts MATCH :q").bindparams(q=match))
+                   .cte("matched").prefix_with("MATERIALIZED", dialect="sqlite"))
+        stmt = stmt.select_from(matched).join(SearchDoc, SearchDoc.id == matched.c.rid)
     else:
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        cond = SearchDoc.body.ilike(f"%{escaped}%", escape="\\")
-        base = _filtered(select(SearchDoc.message_pk, SearchDoc.item_id), filters).where(cond)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = session.execute(base.order_by(Message.received_at.desc(), SearchDoc.id)
+        stmt = stmt.where(SearchDoc.body.ilike(f"%{escaped}%", escape="\\"))
+    # one pass: the window count gives the total while the same matches are sorted
+    stmt = _filtered(stmt.add_columns(func.count().over().label("total")), filters)
+    rows = session.execute(stmt.order_by(Message.received_at.desc(), SearchDoc.id)
                            .limit(limit).offset(offset)).all()
-    return [Hit(m, i) for m, i in rows], total
+    if rows:
+        return [Hit(m, i) for m, i, _ in rows], rows[0][2]
+    if offset == 0:
+        return [], 0
+    # a page past the end: count the matches on their own
+    return [], session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
 def _filtered(stmt, filters: SearchFilters):

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from pipeline.errors import MailroomError
+from storage.search import refresh_planner_stats
 from web import auth, files, pages, triage_views
 from web.security import SecurityHeaders
 from web.settings import WebSettings, load_web_settings, secret_key
@@ -50,6 +51,8 @@ def create_app(ctx, settings: WebSettings | None = None) -> Starlette:
     })
     app.state.ctx, app.state.settings = ctx, settings
     app.state.templates = templates(ctx)
+    with ctx.db.session() as session:
+        refresh_planner_stats(session)
     return app
 
 

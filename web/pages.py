@@ -107,7 +107,8 @@ def page_links(request: Request, page: queries.Page) -> dict[str, str | None]:
         return request.url.path + "?" + urlencode({**params, "page": n})
 
     return {"prev": url(page.page - 1) if page.page > 1 else None,
-            "next": url(page.page + 1) if page.page < page.pages else None}
+            "next": url(page.page + 1) if page.page < page.pages or (
+                page.capped and len(page.rows) == page.per_page) else None}
 
 
 # -- pages ---------------------------------------------------------------------------

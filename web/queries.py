@@ -13,6 +13,7 @@ from pipeline.campaign import Campaign
 from storage.models import IngestError, Item, Message, Unit, utcnow
 
 PAGE = 50
+COUNT_CAP = 10_000   # past this, pages say "10000+": an exact count would cost a full scan
 PROBLEM_STATUSES = ("corrupt", "rejected_unsafe", "encrypted", "too_large", "external_link")
 
 
@@ -26,6 +27,10 @@ class Page:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+    @property
+    def capped(self) -> bool:
+        return self.total > COUNT_CAP
 
 
 @dataclass
@@ -51,17 +56,33 @@ def day_bounds(campaign: Campaign, day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def capped_count(session: Session, stmt: Select, cap: int = COUNT_CAP) -> int:
+    """Returns how many rows stmt gives, counting at most cap + 1 of them."""
+    limited = stmt.order_by(None).limit(cap + 1).subquery()
+    return session.scalar(select(func.count()).select_from(limited)) or 0
+
+
 def paged(session: Session, stmt: Select, page: int, per_page: int = PAGE) -> Page:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    total = capped_count(session, stmt)
     rows = session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(rows, total, page, per_page)
 
 
 def material_items() -> Select:
-    """Returns items that are material (not logos), with their messages, newest first."""
-    return (select(Item, Message).join(Message, Message.id == Item.message_pk)
+    """Returns the ids of material items (not logos), newest message first."""
+    return (select(Item.id).join(Message, Message.id == Item.message_pk)
             .where(Item.role == "material")
             .order_by(Message.received_at.desc(), Item.id))
+
+
+def load_items(session: Session, ids: list[int]) -> list[tuple[Item, Message]]:
+    """Returns (item, message) pairs for ids, in the order of ids."""
+    if not ids:
+        return []
+    rows = {item.id: (item, message) for item, message in session.execute(
+        select(Item, Message).join(Message, Message.id == Item.message_pk)
+        .where(Item.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
 
 
 def browse_items(session: Session, campaign: Campaign, *, unit: str | None = None,
@@ -79,7 +100,9 @@ def browse_items(session: Session, campaign: Campaign, *, unit: str | None = Non
     if day:
         start, end = day_bounds(campaign, day)
         stmt = stmt.where(Message.received_at >= start, Message.received_at < end)
-    return paged(session, stmt, page, per_page)
+    found = paged(session, stmt, page, per_page)
+    found.rows = load_items(session, [row[0] for row in found.rows])
+    return found
 
 
 def unit_messages(session: Session, unit: str, page: int = 1) -> Page:
