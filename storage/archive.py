@@ -4,6 +4,14 @@ Every file's bytes live once under .objects/ (named by SHA-256); the tree a
 person browses (<campaign>/<unit>/<kind>/<date subject>/<file>) is made of hard
 links to them, so duplicates cost nothing and re-filing is a rename. Writes
 are atomic: temporary file in the destination folder, fsync, os.replace.
+
+The objects, raw messages and derivatives (.objects/, raw/, .derived/) go through
+a blob store (storage/blobstore.py). With the default local store they are the
+files under the root, exactly as before. With an S3 store the bucket holds the
+primary copy and the files under the root are a cache of it that `abspath()`
+fills on demand (callers keep working on local paths); the readable tree stays a
+local view of hard links into that cache, which `mailroom archive rebuild-view`
+recreates from the index on any machine.
 """
 
 from __future__ import annotations
@@ -19,22 +27,36 @@ from typing import BinaryIO
 
 from pipeline.errors import StorageError
 from storage import layout
+from storage.blobstore import BlobStore, LocalBlobStore, is_store_key
 
 
 class Archive:
     """The archive rooted at one folder."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, store: BlobStore | None = None):
         self.root = Path(root)
+        self.store = store if store is not None else LocalBlobStore(self.root)
+        self.remote = not isinstance(self.store, LocalBlobStore)
 
     def abspath(self, rel: str) -> Path:
-        """Returns the absolute path of a relative archive path, refusing escapes."""
+        """Returns the absolute path of a relative archive path, refusing escapes.
+
+        With a remote store, an object not yet cached here is downloaded first.
+        """
+        path = self._local(rel)
+        if self.remote and is_store_key(rel) and not path.exists():
+            self.store.fetch(rel, path)
+        return path
+
+    def _local(self, rel: str) -> Path:
         path = (self.root / rel).resolve()
         if path != self.root.resolve() and self.root.resolve() not in path.parents:
             raise StorageError(f"refusing a path outside the archive: {rel}")
         return path
 
     def exists(self, rel: str) -> bool:
+        if self.remote and is_store_key(rel):
+            return self._local(rel).exists() or self.store.exists(rel)
         return self.abspath(rel).exists()
 
     @contextmanager
@@ -42,9 +64,20 @@ class Archive:
         with open(self.abspath(rel), "rb") as handle:
             yield handle
 
+    def publish(self, rel: str) -> None:
+        """Copies a file made in place under the root (a derivative) to a remote store."""
+        if self.remote and is_store_key(rel) and self._local(rel).exists():
+            self.store.put_file(rel, self._local(rel))
+
+    def delete(self, rel: str) -> None:
+        """Removes an object from the store and from the local cache."""
+        if is_store_key(rel):
+            self.store.delete(rel)
+        self._local(rel).unlink(missing_ok=True)
+
     def put_bytes(self, rel: str, data: bytes) -> str:
         """Writes data atomically at rel (replacing what was there); returns rel."""
-        target = self.abspath(rel)
+        target = self._local(rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
@@ -56,13 +89,14 @@ class Archive:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self.publish(rel)
         return rel
 
     def put_blob(self, data: bytes) -> tuple[str, str]:
         """Stores bytes by content; returns (sha256, relative object path)."""
         sha = hashlib.sha256(data).hexdigest()
         rel = layout.blob_path(sha)
-        if not self.abspath(rel).exists():
+        if not self.exists(rel):
             self.put_bytes(rel, data)
         return sha, rel
 
@@ -76,8 +110,8 @@ class Archive:
                 size += len(chunk)
         sha = digest.hexdigest()
         rel = layout.blob_path(sha)
-        target = self.abspath(rel)
-        if not target.exists():
+        target = self._local(rel)
+        if not self.exists(rel):
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             os.close(fd)
@@ -89,13 +123,14 @@ class Archive:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+            self.publish(rel)
         return sha, rel, size
 
     def put_raw(self, data: bytes) -> tuple[str, str]:
         """Stores a raw message by content; returns (sha256, relative path)."""
         sha = hashlib.sha256(data).hexdigest()
         rel = layout.raw_path(sha)
-        if not self.abspath(rel).exists():
+        if not self.exists(rel):
             self.put_bytes(rel, data)
         return sha, rel
 
