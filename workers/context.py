@@ -53,7 +53,10 @@ def open_context(config: Config, *, migrate: bool = True) -> AppContext:
         db.migrate()
         sync_units(db, config)
     config.storage.archive_dir.mkdir(parents=True, exist_ok=True)
-    return AppContext(config=config, db=db, archive=Archive(config.storage.archive_dir))
+    from workers.scale_config import blob_store  # [storage] backend: local folder or S3
+
+    return AppContext(config=config, db=db,
+                      archive=Archive(config.storage.archive_dir, store=blob_store(config)))
 
 
 def sync_units(db: Database, config: Config) -> None:
