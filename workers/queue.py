@@ -1,0 +1,254 @@
+"""The one submit interface in front of every background job.
+
+`submit(kind, **ids)` hands over one job: `ingest` (one fetched message, by the
+SHA-256 of its raw bytes, already in the archive's store), `media` (one derivative
+job row, by id) or `report` (one outbox mail, by id). Arguments are ids and hashes
+only, never bytes or paths, so any machine can run the job from the shared index
+and object store.
+
+With no `[queue] broker_url` the jobs run in this process, as they always did:
+ingest and report inline, media in the in-process pool (workers/media_jobs.py).
+With a broker, Celery workers run them (workers/celery_app.py). Either way the
+index is the truth: a media row is `pending` until a worker claims it, so a job
+sent twice runs once, and `resubmit_stale()` re-sends rows a lost broker forgot.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select, update
+
+from pipeline.errors import MailroomError
+from storage.media_models import MediaJob
+from workers import media_jobs
+from workers.context import AppContext
+from workers.ingest import Ingestor, IngestOutcome, SourceRef
+from workers.scale_config import QueueSettings
+
+log = logging.getLogger(__name__)
+KINDS = ("ingest", "media", "report")
+QUEUE_OF = {"ingest": "ingest", "report": "ingest", "media": "media"}
+TASK_OF = {"ingest": "mailroom.ingest", "media": "mailroom.media", "report": "mailroom.report"}
+
+
+class Backend(Protocol):
+    def send(self, kind: str, ids: dict[str, Any]) -> None: ...
+
+
+_backend: Backend | None = None
+
+
+def submit(kind: str, **ids: Any) -> None:
+    """Hands one job to the configured backend (in-process unless a broker is set)."""
+    if kind not in KINDS:
+        raise MailroomError(f"unknown job kind {kind!r}: use one of {', '.join(KINDS)}")
+    bad = [k for k, v in ids.items() if not isinstance(v, str | int | type(None))]
+    if bad:
+        raise MailroomError(f"job arguments are ids and hashes only; {bad[0]} is not")
+    if _backend is None:
+        raise MailroomError("no job backend: call workers.queue.configure(ctx) first")
+    _backend.send(kind, ids)
+
+
+def configure(ctx: AppContext, settings: QueueSettings) -> Backend:
+    """Chooses the backend for this process from [queue]; returns it."""
+    global _backend
+    if settings.distributed:
+        from workers.celery_app import CeleryBackend, make_celery
+
+        _backend = CeleryBackend(make_celery(settings), settings)
+        media_jobs._backend = _backend.media()   # new derivative jobs go to the broker too
+    else:
+        _backend = InProcessBackend(ctx)
+    return _backend
+
+
+def reset() -> None:
+    """Forgets the configured backend (tests, and processes that switch config)."""
+    global _backend
+    _backend = None
+    media_jobs._backend = None
+
+
+def offer_message(ctx: AppContext, raw: bytes, source: SourceRef) -> str:
+    """Stores a fetched message's raw bytes, submits its ingestion; returns its SHA-256."""
+    sha, _ = ctx.archive.put_raw(raw)
+    received = source.received_at.isoformat() if source.received_at else None
+    submit("ingest", raw_sha256=sha, source_kind=source.kind, location=source.location,
+           uidvalidity=source.uidvalidity, uid=source.uid, received_at=received)
+    return sha
+
+
+# -- the jobs themselves: plain functions of (context, ids), run by either backend ------
+
+
+def run_ingest(ctx: AppContext, raw_sha256: str, source_kind: str = "file", location: str = "",
+               uidvalidity: int | None = None, uid: int | None = None,
+               received_at: str | None = None) -> IngestOutcome:
+    """Ingests the stored raw message with this hash; a second run finds it a duplicate."""
+    from storage import layout
+
+    with ctx.archive.open(layout.raw_path(raw_sha256)) as handle:
+        raw = handle.read()
+    source = SourceRef(source_kind, location, uidvalidity, uid,
+                       datetime.fromisoformat(received_at) if received_at else None)
+    ingestor = _ingestor(ctx, f"queue:{source_kind}:{location}")
+    return ingestor.ingest(raw, source)
+
+
+_ingestors: dict[tuple[int, str], Ingestor] = {}
+
+
+def _ingestor(ctx: AppContext, label: str) -> Ingestor:
+    # one IngestRun per process and source, not one per message
+    key = (os.getpid(), label)
+    if key not in _ingestors:
+        _ingestors[key] = Ingestor(ctx, label)
+    return _ingestors[key]
+
+
+def run_media(ctx: AppContext, job_id: int, *, redelivered: bool = False) -> str:
+    """Runs one derivative job by id; returns done, failed or skipped.
+
+    A re-delivered task whose row is still `running` belongs to a worker that died
+    (the hard time limit is below the broker's visibility timeout, so a live one
+    would have been stopped by now): the row is taken over. Derivatives made in
+    place are published to the blob store afterwards.
+    """
+    with ctx.db.session() as session:
+        job = session.get(MediaJob, job_id)
+        if job is None:
+            return "skipped"
+        if job.state == "running" and (redelivered or _holder_dead(job.worker)):
+            log.warning("media job %d was left running by %s; taking it over", job_id, job.worker)
+            job.state = "pending"
+    _init_media_worker(ctx)
+    result = media_jobs.run_job(job_id)
+    if result == "done":
+        _publish_derivatives(ctx, job_id)
+    return result
+
+
+def _holder_dead(worker: str | None) -> bool:
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _init_media_worker(ctx: AppContext) -> None:
+    # media_jobs.run_job reads a per-process global; ours shares this context's store
+    from workers import derive
+
+    if media_jobs._worker is None or media_jobs._worker[1] is not ctx.archive:
+        media_jobs._worker = (ctx.db, ctx.archive, derive.media_settings(ctx.config))
+
+
+def _publish_derivatives(ctx: AppContext, job_id: int) -> None:
+    if not ctx.archive.remote:
+        return
+    from storage.models import Item
+
+    with ctx.db.session() as session:
+        item = session.get(Item, session.get(MediaJob, job_id).item_id)
+        paths = [item.thumbnail, item.preview, item.web_video]
+    for rel in filter(None, paths):
+        ctx.archive.publish(rel)
+
+
+def run_report(ctx: AppContext, outbox_id: int) -> str:
+    """Sends one outbox mail if it is still pending and due; returns sent, waiting or gone."""
+    from storage.report_models import OutboxMail
+    from workers.reports.mailer import FlushResult, _send_one
+    from workers.reports.settings import report_config
+
+    now = datetime.now(UTC)
+    with ctx.db.session() as session:
+        row = session.get(OutboxMail, outbox_id)
+        if row is None or row.status != "pending":
+            return "gone"
+        due = row.next_attempt_at is None or _aware(row.next_attempt_at) <= now
+    if not due:
+        return "waiting"
+    result = FlushResult()
+    _send_one(ctx.db, report_config(ctx.config).smtp, outbox_id, now, result)
+    return "sent" if result.sent else "waiting"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+RUNNERS: dict[str, Callable[..., Any]] = {"ingest": run_ingest, "media": run_media,
+                                          "report": run_report}
+
+
+# -- in-process backend ------------------------------------------------------------------
+
+
+@dataclass
+class InProcessBackend:
+    """Today's behaviour: ingest and reports inline, media through the local pool."""
+
+    ctx: AppContext
+
+    def send(self, kind: str, ids: dict[str, Any]) -> None:
+        if kind == "media":
+            with self.ctx.db.session() as session:
+                job = session.get(MediaJob, ids["job_id"])
+                ref = media_jobs.JobRef(job.priority, job.id, job.kind)
+            media_jobs.submit_all([ref])   # waits in the index if no pool is serving
+            return
+        RUNNERS[kind](self.ctx, **ids)
+
+
+# -- the sweep: the index, not the broker, is the record of work -------------------------
+
+
+def resubmit_stale(ctx: AppContext, settings: QueueSettings, now: datetime | None = None) -> int:
+    """Re-sends media rows the broker may have lost; returns how many were sent.
+
+    Pending rows created more than `resubmit_after_minutes` ago are sent again (the
+    Celery backend remembers in Redis what it sent recently, so a healthy queue is
+    not flooded); rows `running` for longer than the hard time limit belong to a
+    dead worker and go back to pending first (failed after MAX_ATTEMPTS).
+    """
+    now = now or datetime.now(UTC)
+    older = now - timedelta(minutes=settings.resubmit_after_minutes)
+    dead_since = now - timedelta(seconds=settings.time_limit + 60)
+    with ctx.db.session() as session:
+        session.execute(update(MediaJob).where(
+            MediaJob.state == "running", MediaJob.started_at < dead_since,
+            MediaJob.attempts >= media_jobs.MAX_ATTEMPTS).values(
+            state="failed", finished_at=now,
+            error="the worker died or hit the time limit on every attempt"))
+        session.execute(update(MediaJob).where(
+            MediaJob.state == "running", MediaJob.started_at < dead_since)
+            .values(state="pending", worker=None))
+        ids = list(session.scalars(select(MediaJob.id).where(
+            MediaJob.state == "pending",
+            or_(MediaJob.created_at < older, MediaJob.started_at < older))
+            .order_by(MediaJob.priority, MediaJob.id)))
+    sent = 0
+    for job_id in ids:
+        if _backend is not None and getattr(_backend, "send_if_stale", None):
+            sent += _backend.send_if_stale("media", {"job_id": job_id})
+        else:
+            submit("media", job_id=job_id)
+            sent += 1
+    if sent:
+        log.info("re-sent %d media jobs that were waiting in the index", sent)
+    return sent
