@@ -5,3 +5,4 @@ from workers import web_commands  # noqa: F401  (mailroom user, serve, search; t
 from workers import triage_commands  # noqa: F401  (mailroom triage list/assign/kind/undo)
 from workers import eval_commands  # noqa: F401  (mailroom eval LABELS.json PATH)
 from workers import report_commands  # noqa: F401  (mailroom report ...; report jobs for mailroom run)
+from workers import scale_commands  # noqa: F401  (mailroom worker, scheduler, queue, archive rebuild-view)
