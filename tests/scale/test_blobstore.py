@@ -162,3 +162,13 @@ def test_bad_storage_and_queue_settings_name_the_key(tmp_path, storage_line, que
     with pytest.raises(ConfigError) as err:
         blob_store(config) if key.startswith("storage") else queue_settings(config)
     assert err.value.key == key and str(path) in str(err.value)
+
+
+def test_the_multi_machine_example_config_is_valid(monkeypatch):
+    monkeypatch.setenv("MAILROOM_BROKER_URL", "redis://:secret@10.0.0.10:6379/0")
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    config = load_config(Path(__file__).parents[2] / "deploy" / "config.multi-machine.toml")
+    settings = queue_settings(config)
+    assert settings.distributed and settings.time_limit < settings.visibility_timeout
+    assert isinstance(blob_store(config), S3BlobStore)
