@@ -24,6 +24,7 @@ from pipeline.message import ParsedMessage
 from pipeline.parse import parse_message
 from storage import layout
 from storage.models import DecisionRecord, IngestError, IngestRun, Item, Message
+from storage.search import index_message
 from workers import media_jobs
 from workers.context import AppContext
 
@@ -166,6 +167,7 @@ class Ingestor:
                 session.flush()
                 session.add(_unit_decision(message.id, match, verdict.reason))
                 kinds = self._add_items(session, message, parsed, plans, created)
+                index_message(session, message.id)   # searchable in the same transaction
                 if any(i.duplicate_of_id for i in message.items) and "duplicate" not in flags:
                     message.flags = [*flags, "duplicate"]
                 for error in (i for i in message.items if i.status == "corrupt"):

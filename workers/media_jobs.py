@@ -35,6 +35,7 @@ from storage.archive import Archive
 from storage.db import Database
 from storage.media_models import MediaJob
 from storage.models import Item, Message
+from storage.search import index_message
 from workers import derive, unpack
 from workers.context import AppContext
 
@@ -226,7 +227,10 @@ def _finish(db: Database, job_id: int, result: derive.Derived | None, error: str
     with db.session() as session:
         job = session.get(MediaJob, job_id)
         if result is not None:
-            derive.apply_derived(session.get(Item, job.item_id), result)
+            item = session.get(Item, job.item_id)
+            derive.apply_derived(item, result)
+            if result.text is not None:   # the document's words become searchable
+                index_message(session, item.message_pk)
         job.state = "failed" if error else "done"
         job.error = error[:4000] if error else None
         job.finished_at = datetime.now(UTC)
