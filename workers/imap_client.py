@@ -145,6 +145,7 @@ def connect(cfg: MailboxConfig, password: str) -> imapclient.IMAPClient:
                     )
                 client.starttls(ssl_context(cfg))
             client.login(cfg.username, password)
+            _identify(client)
             # aware datetimes for INTERNALDATE, not server-local naive ones
             client.normalise_times = False
     except BaseException:
@@ -152,6 +153,22 @@ def connect(cfg: MailboxConfig, password: str) -> imapclient.IMAPClient:
         raise
     log.debug("logged in to %s", cfg.describe())
     return client
+
+
+def _identify(client: imapclient.IMAPClient) -> None:
+    """Send the RFC 2971 ID command when offered.
+
+    NetEase (163/126/yeah.net) accepts LOGIN but answers SELECT with
+    "Unsafe Login" until the client has identified itself with ID.
+    """
+    if b"ID" not in client.capabilities():
+        return
+    try:
+        client.id_({"name": "mailroom", "version": "0.1", "vendor": "mailroom"})
+    except imap_errors.IMAPClientError as exc:
+        if isinstance(exc, imap_errors.IMAPClientAbortError):
+            raise
+        log.debug("the server refused the ID command: %s", exc)
 
 
 def close(client: imapclient.IMAPClient) -> None:

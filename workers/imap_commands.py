@@ -18,8 +18,11 @@ from workers.service import JOB_REGISTRARS
 @click.option("--once", is_flag=True, help="Poll every mailbox once and exit (for cron and tests).")
 @click.option("--account", "accounts", multiple=True, metavar="NAME",
               help="Only the [[mailbox]] with this name (repeatable).")  # fmt: skip
-@click.option("--no-wait", is_flag=True,
-              help="Do not make thumbnails and web videos here; `mailroom run` makes them.")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Do not make thumbnails and web videos here; `mailroom run` makes them.",
+)
 @click.pass_obj
 def poll(state: State, once: bool, accounts: tuple[str, ...], no_wait: bool) -> None:
     """Fetch new mail from the [[mailbox]] accounts in config and file it.

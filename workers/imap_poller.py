@@ -363,11 +363,18 @@ def poll_job(ctx: AppContext, cfg: MailboxConfig, stop: threading.Event, backoff
         log.info("%s", summary.text())
 
 
-def register_poll_jobs(scheduler, ctx: AppContext, stop: threading.Event) -> None:
-    """Add one interval job per [[mailbox]] to an APScheduler 3 scheduler."""
+def register_poll_jobs(scheduler, ctx: AppContext, stop: threading.Event) -> list:
+    """Add one interval job per [[mailbox]] to an APScheduler 3 scheduler.
+
+    Accounts with idle = true also get an IDLE watcher thread that runs their
+    job at once when the server announces new mail; returns those watchers.
+    """
+    from workers.imap_idle import IdleWatcher
+
+    watchers = []
     for cfg in mailboxes(ctx):
         resolve_password(cfg)  # a missing password is a start-up error, not a tick error
-        scheduler.add_job(
+        job = scheduler.add_job(
             poll_job, "interval", seconds=cfg.poll_interval_seconds,
             args=[ctx, cfg, stop, Backoff(cfg.poll_interval_seconds)],
             id=f"imap:{cfg.name}", name=f"poll mailbox {cfg.name}",
@@ -375,6 +382,19 @@ def register_poll_jobs(scheduler, ctx: AppContext, stop: threading.Event) -> Non
             max_instances=1, coalesce=True,
         )  # fmt: skip
         log.info(
-            "mailbox %s: polling %s (%s) every %ss, after = %s",
-            cfg.name, cfg.describe(), ", ".join(cfg.folders), cfg.poll_interval_seconds, cfg.after,
+            "mailbox %s: polling %s (%s) every %ss, after = %s%s",
+            cfg.name, cfg.describe(), ", ".join(cfg.folders), cfg.poll_interval_seconds,
+            cfg.after, ", IDLE on" if cfg.idle else "",
         )  # fmt: skip
+        if cfg.idle:
+            watcher = IdleWatcher(cfg, _run_now(scheduler, job.id), stop)
+            watcher.start()
+            watchers.append(watcher)
+    return watchers
+
+
+def _run_now(scheduler, job_id: str):
+    def wake() -> None:
+        scheduler.modify_job(job_id, next_run_time=datetime.now().astimezone())
+
+    return wake

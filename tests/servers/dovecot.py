@@ -45,6 +45,7 @@ first_valid_gid = 1
 default_login_user = dovenull
 default_internal_user = dovecot
 mail_location = maildir:~/Maildir
+imap_id_log = *
 {imap_capability}
 passdb {{
   driver = passwd-file
@@ -270,6 +271,12 @@ class DovecotServer:
         wait_for_port(self.port)
         if self.ssl_port:
             wait_for_port(self.ssl_port)
+        # the daemon may write master.pid after it listens: stop() and kill() need it
+        deadline = time.monotonic() + 10
+        while not self.is_running():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dovecot wrote no master.pid in {self.pid_file}")
+            time.sleep(0.01)
 
     def is_running(self) -> bool:
         """Return whether the Dovecot master process is alive."""

@@ -1,6 +1,7 @@
 """workers.imap_client against a real Dovecot: connecting, fetching, faults, after-actions."""
 
 import datetime as dt
+import time
 from dataclasses import replace
 
 import pytest
@@ -209,3 +210,11 @@ def test_uid_set_is_compact():
 def test_a_huge_message_gets_a_batch_of_its_own():
     sizes = {1: 10, 2: 10, 3: 10_000, 4: 10}
     assert imap_client.plan_batches(sizes, batch_size=50, max_bytes=100) == [[1, 2], [3], [4]]
+
+
+def test_client_identifies_itself_for_netease(dovecot, connected):
+    # 163/126 answer SELECT with "Unsafe Login" unless the client sent ID first
+    deadline = time.monotonic() + 5
+    while "name=mailroom" not in dovecot.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "name=mailroom" in dovecot.log()

@@ -402,3 +402,60 @@ def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over(setup, doveco
     assert state.acquire_lease(ctx.db, "imap:official", holder, timedelta(minutes=5))
     dovecot.append("INBOX", make_raw(1))
     assert poll(ctx, cfg).fetched == 1
+
+
+def test_mailroom_run_schedules_one_poll_job_per_mailbox(setup, dovecot):
+    import workers.cli  # noqa: F401  (its command modules register the IMAP jobs)
+    from workers.service import build_scheduler
+
+    ctx, _ = setup()
+    scheduler = build_scheduler(ctx, threading.Event())
+    assert scheduler.get_job("imap:official").name == "poll mailbox official"
+
+
+def test_mailroom_run_keeps_running_after_a_wrong_password(setup, dovecot):
+    ctx, _ = setup(poll_interval_seconds=5)
+    env = {**os.environ, "MAILROOM_IMAP_PASSWORD": "wrong", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from workers.cli import main; main()", "--config",
+         str(ctx.config.path), "run"],
+        cwd=ctx.config.path.parent, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not any("cannot log in" in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert proc.poll() is None, "".join(lines)
+        error = next(line for line in lines if "cannot log in" in line)
+        assert (
+            "mailbox official: cannot log in to 127.0.0.1 as alice: check MAILROOM_IMAP_PASSWORD"
+            in error
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    assert "Traceback" not in "".join(lines)
+
+
+def test_idle_files_new_mail_within_seconds(setup, dovecot):
+    ctx, _ = setup(idle=True, poll_interval_seconds=3600)
+    stop = threading.Event()
+    scheduler = BackgroundScheduler(job_defaults={"misfire_grace_time": 60})
+    watchers = register_poll_jobs(scheduler, ctx, stop)
+    scheduler.start()
+    try:
+        assert watchers[0].idling.wait(10)
+        dovecot.append("INBOX", make_raw(1))
+        deadline = time.monotonic() + 10
+        while message_count(ctx) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert message_count(ctx) == 1
+    finally:
+        stop.set()
+        scheduler.shutdown(wait=True)
+        watchers[0].join(10)
+    assert not watchers[0].is_alive()
