@@ -169,7 +169,17 @@ def _is_dead(job: MediaJob, host: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    """True for a process that has exited but was not reaped (containers whose init never
+    reaps orphans keep them), which os.kill(pid, 0) still finds."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 # -- running one job (in a worker process, or a Celery task later) ----------------------
@@ -327,6 +337,8 @@ class LocalPool:
 
     def _interrupt_running(self) -> None:
         """Interrupts the worker processes and puts their jobs back to pending."""
+        # ProcessPoolExecutor has no public way to interrupt a running call; its
+        # _processes map (pid -> process) has been stable since Python 3.2.
         pids = [pid for ex in self._executors.values() for pid in (ex._processes or {})]
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
