@@ -7,6 +7,8 @@ command line and the program's stderr (beets `util.command_output` does the same
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import shutil
@@ -18,6 +20,11 @@ from typing import Any
 from pipeline.errors import ExternalProgramError
 
 log = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1
+try:
+    _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+except OSError:
+    _LIBC = None
 
 # ExternalProgramError.problem starts with one of these, so callers can tell
 # "the file is bad" (a non-zero exit) from "the machine is wrong" (missing, hung).
@@ -40,7 +47,7 @@ def run_command(cmd: list[str], *, timeout: float, input: bytes | None = None) -
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,
+            preexec_fn=_own_group_dying_with_parent,
         )
     except FileNotFoundError:
         raise ExternalProgramError(cmd, NOT_INSTALLED) from None
@@ -59,6 +66,17 @@ def run_command(cmd: list[str], *, timeout: float, input: bytes | None = None) -
     if proc.returncode != 0:
         raise ExternalProgramError(cmd, f"{EXITED} {proc.returncode}", _text(err))
     return out
+
+
+def _own_group_dying_with_parent() -> None:
+    """Runs in the child before exec: own process group, and killed if we are killed.
+
+    Without PR_SET_PDEATHSIG an ffmpeg whose worker was SIGKILLed would go on
+    transcoding for nobody (Linux only; elsewhere just the new session).
+    """
+    os.setsid()
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
