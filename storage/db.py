@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,16 +45,34 @@ def alembic_config(url: str):
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Brings the index schema up to the newest migration."""
+def migrate(engine: Engine, attempts: int = 5) -> None:
+    """Brings the index schema up to the newest migration, one process at a time.
+
+    Several processes opening a fresh index at once (a service and a CLI, two
+    workers) would all run the first migration: on PostgreSQL a transaction-scoped
+    advisory lock serialises them; on SQLite the loser's DDL fails and rolls back,
+    and it tries again once the winner has committed.
+    """
     from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        # "heads": features add their tables on branches of their own from the first
-        # revision, so two features written at once never fight over one chain.
-        command.upgrade(cfg, "heads")
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as connection:
+                if engine.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(7236870523)"))
+                cfg.attributes["connection"] = connection
+                # "heads": features add their tables on branches of their own from the first
+                # revision, so two features written at once never fight over one chain.
+                command.upgrade(cfg, "heads")
+            return
+        except DBAPIError:
+            if attempt == attempts or engine.dialect.name == "postgresql":
+                raise
+            log.info("the index is being migrated by another process; trying again")
+            time.sleep(0.5 * attempt)
 
 
 class Database:

@@ -1,0 +1,30 @@
+"""Opening a fresh index from several processes at once migrates it once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import inspect
+
+from storage.db import Database
+
+MIGRATE = "import sys; from storage.db import Database; Database(sys.argv[1]).migrate()"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_four_processes_migrating_a_fresh_index_at_once_all_succeed(backend, tmp_path, request):
+    if backend == "postgres":
+        url = request.getfixturevalue("postgres").create_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    procs = [subprocess.Popen([sys.executable, "-c", MIGRATE, url], stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    assert [code for code, _ in results] == [0, 0, 0, 0], results
+    db = Database(url)
+    try:
+        assert {"messages", "items", "decisions"} <= set(inspect(db.engine).get_table_names())
+    finally:
+        db.dispose()
