@@ -26,7 +26,11 @@ class State:
         self._ctx: AppContext | None = None
 
     def config(self):
-        return load_config(find_config_path(self.config_path))
+        from workers.settings_check import check_all_sections
+
+        config = load_config(find_config_path(self.config_path))
+        check_all_sections(config)
+        return config
 
     def app(self) -> AppContext:
         if self._ctx is None:

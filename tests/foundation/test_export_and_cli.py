@@ -135,3 +135,17 @@ def test_every_command_has_help_with_an_example(name, command):
     assert command.help, f"mailroom {name} has no help text"
     if not isinstance(command, click.Group):
         assert "Example:" in command.help, f"mailroom {name}'s help shows no example"
+
+
+@pytest.mark.parametrize("section,key", [
+    ('[media]\nworkers = "two"\n', "media.workers"),
+    ('[[mailbox]]\nname = "x"\nhost = "imap.example.cn"\nsecurity = "none"\nusername = "u"\n'
+     'password_env = "P"\n', "mailbox[0].security"),
+])
+def test_every_section_is_checked_when_mailroom_starts(site, section, key):
+    with open(site / "config.toml", "a", encoding="utf-8") as handle:
+        handle.write("\n" + section)
+    done = run(site, "export", "messages", check=False)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"mailroom: {site / 'config.toml'}: {key}: ")
