@@ -106,9 +106,37 @@ def load_config(path: Path | None) -> Config:
     return build_config(data, path, path.parent)
 
 
+# Sections (and their keys) read here; the others belong to features that check their own.
+_KNOWN = {
+    "storage": {"archive_dir", "database_url", "backend", "s3"},
+    "source": {"inbox_dir", "poll_interval_seconds"},
+    "department": {"name", "domains", "addresses"},
+    "identify": {"confident_threshold", "decorative_max_bytes", "decorative_max_pixels"},
+    "limits": set(LimitsConfig.__dataclass_fields__),
+    "log": {"level"},
+    "campaign": {"code", "name", "start", "end", "timezone", "fallback_kind"},
+}
+_FEATURE_SECTIONS = {"mailbox", "media", "report", "smtp", "receipts", "reminders", "web",
+                     "queue", "kinds", "units", "units_file"}
+
+
+def _check_keys(data: dict[str, Any], file: str) -> None:
+    """Raises ConfigError for a section or key mailroom does not know (usually a typo)."""
+    for name, value in data.items():
+        if name not in _KNOWN and name not in _FEATURE_SECTIONS:
+            raise ConfigError(file, name, "unknown setting; check the spelling against "
+                              "config.toml")
+        if name in _KNOWN and isinstance(value, dict):
+            for key in value:
+                if key not in _KNOWN[name]:
+                    raise ConfigError(file, f"{name}.{key}", "unknown setting; check the "
+                                      "spelling against config.toml")
+
+
 def build_config(data: dict[str, Any], path: Path | None, base_dir: Path) -> Config:
     """Returns a Config from parsed TOML data; raises ConfigError naming the bad key."""
     r = _Reader(data, str(path) if path else "(built-in defaults)", base_dir)
+    _check_keys(data, r.file)
     storage = StorageConfig(
         archive_dir=r.path("storage.archive_dir", "archive"),
         database_url=r.database_url("storage.database_url", "data/mailroom.db"),

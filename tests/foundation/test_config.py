@@ -81,6 +81,8 @@ def test_inline_units_replace_the_shipped_registry(tmp_path):
     ('[log]\nlevel = "LOUD"\n', "log.level", "LOUD"),
     ('units_file = "missing.toml"\n', "units_file", "not found"),
     ('[storage\n', "(syntax)", ""),
+    ('[storage]\narchive_diir = "x"\n', "storage.archive_diir", "unknown setting"),
+    ('[sotrage]\narchive_dir = "x"\n', "sotrage", "unknown setting"),
 ])
 def test_invalid_config_names_the_file_the_key_and_the_problem(tmp_path, text, key, words):
     path = write(tmp_path, text)
