@@ -3,7 +3,11 @@
 Add a line here when a new module defines models (migrations read this).
 """
 
-from storage import mailbox_state, models  # noqa: F401
-from storage import media_models  # noqa: F401,E402  (media: derivative job queue)
-from storage import search, web_models  # noqa: F401  (web UI: users, sessions, search index)
-from storage import report_models  # noqa: F401,E402  (reports: outbox, receipts, reminders)
+from storage import (  # noqa: F401
+    mailbox_state,  # IMAP: records per (account, folder, UIDVALIDITY, UID), leases
+    media_models,  # media: derivative job queue
+    models,  # messages, items, units, decisions, runs, errors, audit log
+    report_models,  # reports: outbox, receipts, reminders
+    search,  # web UI: search index
+    web_models,  # web UI: users, sessions, sign-in attempts
+)
