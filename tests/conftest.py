@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.conftest_dovecot import (  # noqa: F401  (real Dovecot fixtures)
+    dovecot,
+    dovecot_tls,
+    dovecot_without_move,
+)
 from tests.servers.postgres import PostgresServer
 from workers.config import load_config
 from workers.context import AppContext, open_context
