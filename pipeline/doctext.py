@@ -1,8 +1,7 @@
 """Text of attached documents, for identification and classification.
 
-DOCX (python-docx) and the first PDF pages (pypdf) are read in memory; old
-Word .doc/.wps go through antiword/catdoc (pipeline.media.documents) from a
-temporary file. Full extraction for search happens later in the media stage.
+DOCX is read in memory (python-docx); the first two PDF pages go through
+pdftotext and old Word .doc/.wps through antiword/catdoc, from a temporary file. Full extraction for search happens later in the media stage.
 """
 
 from __future__ import annotations
@@ -54,6 +53,19 @@ def _docx(data: bytes) -> str:
 
 
 def _pdf(data: bytes) -> str:
+    # pdftotext reads Chinese PDFs in milliseconds; pypdf's font-map parsing takes
+    # most of a second on them, so it is only the fallback when poppler is missing.
+    import tempfile
+
+    from pipeline.externals import program_available, run_command
+
+    if program_available("pdftotext"):
+        with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
+            handle.write(data)
+            handle.flush()
+            out = run_command(["pdftotext", "-l", "2", "-enc", "UTF-8", handle.name, "-"],
+                              timeout=30)
+        return out.decode("utf-8", errors="replace")
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))

@@ -100,19 +100,17 @@ def media_summary(ctx: AppContext) -> str:
     return line + (" (see: mailroom media status)" if total["failed"] else "")
 
 
-def _register_media_pool(scheduler, ctx: AppContext, stop: threading.Event) -> None:
-    """`mailroom run`: the pool runs beside the scheduler; polls only queue jobs."""
+def _register_media_pool(scheduler, ctx: AppContext, stop: threading.Event):
+    """`mailroom run`: the pool runs beside the scheduler; polls only queue jobs.
+
+    Returns the closer that stops the pool; the service calls it after the
+    scheduler has stopped, so the workers never outlive the service.
+    """
     serving = media_jobs.serve_media(ctx, finish=False)
     pool = serving.__enter__()
     scheduler.add_job(pool.submit_pending, "interval", seconds=RESUBMIT_SECONDS,
                       id="media-resubmit", name="pick up queued media jobs")
-
-    def stop_pool() -> None:
-        stop.wait()
-        serving.__exit__(None, None, None)
-
-    # not a daemon: the interpreter waits for it, so the workers never outlive the service
-    threading.Thread(target=stop_pool, name="media-pool-stop").start()
+    return lambda: serving.__exit__(None, None, None)
 
 
 JOB_REGISTRARS.append(_register_media_pool)

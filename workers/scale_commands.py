@@ -148,7 +148,8 @@ def run_scheduler(ctx, settings: QueueSettings, lock, stop: threading.Event) -> 
 
     service.JOB_REGISTRARS[:] = [r for r in service.JOB_REGISTRARS
                                  if _keep_registrar(r, settings)]
-    sched = service.build_scheduler(ctx, stop)
+    closers: list = []
+    sched = service.build_scheduler(ctx, stop, closers)
     sched.add_job(_check_lock, "interval", args=[lock, stop], seconds=LOCK_CHECK_SECONDS,
                   id="scheduler-lock", name="keep the scheduler lock")
     if settings.distributed:
@@ -160,6 +161,7 @@ def run_scheduler(ctx, settings: QueueSettings, lock, stop: threading.Event) -> 
              ", ".join(job.id for job in sched.get_jobs()))
     stop.wait()
     sched.shutdown(wait=True)
+    service.close_all(closers)
     log.info("mailroom scheduler stopped")
 
 

@@ -19,12 +19,19 @@ from workers.folder_source import poll_inbox
 
 log = logging.getLogger(__name__)
 
-# Functions (scheduler, ctx, stop_event) -> None that add jobs; modules append to this.
-JOB_REGISTRARS: list[Callable[[BackgroundScheduler, AppContext, threading.Event], None]] = []
+# Functions (scheduler, ctx, stop_event) that add jobs; modules append to this. One may
+# return a closer, called after the scheduler has stopped (e.g. to stop a worker pool).
+Registrar = Callable[[BackgroundScheduler, AppContext, threading.Event], Callable[[], None] | None]
+JOB_REGISTRARS: list[Registrar] = []
 
 
-def build_scheduler(ctx: AppContext, stop: threading.Event) -> BackgroundScheduler:
-    """Returns a scheduler with the inbox job and every registered job added."""
+def build_scheduler(ctx: AppContext, stop: threading.Event,
+                    closers: list[Callable[[], None]] | None = None) -> BackgroundScheduler:
+    """Returns a scheduler with the inbox job and every registered job added.
+
+    What the registrars need done at shutdown is appended to `closers`; the caller
+    runs them after `scheduler.shutdown()` (see run_service).
+    """
     scheduler = BackgroundScheduler(
         timezone=ctx.campaign.timezone,
         # Never two runs of a job at once; after a pause run it once, not N times.
@@ -34,8 +41,19 @@ def build_scheduler(ctx: AppContext, stop: threading.Event) -> BackgroundSchedul
                       seconds=ctx.config.source.poll_interval_seconds,
                       next_run_time=_now(ctx), name="poll the inbox folder")
     for register in JOB_REGISTRARS:
-        register(scheduler, ctx, stop)
+        closer = register(scheduler, ctx, stop)
+        if closer is not None and closers is not None:
+            closers.append(closer)
     return scheduler
+
+
+def close_all(closers: list[Callable[[], None]]) -> None:
+    """Runs the registrars' closers, newest first; one failing does not stop the rest."""
+    for closer in reversed(closers):
+        try:
+            closer()
+        except Exception:
+            log.exception("a component did not stop cleanly")
 
 
 def _now(ctx: AppContext):
@@ -54,7 +72,8 @@ def _inbox_job(ctx: AppContext, stop: threading.Event) -> None:
 def run_service(ctx: AppContext) -> None:
     """Runs the scheduler until SIGTERM or SIGINT, then finishes the current message."""
     stop = threading.Event()
-    scheduler = build_scheduler(ctx, stop)
+    closers: list[Callable[[], None]] = []
+    scheduler = build_scheduler(ctx, stop, closers)
 
     def _stop(signum, _frame) -> None:
         log.info("received %s: finishing the current message, then stopping",
@@ -69,4 +88,5 @@ def run_service(ctx: AppContext) -> None:
              ctx.config.storage.archive_dir, ctx.db.engine.url.render_as_string())
     stop.wait()
     scheduler.shutdown(wait=True)
+    close_all(closers)
     log.info("mailroom stopped")

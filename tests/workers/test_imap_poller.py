@@ -406,11 +406,16 @@ def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over(setup, doveco
 
 def test_mailroom_run_schedules_one_poll_job_per_mailbox(setup, dovecot):
     import workers.cli  # noqa: F401  (its command modules register the IMAP jobs)
-    from workers.service import build_scheduler
+    from workers.service import build_scheduler, close_all
 
     ctx, _ = setup()
-    scheduler = build_scheduler(ctx, threading.Event())
-    assert scheduler.get_job("imap:official").name == "poll mailbox official"
+    stop, closers = threading.Event(), []
+    scheduler = build_scheduler(ctx, stop, closers)
+    try:
+        assert scheduler.get_job("imap:official").name == "poll mailbox official"
+    finally:
+        stop.set()
+        close_all(closers)
 
 
 def test_mailroom_run_keeps_running_after_a_wrong_password(setup, dovecot):
