@@ -13,7 +13,7 @@ RUN_PKGS  := ffmpeg poppler-utils libarchive-tools 7zip antiword catdoc
 # Chromium with a CJK font for the web UI tests, openssl for test certificates.
 TEST_PKGS := dovecot-imapd postgresql redis-server chromium fonts-noto-cjk openssl
 
-.PHONY: run test lint bench system-run system-test venv clean
+.PHONY: run test lint bench system-run system-test venv clean apt
 
 run: system-run venv
 	$(VENV)/bin/mailroom run
@@ -26,7 +26,10 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# libvips/pyvips are the media benchmark's reference only; mailroom itself never uses them.
 bench: system-test venv
+	@$(MAKE) --no-print-directory apt PKGS="libvips42"
+	$(PY) -m pip install -q pyvips
 	$(PY) bench/run_all.py
 
 system-run:

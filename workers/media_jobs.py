@@ -37,6 +37,7 @@ from storage.media_models import MediaJob
 from storage.models import Item, Message
 from storage.search import index_message
 from workers import derive, unpack
+from workers.config import Config
 from workers.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -187,12 +188,14 @@ def _is_zombie(pid: int) -> bool:
 _worker: tuple[Database, Archive, derive.MediaSettings] | None = None
 
 
-def init_worker(database_url: str, archive_root: str, settings: derive.MediaSettings,
-                log_level: str = "INFO") -> None:
-    """Opens the index and archive once per worker process."""
+def init_worker(config: Config, settings: derive.MediaSettings, log_level: str = "INFO") -> None:
+    """Opens the index and archive (with its blob store: local or S3) once per worker process."""
+    from workers.scale_config import blob_store
+
     global _worker
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _worker = (Database(database_url), Archive(archive_root), settings)
+    archive = Archive(config.storage.archive_dir, store=blob_store(config))
+    _worker = (Database(config.storage.database_url), archive, settings)
 
 
 def run_job(job_id: int) -> str:
@@ -212,6 +215,10 @@ def run_job(job_id: int) -> str:
         log.exception("media job %d (%s of %s) failed", job_id, kind, source.name)
         _finish(db, job_id, None, f"{type(exc).__name__}: {exc}")
         return "failed"
+    # With an S3 store the derivatives were made in the local cache: upload them
+    # before the index says they exist, so every machine can serve them.
+    for rel in filter(None, (result.thumbnail, result.preview, result.web_video)):
+        archive.publish(rel)
     _finish(db, job_id, result, None)
     if result.status:
         log.info("%s is %s: %s", source.name, result.status, result.error)
@@ -364,8 +371,7 @@ class LocalPool:
         cfg = self.ctx.config
         return ProcessPoolExecutor(
             max_workers=size, mp_context=get_context("spawn"), initializer=init_worker,
-            initargs=(cfg.storage.database_url, str(cfg.storage.archive_dir), self.settings,
-                      logging.getLevelName(logging.getLogger().level)))
+            initargs=(cfg, self.settings, logging.getLevelName(logging.getLogger().level)))
 
     def _lane_loop(self, lane: str) -> None:
         while True:

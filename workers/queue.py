@@ -130,10 +130,7 @@ def run_media(ctx: AppContext, job_id: int, *, redelivered: bool = False) -> str
             log.warning("media job %d was left running by %s; taking it over", job_id, job.worker)
             job.state = "pending"
     _init_media_worker(ctx)
-    result = media_jobs.run_job(job_id)
-    if result == "done":
-        _publish_derivatives(ctx, job_id)
-    return result
+    return media_jobs.run_job(job_id)   # it uploads derivatives to a remote store itself
 
 
 def _holder_dead(worker: str | None) -> bool:
@@ -155,18 +152,6 @@ def _init_media_worker(ctx: AppContext) -> None:
 
     if media_jobs._worker is None or media_jobs._worker[1] is not ctx.archive:
         media_jobs._worker = (ctx.db, ctx.archive, derive.media_settings(ctx.config))
-
-
-def _publish_derivatives(ctx: AppContext, job_id: int) -> None:
-    if not ctx.archive.remote:
-        return
-    from storage.models import Item
-
-    with ctx.db.session() as session:
-        item = session.get(Item, session.get(MediaJob, job_id).item_id)
-        paths = [item.thumbnail, item.preview, item.web_video]
-    for rel in filter(None, paths):
-        ctx.archive.publish(rel)
 
 
 def run_report(ctx: AppContext, outbox_id: int) -> str:

@@ -138,6 +138,22 @@ def test_archive_on_s3_keeps_objects_in_the_bucket_and_another_machine_rebuilds_
     assert len(copies) == 1 and copies[0].read_bytes() == photo
 
 
+def test_derivatives_made_by_the_in_process_pool_go_to_the_bucket(bucket, s3_endpoint, tmp_path):
+    (tmp_path / "db").mkdir()
+    mail = tmp_path / "in" / "photo.eml"
+    mail.parent.mkdir()
+    mail.write_bytes(files.message("大连市活动周照片", [("合影.jpg", files.jpeg(640, 480),
+                                                         "image/jpeg")]))
+    config = _s3_config(tmp_path / "one", s3_endpoint, bucket.settings.bucket)
+    run = subprocess.run([MAILROOM, "--config", str(config), "ingest", str(mail)],
+                         env={**os.environ, **KEYS}, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    listed = bucket.client.list_objects_v2(Bucket=bucket.settings.bucket)["Contents"]
+    derived = {obj["Key"].rsplit("/", 1)[-1] for obj in listed
+               if obj["Key"].startswith("site/.derived/")}
+    assert {"thumb.jpg", "preview.jpg"} <= derived
+
+
 def test_s3_backend_without_credentials_names_the_variable(tmp_path, monkeypatch):
     for name in KEYS:
         monkeypatch.delenv(name, raising=False)
