@@ -141,20 +141,29 @@ def bench_memory(d: Path, attachment_mb: int = 200) -> tuple[int, int]:
     msg["From"], msg["To"] = "xuanchuan@dl.edu.example.cn", "zcc1.sjyt@ln.gov.cn"
     msg["Subject"], msg["Message-ID"] = "大连市职业教育活动周宣传片", "<bench-big@example.cn>"
     msg.set_content("宣传片见附件。")
-    msg.add_attachment(os.urandom(attachment_mb * 1024 * 1024), maintype="video",
-                       subtype="mp4", filename="宣传片.mp4")
+    msg.add_attachment(
+        os.urandom(attachment_mb * 1024 * 1024),
+        maintype="video",
+        subtype="mp4",
+        filename="宣传片.mp4",
+    )
     eml = d / "big.eml"
     eml.write_bytes(msg.as_bytes())
     del msg
     site = d / "site"
     site.mkdir()
-    (site / "config.toml").write_text('[storage]\narchive_dir = "archive"\n'
-                                      'database_url = "sqlite:///data/mailroom.db"\n')
+    (site / "config.toml").write_text(
+        '[storage]\narchive_dir = "archive"\ndatabase_url = "sqlite:///data/mailroom.db"\n'
+    )
     mailroom = Path(sys.executable).parent / "mailroom"
     # --no-wait: this measures the ingest process itself; derivatives run in other processes
     cmd = [mailroom, "--config", site / "config.toml", "ingest", "--no-wait", eml]
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS_SCRIPT, *map(str, cmd)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_SCRIPT, *map(str, cmd)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out) * 1024, eml.stat().st_size
 
 
@@ -165,9 +174,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_media_") as tmp:
         peak, size = bench_memory(Path(tmp))
-    memory_row = (f"{'peak RSS, ingest 1 message (200 MB video)':42} {peak / 2**20:7.0f}MB "
-                  f"{size / 2**20:8.0f}MB  {'message size':18} {peak / size:6.2f} {4.0:5.1f}x "
-                  f"{'ok' if peak / size <= 4.0 else 'OVER'}")
+    memory_row = (
+        f"{'peak RSS, ingest 1 message (200 MB video)':42} {peak / 2**20:7.0f}MB "
+        f"{size / 2**20:8.0f}MB  {'message size':18} {peak / size:6.2f} {4.0:5.1f}x "
+        f"{'ok' if peak / size <= 4.0 else 'OVER'}"
+    )
     if args.memory_only:
         print(memory_row)
         return

@@ -35,14 +35,22 @@ def make_backlog(folder: Path, photos: int, videos: int) -> list[Path]:
     paths, n = [], 0
     for start in range(0, photos, 20):
         n += 1
-        attachments = [(f"照片{k}.jpg", files.jpeg(1600 + k, 1200), "image/jpeg")
-                       for k in range(start, min(start + 20, photos))]
+        attachments = [
+            (f"照片{k}.jpg", files.jpeg(1600 + k, 1200), "image/jpeg")
+            for k in range(start, min(start + 20, photos))
+        ]
         paths.append(_write(mail, n, f"活动周照片 第{n}组", attachments))
     for v in range(videos):
         n += 1
         clip = files.clip(folder, f"clip{v}.mp4", "hevc", seconds=2, size="640x360")
-        paths.append(_write(mail, n, f"活动周视频 第{v + 1}段",
-                            [(f"视频{v}.mp4", clip.read_bytes(), "video/mp4")]))
+        paths.append(
+            _write(
+                mail,
+                n,
+                f"活动周视频 第{v + 1}段",
+                [(f"视频{v}.mp4", clip.read_bytes(), "video/mp4")],
+            )
+        )
     return paths
 
 
@@ -65,8 +73,14 @@ def in_process(root: Path, pg: PostgresServer, backlog: list[Path]) -> float:
     return time.monotonic() - start
 
 
-def with_workers(root: Path, pg: PostgresServer, redis: RedisServer, backlog: list[Path],
-                 layout: list[int], name: str) -> float:
+def with_workers(
+    root: Path,
+    pg: PostgresServer,
+    redis: RedisServer,
+    backlog: list[Path],
+    layout: list[int],
+    name: str,
+) -> float:
     s = site(root, name, pg, redis.url())
     for concurrency in layout:
         s.start_worker("ingest,media", concurrency)
@@ -89,15 +103,21 @@ def main() -> None:
     pg, redis = PostgresServer().start(), RedisServer().start()
     try:
         backlog = make_backlog(root, args.photos, args.videos)
-        print(f"backlog: {args.photos} photos (1600x1200 JPEG), {args.videos} HEVC clips "
-              f"(2 s, 640x360) in {len(backlog)} messages")
+        print(
+            f"backlog: {args.photos} photos (1600x1200 JPEG), {args.videos} HEVC clips "
+            f"(2 s, 640x360) in {len(backlog)} messages"
+        )
         base = in_process(root, pg, backlog)
         one = with_workers(root, pg, redis, backlog, [2], "one")
         two = with_workers(root, pg, redis, backlog, [1, 1], "two")
         print(f"in-process default (mailroom ingest):  {base:7.1f} s")
-        print(f"one worker, 2 processes:               {one:7.1f} s  ({one / base:.2f}x in-process)")
-        print(f"two workers, 1 process each:           {two:7.1f} s  ({two / base:.2f}x in-process,"
-              f" {two / one:.2f}x one worker)")
+        print(
+            f"one worker, 2 processes:               {one:7.1f} s  ({one / base:.2f}x in-process)"
+        )
+        print(
+            f"two workers, 1 process each:           {two:7.1f} s  ({two / base:.2f}x in-process,"
+            f" {two / one:.2f}x one worker)"
+        )
     finally:
         redis.stop()
         pg.stop()

@@ -31,16 +31,20 @@ from storage.web_models import User, hash_password  # noqa: E402
 from workers.config import load_config  # noqa: E402
 from workers.context import open_context  # noqa: E402
 
-WORDS = ("活动周 职业教育 技能 展示 学生 教师 学校 北京 报告 视频 照片 方案 总结 案例 稿件 宣传 "
-         "卫生健康委员会 辽宁省 沈阳 大连 实训 基地 企业 开放日 校园 工匠 精神 非遗 体验").split()
+WORDS = (
+    "活动周 职业教育 技能 展示 学生 教师 学校 北京 报告 视频 照片 方案 总结 案例 稿件 宣传 "
+    "卫生健康委员会 辽宁省 沈阳 大连 实训 基地 企业 开放日 校园 工匠 精神 非遗 体验"
+).split()
 KINDS = ("plan", "case", "manuscript", "photo", "video", "summary", "other")
 MEDIA = {"photo": "image", "video": "video"}
 
 
-COMMON = ("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能"
-          "下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量"
-          "都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重"
-          "新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通")
+COMMON = (
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能"
+    "下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量"
+    "都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重"
+    "新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通"
+)
 VOCAB = [a + b for a, b in zip(COMMON, COMMON[37:] + COMMON[:37], strict=True)] * 4 + WORDS
 
 
@@ -57,43 +61,68 @@ def build(ctx, items: int, rng: random.Random) -> None:
     with ctx.db.session() as session:
         for first in range(0, messages, 2000):
             count = min(2000, messages - first)
-            rows = [{
-                "id": first + n + 1, "raw_sha256": f"{first + n:064x}", "raw_path": "raw/x.eml",
-                "raw_size": 1000, "received_at": start + timedelta(minutes=3 * (first + n)),
-                "from_addr": f"user{n % 500}@example.cn", "from_name": "老师",
-                "subject": sentence(rng, 4), "body_text": sentence(rng, 30),
-                "unit_code": None if n % 50 == 0 else rng.choice(units),
-                "status": "triage" if n % 50 == 0 else "filed", "flags": [], "to_addrs": [],
-            } for n in range(count)]
+            rows = [
+                {
+                    "id": first + n + 1,
+                    "raw_sha256": f"{first + n:064x}",
+                    "raw_path": "raw/x.eml",
+                    "raw_size": 1000,
+                    "received_at": start + timedelta(minutes=3 * (first + n)),
+                    "from_addr": f"user{n % 500}@example.cn",
+                    "from_name": "老师",
+                    "subject": sentence(rng, 4),
+                    "body_text": sentence(rng, 30),
+                    "unit_code": None if n % 50 == 0 else rng.choice(units),
+                    "status": "triage" if n % 50 == 0 else "filed",
+                    "flags": [],
+                    "to_addrs": [],
+                }
+                for n in range(count)
+            ]
             session.execute(insert(Message), rows)
             item_rows = []
             for row in rows:
                 for seq in range(per_message):
                     kind = rng.choice(KINDS)
                     media = MEDIA.get(kind, "document")
-                    item_rows.append({
-                        "message_pk": row["id"], "seq": seq, "kind": kind, "media": media,
-                        "name": sentence(rng, 2) + (".jpg" if media == "image" else ".docx"),
-                        "mime": "image/jpeg" if media == "image" else "application/zip",
-                        "size": 100_000, "status": "ok", "meta": {},
-                        "text": sentence(rng, 60) if media == "document" else "",
-                    })
+                    item_rows.append(
+                        {
+                            "message_pk": row["id"],
+                            "seq": seq,
+                            "kind": kind,
+                            "media": media,
+                            "name": sentence(rng, 2) + (".jpg" if media == "image" else ".docx"),
+                            "mime": "image/jpeg" if media == "image" else "application/zip",
+                            "size": 100_000,
+                            "status": "ok",
+                            "meta": {},
+                            "text": sentence(rng, 60) if media == "document" else "",
+                        }
+                    )
             session.execute(insert(Item), item_rows)
     t1 = time.perf_counter()
     with ctx.db.session() as session:
-        docs = [(m, None, f"{s} {b}") for m, s, b in session.execute(
-            select(Message.id, Message.subject, Message.body_text))]
-        docs += [(m, i, f"{n} {t}") for m, i, n, t in session.execute(
-            select(Item.message_pk, Item.id, Item.name, Item.text))]
+        docs = [
+            (m, None, f"{s} {b}")
+            for m, s, b in session.execute(select(Message.id, Message.subject, Message.body_text))
+        ]
+        docs += [
+            (m, i, f"{n} {t}")
+            for m, i, n, t in session.execute(
+                select(Item.message_pk, Item.id, Item.name, Item.text)
+            )
+        ]
         for start_at in range(0, len(docs), 20_000):
-            add_docs(session, docs[start_at:start_at + 20_000])
+            add_docs(session, docs[start_at : start_at + 20_000])
     t2 = time.perf_counter()
-    print(f"built {messages} messages / {items} items in {t1 - t0:.1f} s; "
-          f"indexed {len(docs)} search documents in {t2 - t1:.1f} s")
+    print(
+        f"built {messages} messages / {items} items in {t1 - t0:.1f} s; "
+        f"indexed {len(docs)} search documents in {t2 - t1:.1f} s"
+    )
 
 
 def median_ms(client, url: str, repeat: int) -> tuple[float, float]:
-    client.get(url)   # warm caches and template compilation
+    client.get(url)  # warm caches and template compilation
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -119,13 +148,15 @@ def main() -> None:
     reuse = (folder / "data" / "mailroom.db").exists()
     (folder / "config.toml").write_text(
         '[storage]\narchive_dir = "archive"\ndatabase_url = "sqlite:///data/mailroom.db"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     ctx = open_context(load_config(folder / "config.toml"))
     if not reuse:
         build(ctx, args.items, random.Random(7))
         with ctx.db.session() as session:
-            session.add(User(name="bench", role="viewer",
-                             password_hash=hash_password("bench-pass")))
+            session.add(
+                User(name="bench", role="viewer", password_hash=hash_password("bench-pass"))
+            )
     client = TestClient(create_app(ctx), base_url="https://testserver")
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
     client.post("/login", data={"csrf_token": token, "name": "bench", "password": "bench-pass"})

@@ -17,11 +17,11 @@ class Kind:
 
     code: str
     label: str
-    due: date | None = None          # last day (inclusive, local time) it is expected
-    required: bool = True            # counted by the submission tracker
-    keywords: tuple[str, ...] = ()   # words in subject, file name or text pointing at it
-    media: tuple[str, ...] = ()      # media types that default to this kind (image, video)
-    window: str = ""                 # before | during | after: when it is usually sent
+    due: date | None = None  # last day (inclusive, local time) it is expected
+    required: bool = True  # counted by the submission tracker
+    keywords: tuple[str, ...] = ()  # words in subject, file name or text pointing at it
+    media: tuple[str, ...] = ()  # media types that default to this kind (image, video)
+    window: str = ""  # before | during | after: when it is usually sent
 
 
 @dataclass(frozen=True)

@@ -23,34 +23,59 @@ from pipeline.units import normalise
 
 KIND_THRESHOLD = 0.5
 BODY_ITEM_NAME = "正文.txt"
-BODY_MIN_CHARS = 150           # an article, not "请查收，谢谢"
-_SOURCE_WEIGHTS = {"filename": 0.85, "document": 0.75, "context": 0.8, "subject": 0.6,
-                   "body": 0.45}
+BODY_MIN_CHARS = 150  # an article, not "请查收，谢谢"
+_SOURCE_WEIGHTS = {"filename": 0.85, "document": 0.75, "context": 0.8, "subject": 0.6, "body": 0.45}
 # A picture whose name says it is a scan is the document it shows.
 _SCAN_WORDS = ("扫描", "扫描件", "盖章", "复印件", "翻拍", "scan")
 _SCAN_WEIGHT = 0.95
 _MEDIA_WEIGHT = {"image": 0.8, "video": 0.9}
 
-_AUTO_SUBJECT = re.compile(r"^\s*(自动回复|自动答复|auto(matic)?[ -]?reply|out of (the )?office|"
-                           r"autoreply|休假|外出)", re.IGNORECASE)
-_BOUNCE_SUBJECT = re.compile(r"(退信|系统退信|投递失败|undeliver|delivery status notification|"
-                             r"mail delivery (failed|failure)|returned mail|delivery failure)",
-                             re.IGNORECASE)
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(自动回复|自动答复|auto(matic)?[ -]?reply|out of (the )?office|"
+    r"autoreply|休假|外出)",
+    re.IGNORECASE,
+)
+_BOUNCE_SUBJECT = re.compile(
+    r"(退信|系统退信|投递失败|undeliver|delivery status notification|"
+    r"mail delivery (failed|failure)|returned mail|delivery failure)",
+    re.IGNORECASE,
+)
 _LINK_SERVICES = [
-    (re.compile(r"https?://(?:[\w-]+\.)*(?:mail\.qq\.com|exmail\.qq\.com)/(?:ftn|cgi-bin/ftn)"
-                r"[^\s\"'<>）)]*", re.I), "QQ邮箱超大附件"),
-    (re.compile(r"https?://(?:[\w-]+\.)*(?:163|126|yeah)\.(?:com|net)/[^\s\"'<>）)]*"
-                r"(?:large|attach|bigfile|fs/|dashi)[^\s\"'<>）)]*", re.I), "网易超大附件"),
+    (
+        re.compile(
+            r"https?://(?:[\w-]+\.)*(?:mail\.qq\.com|exmail\.qq\.com)/(?:ftn|cgi-bin/ftn)"
+            r"[^\s\"'<>）)]*",
+            re.I,
+        ),
+        "QQ邮箱超大附件",
+    ),
+    (
+        re.compile(
+            r"https?://(?:[\w-]+\.)*(?:163|126|yeah)\.(?:com|net)/[^\s\"'<>）)]*"
+            r"(?:large|attach|bigfile|fs/|dashi)[^\s\"'<>）)]*",
+            re.I,
+        ),
+        "网易超大附件",
+    ),
     (re.compile(r"https?://(?:dashi|fs|u)\.163\.com/[^\s\"'<>）)]*", re.I), "网易超大附件"),
     (re.compile(r"https?://pan\.baidu\.com/[^\s\"'<>）)]*", re.I), "百度网盘"),
     (re.compile(r"https?://(?:share\.)?weiyun\.com/[^\s\"'<>）)]*", re.I), "腾讯微云"),
-    (re.compile(r"https?://(?:www\.)?(?:aliyundrive|alipan)\.com/s/[^\s\"'<>）)]*", re.I), "阿里云盘"),
+    (
+        re.compile(r"https?://(?:www\.)?(?:aliyundrive|alipan)\.com/s/[^\s\"'<>）)]*", re.I),
+        "阿里云盘",
+    ),
 ]
-_EXPIRY = re.compile(r"(?:到期|过期|有效期至|有效期到|截止|expires?)[^\d]{0,12}"
-                     r"(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})", re.I)
+_EXPIRY = re.compile(
+    r"(?:到期|过期|有效期至|有效期到|截止|expires?)[^\d]{0,12}"
+    r"(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})",
+    re.I,
+)
 _EXPIRY_DAYS = re.compile(r"(\d{1,3})\s*天后?(?:过期|到期|失效)")
-_NEAR_NAME = re.compile(r"([^\s/\\:：<>\"']{1,80}\.(?:mp4|mov|avi|wmv|mkv|zip|rar|7z|docx?|pdf|"
-                        r"jpe?g|png|pptx?|xlsx?))", re.I)
+_NEAR_NAME = re.compile(
+    r"([^\s/\\:：<>\"']{1,80}\.(?:mp4|mov|avi|wmv|mkv|zip|rar|7z|docx?|pdf|"
+    r"jpe?g|png|pptx?|xlsx?))",
+    re.I,
+)
 
 
 @dataclass
@@ -60,12 +85,12 @@ class ItemPlan:
     name: str
     media: str
     mime: str
-    role: str                      # material | decorative
+    role: str  # material | decorative
     kind: Decision
-    status: str = "ok"             # ok | corrupt | external_link (others come from media stages)
+    status: str = "ok"  # ok | corrupt | external_link (others come from media stages)
     error: str | None = None
     part_index: int | None = None
-    payload: bytes | None = None   # the body text, for the 正文.txt item
+    payload: bytes | None = None  # the body text, for the 正文.txt item
     url: str | None = None
     url_expiry: str | None = None
     service: str | None = None
@@ -86,12 +111,19 @@ def message_verdict(msg: ParsedMessage, from_department: bool) -> MessageVerdict
     h = msg.header
     # A bounce says Auto-Submitted too, so it is recognised first.
     sender = msg.from_addr.split("@")[0]
-    if msg.content_type == "multipart/report" or sender in ("mailer-daemon", "postmaster") \
-            or _BOUNCE_SUBJECT.search(msg.subject):
+    if (
+        msg.content_type == "multipart/report"
+        or sender in ("mailer-daemon", "postmaster")
+        or _BOUNCE_SUBJECT.search(msg.subject)
+    ):
         return MessageVerdict(False, ["bounce"], "a delivery failure report")
     auto = h("auto-submitted").lower()
-    if (auto and not auto.startswith("no")) or h("x-autoreply") or h("x-autorespond") \
-            or _AUTO_SUBJECT.search(msg.subject):
+    if (
+        (auto and not auto.startswith("no"))
+        or h("x-autoreply")
+        or h("x-autorespond")
+        or _AUTO_SUBJECT.search(msg.subject)
+    ):
         return MessageVerdict(False, ["auto_reply"], "an automatic reply")
     if _is_bulk(msg):
         return MessageVerdict(False, ["spam"], "bulk or list mail")
@@ -125,24 +157,53 @@ def plan_items(
     plans = []
     for part in msg.parts:
         found = sniff(part.payload, part.filename, part.declared_type)
-        decorative = _is_decorative(part, found, referenced, decorative_max_bytes,
-                                    decorative_max_pixels)
-        kind = classify_kind(part.filename, found.media, msg.subject,
-                             documents.get(part.filename, ""), campaign, received)
-        plans.append(ItemPlan(
-            name=part.filename, media=found.media, mime=found.mime,
-            role="decorative" if decorative else "material", kind=kind,
-            status="corrupt" if part.error else "ok", error=part.error,
-            part_index=part.index, sniffed_by=found.by,
-        ))
+        decorative = _is_decorative(
+            part, found, referenced, decorative_max_bytes, decorative_max_pixels
+        )
+        kind = classify_kind(
+            part.filename,
+            found.media,
+            msg.subject,
+            documents.get(part.filename, ""),
+            campaign,
+            received,
+        )
+        plans.append(
+            ItemPlan(
+                name=part.filename,
+                media=found.media,
+                mime=found.mime,
+                role="decorative" if decorative else "material",
+                kind=kind,
+                status="corrupt" if part.error else "ok",
+                error=part.error,
+                part_index=part.index,
+                sniffed_by=found.by,
+            )
+        )
     plans += _link_plans(msg, campaign, received)
     if not any(p.role == "material" for p in plans):
         body = own_text(msg.body_text)
         if len(re.sub(r"\s", "", body)) >= BODY_MIN_CHARS:
-            kind = classify_kind(BODY_ITEM_NAME, "text", msg.subject, body, campaign, received,
-                                 default=("manuscript", 0.6))
-            plans.append(ItemPlan(BODY_ITEM_NAME, "text", "text/plain", "material", kind,
-                                  payload=body.encode("utf-8")))
+            kind = classify_kind(
+                BODY_ITEM_NAME,
+                "text",
+                msg.subject,
+                body,
+                campaign,
+                received,
+                default=("manuscript", 0.6),
+            )
+            plans.append(
+                ItemPlan(
+                    BODY_ITEM_NAME,
+                    "text",
+                    "text/plain",
+                    "material",
+                    kind,
+                    payload=body.encode("utf-8"),
+                )
+            )
     return plans
 
 
@@ -164,13 +225,23 @@ def classify_kind(
     """
     if media == "archive":
         clue = Clue("media", "archive", campaign.fallback_kind, 0.9)
-        return Decision(campaign.fallback_kind, 0.9, "strong", [clue],
-                        {campaign.fallback_kind: 0.9}, "an archive: its members carry the kinds")
+        return Decision(
+            campaign.fallback_kind,
+            0.9,
+            "strong",
+            [clue],
+            {campaign.fallback_kind: 0.9},
+            "an archive: its members carry the kinds",
+        )
     clues: list[Clue] = []
     stem = filename.rsplit(".", 1)[0]
     head = "\n".join(text.strip().splitlines()[:3])[:200]
-    for source, value in (("filename", stem), ("document", head), ("subject", subject),
-                          ("context", context)):
+    for source, value in (
+        ("filename", stem),
+        ("document", head),
+        ("subject", subject),
+        ("context", context),
+    ):
         keyword_clue = _keyword_clue(source, value, campaign)
         if keyword_clue:
             clues.append(keyword_clue)
@@ -239,21 +310,30 @@ def _decide_kind(clues: list[Clue], campaign: Campaign) -> Decision:
     named = {k for (k, source) in best if source == "filename"}
     scores = {}
     for kind in {k for k, _ in best}:
-        weights = [w for (k, source), w in best.items()
-                   if k == kind and not (named and source in ("subject", "media") and kind not in named)]
+        weights = [
+            w
+            for (k, source), w in best.items()
+            if k == kind and not (named and source in ("subject", "media") and kind not in named)
+        ]
         scores[kind] = combine(weights)
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     if ranked and ranked[0][1] >= KIND_THRESHOLD:
         top, confidence = ranked[0]
         return Decision(top, round(confidence, 3), "strong", clues, dict(ranked), "clues agree")
     confidence = ranked[0][1] if ranked else 0.0
-    return Decision(campaign.fallback_kind, round(confidence, 3),
-                    "weak" if ranked else "none", clues, dict(ranked),
-                    "no clear kind; filed as the fallback kind")
+    return Decision(
+        campaign.fallback_kind,
+        round(confidence, 3),
+        "weak" if ranked else "none",
+        clues,
+        dict(ranked),
+        "no clear kind; filed as the fallback kind",
+    )
 
 
-def _is_decorative(part: Part, found: Sniffed, referenced: set[str], max_bytes: int,
-                   max_pixels: int) -> bool:
+def _is_decorative(
+    part: Part, found: Sniffed, referenced: set[str], max_bytes: int, max_pixels: int
+) -> bool:
     """True for a signature logo, emoji or banner pasted inline; photos pasted inline are not.
 
     Size in pixels decides (a phone photo is small in bytes when recompressed);
@@ -288,14 +368,29 @@ def _link_plans(msg: ParsedMessage, campaign: Campaign, received: datetime) -> l
             window = text[max(0, match.start() - 300) : match.end() + 300]
             name_match = _NEAR_NAME.search(text[max(0, match.start() - 200) : match.start()])
             name = name_match.group(1) if name_match else service
-            kind = classify_kind(name, _media_from_name(name), msg.subject, "", campaign, received,
-                                 context=_link_context(text, match.start()))
-            plans.append(ItemPlan(
-                name=name, media="other", mime="text/uri-list", role="material", kind=kind,
-                status="external_link", url=url, url_expiry=_expiry(window, received),
-                service=service,
-                error=f"{service}链接，需要手工下载",
-            ))
+            kind = classify_kind(
+                name,
+                _media_from_name(name),
+                msg.subject,
+                "",
+                campaign,
+                received,
+                context=_link_context(text, match.start()),
+            )
+            plans.append(
+                ItemPlan(
+                    name=name,
+                    media="other",
+                    mime="text/uri-list",
+                    role="material",
+                    kind=kind,
+                    status="external_link",
+                    url=url,
+                    url_expiry=_expiry(window, received),
+                    service=service,
+                    error=f"{service}链接，需要手工下载",
+                )
+            )
     return plans
 
 
@@ -331,12 +426,15 @@ def message_flags(plans: list[ItemPlan], campaign: Campaign, received: datetime)
     # Pictures sent with a summary illustrate it (the notice asks for 总结（含文字、图片）),
     # so the summary's deadline is theirs, not the photo deadline of the week.
     with_summary = any(p.kind.value in summary_kinds for p in material)
-    judged = [p for p in material if p.kind.value
-              and not (with_summary and p.kind.value in media_kinds)]
+    judged = [
+        p for p in material if p.kind.value and not (with_summary and p.kind.value in media_kinds)
+    ]
     if any(campaign.is_late(p.kind.value, received) for p in judged):
         flags.append("late")
-    if any(p.kind.value in summary_kinds for p in material) and \
-            campaign.local_day(received) <= campaign.end:
+    if (
+        any(p.kind.value in summary_kinds for p in material)
+        and campaign.local_day(received) <= campaign.end
+    ):
         flags.append("early")
     if any(p.status == "external_link" for p in material):
         flags.append("external_link")

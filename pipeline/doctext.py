@@ -63,8 +63,9 @@ def _pdf(data: bytes) -> str:
         with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
             handle.write(data)
             handle.flush()
-            out = run_command(["pdftotext", "-l", "2", "-enc", "UTF-8", handle.name, "-"],
-                              timeout=30)
+            out = run_command(
+                ["pdftotext", "-l", "2", "-enc", "UTF-8", handle.name, "-"], timeout=30
+            )
         return out.decode("utf-8", errors="replace")
     from pypdf import PdfReader
 

@@ -11,10 +11,10 @@ LEVELS = ("none", "weak", "strong")
 class Clue:
     """One piece of evidence: where it was seen, what was seen, what it points at, how much."""
 
-    source: str      # address, domain, subject, signature, display_name, filename, document, body, ...
-    value: str       # what was seen (the alias, the address, the keyword)
-    target: str      # the unit code or kind code it points at
-    weight: float    # 0..1, the confidence this clue alone would give
+    source: str  # address, domain, subject, signature, display_name, filename, document, body, ...
+    value: str  # what was seen (the alias, the address, the keyword)
+    target: str  # the unit code or kind code it points at
+    weight: float  # 0..1, the confidence this clue alone would give
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -29,14 +29,17 @@ WEIGHTS: dict[str, tuple[float, float]] = {
     "signature": (0.88, 0.80),
     "display_name": (0.86, 0.78),
     "filename": (0.84, 0.78),
-    "document": (0.80, 0.45),        # the heading or closing lines of an attached document
-    "document_text": (0.55, 0.25),   # anywhere else in it
-    "reply_subject": (0.50, 0.30),   # the subject of a reply quotes the department's subject
+    "document": (0.80, 0.45),  # the heading or closing lines of an attached document
+    "document_text": (0.55, 0.25),  # anywhere else in it
+    "reply_subject": (0.50, 0.30),  # the subject of a reply quotes the department's subject
     "body": (0.50, 0.30),
 }
 # Sources that are one piece of evidence however many times they occur.
-_SAME_SOURCE = {"learned_address": "address", "reply_subject": "subject",
-                "document_text": "document"}
+_SAME_SOURCE = {
+    "learned_address": "address",
+    "reply_subject": "subject",
+    "document_text": "document",
+}
 # A rival this sure of itself means the clues disagree: triage, not a guess.
 CONFLICT_WEIGHT = 0.7
 DOCUMENT_EDGE_LINES = 3
@@ -93,17 +96,26 @@ def identify_unit(
     forwards = _forwards(msg)
     outer_files = [p.filename for p in msg.parts if p.forwarded_index is None]
     if any(fwd.inline for _, fwd in forwards):
-        outer_files = []   # an inline forward's files belong to the forwarded message
-    outer = _clues_for(units, msg.from_addr, msg.from_name, msg.subject, msg.body_text,
-                       outer_files, documents, reply=is_reply(msg.subject))
+        outer_files = []  # an inline forward's files belong to the forwarded message
+    outer = _clues_for(
+        units,
+        msg.from_addr,
+        msg.from_name,
+        msg.subject,
+        msg.body_text,
+        outer_files,
+        documents,
+        reply=is_reply(msg.subject),
+    )
     if forwards:
         original = _forwarded_clues(msg, forwards, units, documents)
         decided = _decide(original, threshold)
         if decided.value is None and not from_dept:
             decided = _decide(outer + original, threshold)
         elif decided.value is None:
-            decided = _undecided(original, "forwarded by the department; the original "
-                                           "unit is unclear")
+            decided = _undecided(
+                original, "forwarded by the department; the original unit is unclear"
+            )
         decided.forwarded_by = msg.from_addr or None
         decided.from_department = from_dept
         decided.clues_by_origin = {"forwarder": outer, "original": original}
@@ -122,27 +134,52 @@ def _forwards(msg: ParsedMessage) -> list[tuple[int, Forwarded]]:
     return [(i, fwd) for i, fwd in enumerate(msg.forwarded) if not fwd.inline or forward]
 
 
-def _forwarded_clues(msg: ParsedMessage, forwards: list[tuple[int, Forwarded]],
-                     units: UnitDirectory, documents: dict[str, str]) -> list[Clue]:
+def _forwarded_clues(
+    msg: ParsedMessage,
+    forwards: list[tuple[int, Forwarded]],
+    units: UnitDirectory,
+    documents: dict[str, str],
+) -> list[Clue]:
     clues: list[Clue] = []
     for index, fwd in forwards:
         names = [p.filename for p in msg.parts if p.forwarded_index == index]
-        if fwd.inline:   # an inline forward: the outer message's files are the forwarded ones
+        if fwd.inline:  # an inline forward: the outer message's files are the forwarded ones
             names = [p.filename for p in msg.parts]
-        clues += _clues_for(units, fwd.from_addr, fwd.from_name, fwd.subject, fwd.body_text,
-                            names, documents, reply=False)
+        clues += _clues_for(
+            units,
+            fwd.from_addr,
+            fwd.from_name,
+            fwd.subject,
+            fwd.body_text,
+            names,
+            documents,
+            reply=False,
+        )
     return clues
 
 
-def _clues_for(units: UnitDirectory, address: str, display: str, subject: str, body: str,
-               filenames: list[str], documents: dict[str, str], *, reply: bool) -> list[Clue]:
+def _clues_for(
+    units: UnitDirectory,
+    address: str,
+    display: str,
+    subject: str,
+    body: str,
+    filenames: list[str],
+    documents: dict[str, str],
+    *,
+    reply: bool,
+) -> list[Clue]:
     """Returns every clue in one message's (or one forwarded message's) fields."""
     clues = _address_clues(units, address)
     own = own_text(body or "")
     signature = signature_block(body or "")
     rest = own[: max(0, len(own) - len(signature))] if own.endswith(signature) else own
-    texts = [("reply_subject" if reply else "subject", subject), ("signature", signature),
-             ("display_name", display), ("body", rest)]
+    texts = [
+        ("reply_subject" if reply else "subject", subject),
+        ("signature", signature),
+        ("display_name", display),
+        ("body", rest),
+    ]
     texts += [("filename", name) for name in filenames]
     for name in filenames:
         edge, middle = _document_zones(documents.get(name, ""))
@@ -164,8 +201,7 @@ def _address_clues(units: UnitDirectory, address: str) -> list[Clue]:
         clues.append(Clue(source, address, known[0], WEIGHTS[source][0]))
     domain_unit = units.by_domain(address)
     if domain_unit:
-        clues.append(Clue("domain", address.rpartition("@")[2], domain_unit,
-                          WEIGHTS["domain"][0]))
+        clues.append(Clue("domain", address.rpartition("@")[2], domain_unit, WEIGHTS["domain"][0]))
     return clues
 
 
@@ -189,8 +225,10 @@ def _decide(clues: list[Clue], threshold: float) -> UnitMatch:
     for clue in clues:
         key = (clue.target, _SAME_SOURCE.get(clue.source, clue.source))
         best[key] = max(best.get(key, 0.0), clue.weight)
-    scores = {unit: combine([w for (u, _), w in best.items() if u == unit])
-              for unit in {unit for unit, _ in best}}
+    scores = {
+        unit: combine([w for (u, _), w in best.items() if u == unit])
+        for unit in {unit for unit, _ in best}
+    }
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     top, confidence = ranked[0]
     rival = ranked[1] if len(ranked) > 1 else None
@@ -198,13 +236,24 @@ def _decide(clues: list[Clue], threshold: float) -> UnitMatch:
     if rival and rival[1] >= CONFLICT_WEIGHT:
         # Both are likely; how sure we are of the top one is what the rival leaves over.
         doubt = round(min(confidence, 1.0 - rival[1]), 3)
-        return UnitMatch(None, doubt, "weak", clues, candidates,
-                         reason=f"clues disagree: {top} ({confidence:.2f}) vs "
-                                f"{rival[0]} ({rival[1]:.2f})")
+        return UnitMatch(
+            None,
+            doubt,
+            "weak",
+            clues,
+            candidates,
+            reason=f"clues disagree: {top} ({confidence:.2f}) vs {rival[0]} ({rival[1]:.2f})",
+        )
     level = level_of(confidence, threshold)
     if confidence < threshold:
-        return UnitMatch(None, round(confidence, 3), level, clues, candidates,
-                         reason=f"only weak clues ({confidence:.2f} < {threshold:.2f})")
+        return UnitMatch(
+            None,
+            round(confidence, 3),
+            level,
+            clues,
+            candidates,
+            reason=f"only weak clues ({confidence:.2f} < {threshold:.2f})",
+        )
     return UnitMatch(top, round(confidence, 3), level, clues, candidates, reason="clues agree")
 
 

@@ -33,18 +33,39 @@ _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FIRST_FIELD = re.compile(rb"(?:From [^\r\n]*\r?\n)?[\t ]*[A-Za-z0-9-]{1,76}[ \t]*:")
 # Two header lines in a row (or one with a folded continuation) start the message.
-_HEADER_RUN = re.compile(rb"(?m)^(?:From [^\r\n]*\r?\n)?[A-Za-z0-9-]{1,76}[ \t]*:[^\r\n]*\r?\n"
-                         rb"(?:[ \t]|[A-Za-z0-9-]{1,76}[ \t]*:)")
-MAX_DEPTH = 40   # MimeKit's stack-overflow test nests thousands of multiparts
-_KEPT_HEADERS = (
-    "auto-submitted", "x-autoreply", "x-autorespond", "x-auto-response-suppress", "precedence",
-    "list-unsubscribe", "list-id", "x-spam-flag", "x-spam-status", "return-path", "x-mailer",
-    "x-failed-recipients", "references", "reply-to", "sender", "x-forwarded-for",
+_HEADER_RUN = re.compile(
+    rb"(?m)^(?:From [^\r\n]*\r?\n)?[A-Za-z0-9-]{1,76}[ \t]*:[^\r\n]*\r?\n"
+    rb"(?:[ \t]|[A-Za-z0-9-]{1,76}[ \t]*:)"
 )
-_EXTRA_TYPES = {"image/heic": ".heic", "image/heif": ".heif", "image/jpeg": ".jpg",
-                "video/quicktime": ".mov", "application/msword": ".doc",
-                "text/plain": ".txt", "application/octet-stream": ".bin",
-                "application/pdf": ".pdf"}
+MAX_DEPTH = 40  # MimeKit's stack-overflow test nests thousands of multiparts
+_KEPT_HEADERS = (
+    "auto-submitted",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "precedence",
+    "list-unsubscribe",
+    "list-id",
+    "x-spam-flag",
+    "x-spam-status",
+    "return-path",
+    "x-mailer",
+    "x-failed-recipients",
+    "references",
+    "reply-to",
+    "sender",
+    "x-forwarded-for",
+)
+_EXTRA_TYPES = {
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+    "image/jpeg": ".jpg",
+    "video/quicktime": ".mov",
+    "application/msword": ".doc",
+    "text/plain": ".txt",
+    "application/octet-stream": ".bin",
+    "application/pdf": ".pdf",
+}
 
 
 def _skip_junk_before_headers(raw: bytes) -> bytes:
@@ -54,7 +75,7 @@ def _skip_junk_before_headers(raw: bytes) -> bytes:
     found = _HEADER_RUN.search(raw, 0, 8192)
     if found is None:
         raise ParseError("no email header lines (From:, Subject:, ...) at the start of the file")
-    return raw[found.start():]
+    return raw[found.start() :]
 
 
 class _RawHeaders(Compat32):
@@ -75,10 +96,12 @@ def parse_message(raw: bytes) -> ParsedMessage:
     """Returns the decoded message; raises ParseError only when nothing is readable."""
     if not raw or not raw.strip():
         raise ParseError("the message is empty")
-    raw = raw.removeprefix(b"\xef\xbb\xbf")   # a UTF-8 BOM before the headers
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM before the headers
     if raw.startswith(_OLE2_MAGIC):
-        raise ParseError("this is an Outlook .msg file, not an email: open it in Outlook and "
-                         "save it as .eml (File > Save As), then drop the .eml in the inbox")
+        raise ParseError(
+            "this is an Outlook .msg file, not an email: open it in Outlook and "
+            "save it as .eml (File > Save As), then drop the .eml in the inbox"
+        )
     raw = _skip_junk_before_headers(raw)
     raw, lifted = _lift_large_bodies(raw)
     token = _LIFTED.set(lifted)
@@ -100,7 +123,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
 # (2.7 GB for one 280 MB message with a 200 MB video). Long runs of base64 lines are cut
 # out before parsing and decoded straight from the raw bytes when their part is read.
 LIFT_MIN_BYTES = 1 << 20
-_BASE64_CHARS = re.compile(rb"[A-Za-z0-9+/=\r\n]{64,}")   # one class repeated: linear, no stack
+_BASE64_CHARS = re.compile(rb"[A-Za-z0-9+/=\r\n]{64,}")  # one class repeated: linear, no stack
 _LIFTED: ContextVar[dict[str, memoryview] | None] = ContextVar("lifted_bodies", default=None)
 
 
@@ -127,10 +150,10 @@ def _lift_large_bodies(raw: bytes) -> tuple[bytes, dict[str, memoryview]]:
 
 def _whole_lines(raw: bytes, start: int, end: int) -> tuple[int, int]:
     """Returns the span of whole, non-empty lines inside raw[start:end]."""
-    if start > 0 and raw[start - 1:start] != b"\n":
-        start = raw.find(b"\n", start, end) + 1 or end   # the tail of a header line
-    while start < end and raw[start:start + 1] in (b"\r", b"\n"):
-        start += 1                                     # the blank line after the headers
+    if start > 0 and raw[start - 1 : start] != b"\n":
+        start = raw.find(b"\n", start, end) + 1 or end  # the tail of a header line
+    while start < end and raw[start : start + 1] in (b"\r", b"\n"):
+        start += 1  # the blank line after the headers
     return start, max(start, raw.rfind(b"\n", start, end) + 1)
 
 
@@ -156,8 +179,10 @@ def _lifted_payload(part: Message) -> tuple[bytes, str | None] | None:
         return binascii.a2b_base64(run), None
     except binascii.Error:
         pass
-    try:   # as the stdlib does: add the missing padding, decode, and report the damage
-        return binascii.a2b_base64(b"".join([run, b"=="])), "damaged base64: InvalidBase64PaddingDefect"
+    try:  # as the stdlib does: add the missing padding, decode, and report the damage
+        return binascii.a2b_base64(
+            b"".join([run, b"=="])
+        ), "damaged base64: InvalidBase64PaddingDefect"
     except binascii.Error as exc:
         return bytes(run), f"damaged base64: {exc}"
 
@@ -260,8 +285,9 @@ def _walk(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> 
     if part.is_multipart():
         children = part.get_payload()
         if ctype == "message/rfc822" or (ctype.startswith("message/") and children):
-            _walk_forwarded(children[0] if isinstance(children, list) else children,
-                            parsed, fwd, depth)
+            _walk_forwarded(
+                children[0] if isinstance(children, list) else children, parsed, fwd, depth
+            )
             return
         if ctype == "multipart/report":
             # A bounce: keep its human-readable part; the returned message is our own.
@@ -279,10 +305,14 @@ def _walk_forwarded(inner: Message, parsed: ParsedMessage, fwd: int | None, dept
     if not isinstance(inner, Message):
         return
     name, addr = _first_address(inner.get_all("from") or [])
-    parsed.forwarded.append(Forwarded(
-        from_addr=addr, from_name=name, subject=header_to_text(inner.get("subject", "")),
-        date=_header_date(inner.get("date")),
-    ))
+    parsed.forwarded.append(
+        Forwarded(
+            from_addr=addr,
+            from_name=name,
+            subject=header_to_text(inner.get("subject", "")),
+            date=_header_date(inner.get("date")),
+        )
+    )
     index = len(parsed.forwarded) - 1
     before = len(parsed.parts)
     _walk(inner, parsed, index, depth + 1)
@@ -300,9 +330,14 @@ def _leaf(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> 
         text = decode_bytes(payload, part.get_content_charset())
         _add_body(parsed, fwd, ctype, text)
         return
-    if ctype in ("message/delivery-status", "text/rfc822-headers",
-                 "message/disposition-notification", "application/pgp-signature",
-                 "application/pkcs7-signature", "application/x-pkcs7-signature"):
+    if ctype in (
+        "message/delivery-status",
+        "text/rfc822-headers",
+        "message/disposition-notification",
+        "application/pgp-signature",
+        "application/pkcs7-signature",
+        "application/x-pkcs7-signature",
+    ):
         return
     if _looks_like_email(filename, ctype, payload) and depth < MAX_DEPTH:
         try:
@@ -314,13 +349,22 @@ def _leaf(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> 
     if not named:
         found = sniff(payload, "", ctype)
         generic = ctype in ("application/octet-stream", "") or ctype.startswith("text/")
-        filename = _made_up_name(found.mime if generic and found.by == "magic" else ctype,
-                                 len(parsed.parts) + 1)
-    parsed.parts.append(Part(
-        index=len(parsed.parts), filename=filename, declared_type=ctype, payload=payload,
-        disposition=disposition, content_id=_clean_cid(part.get("content-id")), named=named,
-        error=error, forwarded_index=fwd,
-    ))
+        filename = _made_up_name(
+            found.mime if generic and found.by == "magic" else ctype, len(parsed.parts) + 1
+        )
+    parsed.parts.append(
+        Part(
+            index=len(parsed.parts),
+            filename=filename,
+            declared_type=ctype,
+            payload=payload,
+            disposition=disposition,
+            content_id=_clean_cid(part.get("content-id")),
+            named=named,
+            error=error,
+            forwarded_index=fwd,
+        )
+    )
 
 
 def _add_body(parsed: ParsedMessage, fwd: int | None, ctype: str, text: str) -> None:
@@ -352,7 +396,9 @@ def _payload(part: Message) -> tuple[bytes, str | None]:
         error = error or None
     bad = [d for d in part.defects if "Base64" in type(d).__name__ or "Padding" in type(d).__name__]
     if bad and error is None:
-        error = f"damaged {part.get('content-transfer-encoding', 'encoding')}: {type(bad[0]).__name__}"
+        error = (
+            f"damaged {part.get('content-transfer-encoding', 'encoding')}: {type(bad[0]).__name__}"
+        )
     return data, error
 
 
@@ -362,7 +408,7 @@ def part_filename(part: Message) -> str:
         value = part.get_param(param, header=header)
         if value is None:
             continue
-        if isinstance(value, tuple):   # RFC 2231: (charset, language, raw text)
+        if isinstance(value, tuple):  # RFC 2231: (charset, language, raw text)
             charset, _, text = value
             raw = bytes(text, "raw-unicode-escape")
             name = decode_bytes(raw, charset or "utf-8")
@@ -399,7 +445,13 @@ def _finish_bodies(parsed: ParsedMessage) -> None:
         parsed.body_text = html_to_text(parsed.body_html)
     for block in inline_forwards(parsed.body_text):
         name, addr = email.utils.parseaddr(block.get("from", ""))
-        parsed.forwarded.append(Forwarded(
-            from_addr=addr.lower(), from_name=name.strip(), subject=block.get("subject", ""),
-            date=_header_date(block.get("date")), body_text=block.get("body", ""), inline=True,
-        ))
+        parsed.forwarded.append(
+            Forwarded(
+                from_addr=addr.lower(),
+                from_name=name.strip(),
+                subject=block.get("subject", ""),
+                date=_header_date(block.get("date")),
+                body_text=block.get("body", ""),
+                inline=True,
+            )
+        )

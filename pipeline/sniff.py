@@ -10,25 +10,69 @@ import filetype
 MEDIA_TYPES = ("image", "video", "document", "text", "archive", "other")
 
 _DOC_MIMES = {
-    "application/pdf", "application/msword", "application/rtf", "text/rtf",
+    "application/pdf",
+    "application/msword",
+    "application/rtf",
+    "text/rtf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
-    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation", "application/x-ole-storage",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+    "application/x-ole-storage",
 }
 _ARCHIVE_MIMES = {
-    "application/zip", "application/x-7z-compressed", "application/x-rar-compressed",
-    "application/vnd.rar", "application/gzip", "application/x-tar", "application/x-bzip2",
+    "application/zip",
+    "application/x-7z-compressed",
+    "application/x-rar-compressed",
+    "application/vnd.rar",
+    "application/gzip",
+    "application/x-tar",
+    "application/x-bzip2",
     "application/x-xz",
 }
-_DOC_EXTS = {".pdf", ".doc", ".docx", ".wps", ".wpt", ".rtf", ".xls", ".xlsx", ".et", ".ppt",
-             ".pptx", ".dps", ".odt", ".ods", ".odp", ".txt", ".md", ".csv", ".ofd", ".caj"}
+_DOC_EXTS = {
+    ".pdf",
+    ".doc",
+    ".docx",
+    ".wps",
+    ".wpt",
+    ".rtf",
+    ".xls",
+    ".xlsx",
+    ".et",
+    ".ppt",
+    ".pptx",
+    ".dps",
+    ".odt",
+    ".ods",
+    ".odp",
+    ".txt",
+    ".md",
+    ".csv",
+    ".ofd",
+    ".caj",
+}
 _ARCHIVE_EXTS = {".zip", ".7z", ".rar", ".gz", ".tgz", ".tar", ".bz2", ".xz"}
 _IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
-_VIDEO_EXTS = {".mp4", ".mov", ".m4v", ".avi", ".wmv", ".mkv", ".flv", ".3gp", ".mpg", ".mpeg",
-               ".ts", ".mts", ".webm"}
+_VIDEO_EXTS = {
+    ".mp4",
+    ".mov",
+    ".m4v",
+    ".avi",
+    ".wmv",
+    ".mkv",
+    ".flv",
+    ".3gp",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".mts",
+    ".webm",
+}
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -38,7 +82,7 @@ class Sniffed:
 
     mime: str
     media: str
-    by: str     # 'magic' (from the bytes) or 'name' (from the extension) or 'declared'
+    by: str  # 'magic' (from the bytes) or 'name' (from the extension) or 'declared'
 
 
 def extension(filename: str) -> str:

@@ -23,19 +23,25 @@ _FORWARD_MARK = re.compile(
     r"^\s*-{2,}\s*(?:转发的邮件|转发邮件|Forwarded message|原始邮件|Original Message)\s*-{2,}\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_FIELD = re.compile(r"^\s*(发件人|From|主题|Subject|日期|Date|发送日期|发送时间|Sent|时间|收件人|To|"
-                    r"抄送|Cc)\s*[:：]\s*(.*)$", re.IGNORECASE)
+_FIELD = re.compile(
+    r"^\s*(发件人|From|主题|Subject|日期|Date|发送日期|发送时间|Sent|时间|收件人|To|"
+    r"抄送|Cc)\s*[:：]\s*(.*)$",
+    re.IGNORECASE,
+)
 # A subject that says the message is a forward, or a reply (whose quoted block never decides).
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:转发|fwd?|转)\s*[:：]", re.IGNORECASE)
 _REPLY_SUBJECT = re.compile(r"^\s*(?:回复|答复|re)\s*[:：]", re.IGNORECASE)
-_FORWARD_ONLY_MARK = re.compile(r"^\s*-{2,}\s*(?:转发的邮件|转发邮件|Forwarded message)\s*-{2,}",
-                                re.IGNORECASE | re.MULTILINE)
+_FORWARD_ONLY_MARK = re.compile(
+    r"^\s*-{2,}\s*(?:转发的邮件|转发邮件|Forwarded message)\s*-{2,}", re.IGNORECASE | re.MULTILINE
+)
 # Where list footers, newsletter small print and large-attachment blocks begin: the
 # text below them is the mail system's, never the sender's.
-_FOOTER = re.compile(r"^\s*(?:-- ?$|_{10,}|退订|取消订阅|unsubscribe|本邮件由.*(?:发送|群发)|"
-                     r"此邮件由.*自动发送|This email was sent to|您收到此邮件是因为|本列表由|"
-                     r"从.{0,12}邮箱发来的超大附件|发自我的(?:iPhone|iPad|手机)|Sent from my)",
-                     re.IGNORECASE | re.MULTILINE)
+_FOOTER = re.compile(
+    r"^\s*(?:-- ?$|_{10,}|退订|取消订阅|unsubscribe|本邮件由.*(?:发送|群发)|"
+    r"此邮件由.*自动发送|This email was sent to|您收到此邮件是因为|本列表由|"
+    r"从.{0,12}邮箱发来的超大附件|发自我的(?:iPhone|iPad|手机)|Sent from my)",
+    re.IGNORECASE | re.MULTILINE,
+)
 _SENTENCE_ENDS = ("。", "！", "？", "，", "；", "：", ".", "!", "?", ",", ";", ":")
 _SIGN_OFF_MAX = 40
 _BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h[1-6]|p|div|tr|li)\b[^>]*>", re.IGNORECASE)

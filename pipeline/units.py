@@ -18,9 +18,11 @@ UNIT_TYPES = ("city", "zone", "college", "other")
 
 # A bare place name followed by one of these (before any separator) names some
 # other institution in that place: 大连XX职业学院 is not 大连市教育局.
-_INSTITUTION_SUFFIX = re.compile(r"[^\s,，。;；:：、()（）【】\[\]<>《》\"'“”|/\\-]{0,12}?"
-                                 r"(学院|学校|大学|职院|高专|中专|技校|专科|中学|小学|公司|医院|"
-                                 r"职教中心|中心|集团|展览馆|体育馆|广场|(?<!教育)局)")
+_INSTITUTION_SUFFIX = re.compile(
+    r"[^\s,，。;；:：、()（）【】\[\]<>《》\"'“”|/\\-]{0,12}?"
+    r"(学院|学校|大学|职院|高专|中专|技校|专科|中学|小学|公司|医院|"
+    r"职教中心|中心|集团|展览馆|体育馆|广场|(?<!教育)局)"
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -44,9 +46,9 @@ class NameHit:
     """A unit's name found in a piece of text."""
 
     unit: str
-    matched: str      # the normalised alias that matched
+    matched: str  # the normalised alias that matched
     start: int
-    full_name: bool   # names the unit itself, not just its place (沈阳, 沈阳市)
+    full_name: bool  # names the unit itself, not just its place (沈阳, 沈阳市)
 
 
 @lru_cache(maxsize=4096)

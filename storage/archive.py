@@ -152,7 +152,7 @@ class Archive:
             tmp.unlink(missing_ok=True)
             try:
                 os.link(source, tmp)
-            except OSError:   # another file system, or links not allowed: copy instead
+            except OSError:  # another file system, or links not allowed: copy instead
                 shutil.copyfile(source, tmp)
             os.replace(tmp, target)
             return candidate

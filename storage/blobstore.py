@@ -112,7 +112,7 @@ class S3Settings:
     prefix: str = ""
     access_key: str | None = None
     secret_key: str | None = None
-    addressing_style: str = "path"   # path works with every S3-compatible server
+    addressing_style: str = "path"  # path works with every S3-compatible server
 
 
 class S3BlobStore:
@@ -131,9 +131,11 @@ class S3BlobStore:
         try:
             yield
         except self._errors as exc:
-            raise StorageError(f"object storage: cannot {what} {key} in bucket "
-                               f"{self.settings.bucket} at {self.settings.endpoint_url or 'AWS'}:"
-                               f" {exc}") from exc
+            raise StorageError(
+                f"object storage: cannot {what} {key} in bucket "
+                f"{self.settings.bucket} at {self.settings.endpoint_url or 'AWS'}:"
+                f" {exc}"
+            ) from exc
 
     def put(self, key: str, data: bytes) -> None:
         with self._translated("write", key):
@@ -146,14 +148,13 @@ class S3BlobStore:
 
     def open(self, key: str) -> BinaryIO:
         with self._translated("read", key):
-            return self.client.get_object(Bucket=self.settings.bucket,
-                                          Key=self._key(key))["Body"]
+            return self.client.get_object(Bucket=self.settings.bucket, Key=self._key(key))["Body"]
 
     def exists(self, key: str) -> bool:
         with self._translated("look up", key):
             try:
                 self.client.head_object(Bucket=self.settings.bucket, Key=self._key(key))
-            except self._errors[0] as exc:   # ClientError: 404 is an answer, not a failure
+            except self._errors[0] as exc:  # ClientError: 404 is an answer, not a failure
                 if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                     return False
                 raise
@@ -185,10 +186,17 @@ def _s3_client(settings: S3Settings):
         import boto3
         from botocore.config import Config as BotoConfig
     except ImportError:
-        raise StorageError("[storage] backend = \"s3\" needs boto3: "
-                           "pip install boto3 (in mailroom's virtualenv)") from None
+        raise StorageError(
+            '[storage] backend = "s3" needs boto3: pip install boto3 (in mailroom\'s virtualenv)'
+        ) from None
     return boto3.client(
-        "s3", endpoint_url=settings.endpoint_url, region_name=settings.region,
-        aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key,
-        config=BotoConfig(s3={"addressing_style": settings.addressing_style},
-                          retries={"max_attempts": 5, "mode": "standard"}))
+        "s3",
+        endpoint_url=settings.endpoint_url,
+        region_name=settings.region,
+        aws_access_key_id=settings.access_key,
+        aws_secret_access_key=settings.secret_key,
+        config=BotoConfig(
+            s3={"addressing_style": settings.addressing_style},
+            retries={"max_attempts": 5, "mode": "standard"},
+        ),
+    )

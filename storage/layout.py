@@ -14,8 +14,14 @@ REPORTS = "reports"
 DERIVED = ".derived"
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
-_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
-             *(f"lpt{i}" for i in range(1, 10))}
+_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(1, 10)),
+    *(f"lpt{i}" for i in range(1, 10)),
+}
 _SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|回复|答复|转发)\s*[:：]\s*)+", re.IGNORECASE)
 
 
@@ -44,11 +50,12 @@ def safe_component(name: str, max_bytes: int = 180, fallback: str = "未命名")
 def short_subject(subject: str, limit: int = 40) -> str:
     """Returns the subject without Re:/Fw: prefixes, cut to `limit` characters."""
     text = _SUBJECT_PREFIX.sub("", subject or "").strip()
-    return (text[:limit].rstrip() or "无主题")
+    return text[:limit].rstrip() or "无主题"
 
 
-def message_folder(campaign: str, unit_name: str | None, kind_label: str, day: date,
-                   subject: str) -> str:
+def message_folder(
+    campaign: str, unit_name: str | None, kind_label: str, day: date, subject: str
+) -> str:
     """Returns <campaign>/<unit or 待分拣>/<kind label>/<YYYY-MM-DD subject>, relative."""
     parts = [
         safe_component(campaign),

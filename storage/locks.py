@@ -29,8 +29,9 @@ LEASE_TTL = timedelta(seconds=90)
 
 def advisory_key(name: str) -> int:
     """Returns the signed 64-bit advisory lock key for a name (stable across machines)."""
-    return int.from_bytes(hashlib.sha256(f"mailroom:{name}".encode()).digest()[:8], "big",
-                          signed=True)
+    return int.from_bytes(
+        hashlib.sha256(f"mailroom:{name}".encode()).digest()[:8], "big", signed=True
+    )
 
 
 class SingletonLock:
@@ -48,8 +49,9 @@ class SingletonLock:
             return mailbox_state.acquire_lease(self.db, f"lock:{self.name}", self.holder, LEASE_TTL)
         if self._conn is None:
             self._conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = self._conn.execute(text("SELECT pg_try_advisory_lock(:key)"),
-                                 {"key": advisory_key(self.name)}).scalar()
+        got = self._conn.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": advisory_key(self.name)}
+        ).scalar()
         if not got:
             self._close()
         return bool(got)
@@ -60,9 +62,9 @@ class SingletonLock:
             return mailbox_state.renew_lease(self.db, f"lock:{self.name}", self.holder, LEASE_TTL)
         if self._conn is None:
             return False
-        try:   # a session lock lasts as long as its connection: alive means held
+        try:  # a session lock lasts as long as its connection: alive means held
             return self._conn.execute(text("SELECT 1")).scalar() == 1
-        except Exception:   # the connection broke: the server has already released the lock
+        except Exception:  # the connection broke: the server has already released the lock
             log.exception("lost the database connection that holds the %s lock", self.name)
             self._close()
             return False
@@ -73,8 +75,9 @@ class SingletonLock:
             return
         if self._conn is not None:
             try:
-                self._conn.execute(text("SELECT pg_advisory_unlock(:key)"),
-                                   {"key": advisory_key(self.name)})
+                self._conn.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": advisory_key(self.name)}
+                )
             finally:
                 self._close()
 
@@ -93,10 +96,13 @@ class SingletonLock:
         key = advisory_key(self.name) & 0xFFFFFFFFFFFFFFFF
         with self.db.engine.connect() as conn:
             # a bigint advisory key shows in pg_locks as classid (high half), objid (low half)
-            pid = conn.execute(text(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND objsubid = 1 AND classid::bigint = :high AND objid::bigint = :low"),
-                {"high": key >> 32, "low": key & 0xFFFFFFFF}).scalar()
+            pid = conn.execute(
+                text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND objsubid = 1 AND classid::bigint = :high AND objid::bigint = :low"
+                ),
+                {"high": key >> 32, "low": key & 0xFFFFFFFF},
+            ).scalar()
         return f"database backend {pid}" if pid else None
 
 

@@ -28,12 +28,12 @@ class MediaJob(Base):
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))            # thumbs | document | video
+    kind: Mapped[str] = mapped_column(String(16))  # thumbs | document | video
     state: Mapped[str] = mapped_column(String(16), default="pending")
     priority: Mapped[int] = mapped_column(Integer, default=0)  # lower runs first
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
-    worker: Mapped[str | None] = mapped_column(String(200))   # host:pid that runs it
+    worker: Mapped[str | None] = mapped_column(String(200))  # host:pid that runs it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -98,9 +98,11 @@ class Message(Base):
     raw_size: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[str] = mapped_column(String(998), default="", index=True)
     source: Mapped[str] = mapped_column(String(1000), default="")
-    received_at: Mapped[datetime] = mapped_column(index=True)   # the mailbox's clock
-    received_source: Mapped[str] = mapped_column(String(16), default="")  # imap|received|date|ingest
-    header_date: Mapped[datetime | None]                          # the sender's Date: header
+    received_at: Mapped[datetime] = mapped_column(index=True)  # the mailbox's clock
+    received_source: Mapped[str] = mapped_column(
+        String(16), default=""
+    )  # imap|received|date|ingest
+    header_date: Mapped[datetime | None]  # the sender's Date: header
     from_addr: Mapped[str] = mapped_column(String(320), default="", index=True)
     from_name: Mapped[str] = mapped_column(String(500), default="")
     to_addrs: Mapped[list[Any]] = mapped_column(default=list)
@@ -115,7 +117,7 @@ class Message(Base):
     flags: Mapped[list[Any]] = mapped_column(default=list)
     forwarded_from: Mapped[str | None] = mapped_column(String(320))
     forwarded_by: Mapped[str | None] = mapped_column(String(320))
-    folder: Mapped[str | None] = mapped_column(String(1000))   # view folder, relative to archive
+    folder: Mapped[str | None] = mapped_column(String(1000))  # view folder, relative to archive
     error: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id"))
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -147,8 +149,8 @@ class Item(Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(20), default="ok", index=True)
     error: Mapped[str | None] = mapped_column(Text)
-    blob_path: Mapped[str | None] = mapped_column(String(500))   # content-addressed copy
-    path: Mapped[str | None] = mapped_column(String(1000))       # readable view, relative
+    blob_path: Mapped[str | None] = mapped_column(String(500))  # content-addressed copy
+    path: Mapped[str | None] = mapped_column(String(1000))  # readable view, relative
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
     container_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
     url: Mapped[str | None] = mapped_column(Text)
@@ -157,7 +159,7 @@ class Item(Base):
     preview: Mapped[str | None] = mapped_column(String(500))
     web_video: Mapped[str | None] = mapped_column(String(500))
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    text: Mapped[str] = mapped_column(Text, default="")   # extracted text, for search
+    text: Mapped[str] = mapped_column(Text, default="")  # extracted text, for search
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     message: Mapped[Message] = relationship(back_populates="items")
@@ -176,7 +178,7 @@ class DecisionRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
-    subject: Mapped[str] = mapped_column(String(16))      # unit | kind
+    subject: Mapped[str] = mapped_column(String(16))  # unit | kind
     value: Mapped[str | None] = mapped_column(String(64))
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     level: Mapped[str] = mapped_column(String(8), default="none")

@@ -39,10 +39,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.models import Base, Item, Message
 
-MAX_DOC_CHARS = 200_000   # a huge document's tail adds little but costs index space
+MAX_DOC_CHARS = 200_000  # a huge document's tail adds little but costs index space
 
-_CJK = (r"\u2e80-\u2fdf\u3005\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff"
-        r"\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f")
+_CJK = (
+    r"\u2e80-\u2fdf\u3005\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff"
+    r"\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
+)
 _CJK_CHAR = re.compile(f"([{_CJK}])")
 _TOKEN = re.compile(f"[{_CJK}]|[^\\W_]+", re.UNICODE)
 _TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.IGNORECASE | re.DOTALL)
@@ -55,9 +57,11 @@ class SearchDoc(Base):
     __tablename__ = "search_docs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_pk: Mapped[int] = mapped_column(
-        ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
     item_id: Mapped[int | None] = mapped_column(
-        ForeignKey("items.id", ondelete="CASCADE"), index=True)
+        ForeignKey("items.id", ondelete="CASCADE"), index=True
+    )
     body: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -89,8 +93,7 @@ def html_to_text(value: str) -> str:
 
 def message_text(message: Message) -> str:
     body = message.body_text or html_to_text(message.body_html)
-    return " ".join([message.subject or "", message.from_name or "", message.from_addr or "",
-                     body])
+    return " ".join([message.subject or "", message.from_name or "", message.from_addr or "", body])
 
 
 def item_text(item: Item) -> str:
@@ -102,8 +105,11 @@ def is_sqlite(session: Session) -> bool:
 
 
 def _fts_available(session: Session) -> bool:
-    return is_sqlite(session) and session.execute(text(
-        "SELECT 1 FROM sqlite_master WHERE name = 'search_fts'")).first() is not None
+    return (
+        is_sqlite(session)
+        and session.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'search_fts'")).first()
+        is not None
+    )
 
 
 def index_message(session: Session, message_pk: int) -> None:
@@ -123,16 +129,21 @@ def index_message(session: Session, message_pk: int) -> None:
 def drop_message(session: Session, message_pk: int) -> None:
     """Removes a message and its items from the index."""
     if _fts_available(session):
-        session.execute(text(
-            "DELETE FROM search_fts WHERE rowid IN "
-            "(SELECT id FROM search_docs WHERE message_pk = :pk)"), {"pk": message_pk})
+        session.execute(
+            text(
+                "DELETE FROM search_fts WHERE rowid IN "
+                "(SELECT id FROM search_docs WHERE message_pk = :pk)"
+            ),
+            {"pk": message_pk},
+        )
     session.execute(delete(SearchDoc).where(SearchDoc.message_pk == message_pk))
 
 
 def add_docs(session: Session, docs: Iterable[tuple[int, int | None, str]]) -> int:
     """Bulk-inserts (message_pk, item_id, raw text) documents; returns how many."""
-    rows = [{"message_pk": m, "item_id": i, "body": normalise(t)[:MAX_DOC_CHARS]}
-            for m, i, t in docs]
+    rows = [
+        {"message_pk": m, "item_id": i, "body": normalise(t)[:MAX_DOC_CHARS]} for m, i, t in docs
+    ]
     if not rows:
         return 0
     fts = _fts_available(session)
@@ -143,8 +154,10 @@ def add_docs(session: Session, docs: Iterable[tuple[int, int | None, str]]) -> i
     for n, row in enumerate(rows):
         row["id"] = start + n
     session.execute(insert(SearchDoc), rows)
-    session.execute(text("INSERT INTO search_fts(rowid, body) VALUES (:id, :body)"),
-                    [{"id": r["id"], "body": spaced(r["body"])} for r in rows])
+    session.execute(
+        text("INSERT INTO search_fts(rowid, body) VALUES (:id, :body)"),
+        [{"id": r["id"], "body": spaced(r["body"])} for r in rows],
+    )
     return len(rows)
 
 
@@ -166,8 +179,9 @@ def reindex_all(session: Session, batch: int = 500) -> int:
     session.execute(delete(SearchDoc))
     total, last = 0, 0
     while True:
-        pks = session.scalars(select(Message.id).where(Message.id > last)
-                              .order_by(Message.id).limit(batch)).all()
+        pks = session.scalars(
+            select(Message.id).where(Message.id > last).order_by(Message.id).limit(batch)
+        ).all()
         if not pks:
             return total
         docs: list[tuple[int, int | None, str]] = []
@@ -187,8 +201,8 @@ class SearchFilters:
     unit: str | None = None
     kind: str | None = None
     status: str | None = None
-    since: datetime | None = None     # inclusive, aware
-    until: datetime | None = None     # exclusive, aware
+    since: datetime | None = None  # inclusive, aware
+    until: datetime | None = None  # exclusive, aware
 
 
 @dataclass
@@ -197,8 +211,13 @@ class Hit:
     item_id: int | None
 
 
-def search(session: Session, query: str, filters: SearchFilters | None = None,
-           limit: int = 50, offset: int = 0) -> tuple[list[Hit], int]:
+def search(
+    session: Session,
+    query: str,
+    filters: SearchFilters | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Hit], int]:
     """Returns (hits newest first, total matches) for a query with optional filters."""
     filters = filters or SearchFilters()
     needle = normalise(query)
@@ -210,17 +229,22 @@ def search(session: Session, query: str, filters: SearchFilters | None = None,
         if match is None:
             return [], 0
         # the matches first (a materialised CTE), then the filters on the live rows
-        matched = (select(literal_column("rowid").label("rid")).select_from(text("search_fts"))
-                   .where(text("search_fts MATCH :q").bindparams(q=match))
-                   .cte("matched").prefix_with("MATERIALIZED", dialect="sqlite"))
+        matched = (
+            select(literal_column("rowid").label("rid"))
+            .select_from(text("search_fts"))
+            .where(text("search_fts MATCH :q").bindparams(q=match))
+            .cte("matched")
+            .prefix_with("MATERIALIZED", dialect="sqlite")
+        )
         stmt = stmt.select_from(matched).join(SearchDoc, SearchDoc.id == matched.c.rid)
     else:
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(SearchDoc.body.ilike(f"%{escaped}%", escape="\\"))
     # one pass: the window count gives the total while the same matches are sorted
     stmt = _filtered(stmt.add_columns(func.count().over().label("total")), filters)
-    rows = session.execute(stmt.order_by(Message.received_at.desc(), SearchDoc.id)
-                           .limit(limit).offset(offset)).all()
+    rows = session.execute(
+        stmt.order_by(Message.received_at.desc(), SearchDoc.id).limit(limit).offset(offset)
+    ).all()
     if rows:
         return [Hit(m, i) for m, i, _ in rows], rows[0][2]
     if offset == 0:

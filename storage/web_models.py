@@ -85,8 +85,9 @@ def _token_hash(token: str) -> str:
 def start_session(session: Session, user: User, lifetime: timedelta) -> str:
     """Records a new sign-in for user; returns the token the cookie carries."""
     token = secrets.token_urlsafe(32)
-    session.add(WebSession(token_hash=_token_hash(token), user_id=user.id,
-                           expires_at=utcnow() + lifetime))
+    session.add(
+        WebSession(token_hash=_token_hash(token), user_id=user.id, expires_at=utcnow() + lifetime)
+    )
     return token
 
 
@@ -108,12 +109,18 @@ def end_session(session: Session, token: str | None) -> None:
 def recent_failures(session: Session, name: str, client: str, window: timedelta) -> int:
     """Returns failed sign-ins for this name or from this client within the window."""
     since = utcnow() - window
-    return session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.created_at >= since, LoginAttempt.ok.is_(False),
-            (LoginAttempt.name == name) | (LoginAttempt.client == client),
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                LoginAttempt.created_at >= since,
+                LoginAttempt.ok.is_(False),
+                (LoginAttempt.name == name) | (LoginAttempt.client == client),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def set_password(session: Session, user: User, password: str) -> None:

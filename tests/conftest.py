@@ -23,12 +23,21 @@ LABELLED = DATA / "labelled"
 TEST_UNITS = LABELLED / "units.toml"
 
 
-def write_config(folder: Path, extra: str = "", units_file: Path | None = TEST_UNITS,
-                 database_url: str = "sqlite:///data/mailroom.db") -> Path:
+def write_config(
+    folder: Path,
+    extra: str = "",
+    units_file: Path | None = TEST_UNITS,
+    database_url: str = "sqlite:///data/mailroom.db",
+) -> Path:
     """Writes a config.toml in folder (relative storage paths) and returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
-    lines = ['[storage]', 'archive_dir = "archive"', f'database_url = "{database_url}"',
-             '[source]', 'inbox_dir = "inbox"']
+    lines = [
+        "[storage]",
+        'archive_dir = "archive"',
+        f'database_url = "{database_url}"',
+        "[source]",
+        'inbox_dir = "inbox"',
+    ]
     text = "\n".join(lines) + "\n"
     if units_file is not None:
         text = f'units_file = "{units_file}"\n' + text
@@ -42,10 +51,18 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., AppContext]]:
     """Returns a factory of AppContexts on fresh temp storage; all are closed afterwards."""
     opened: list[AppContext] = []
 
-    def factory(extra: str = "", units_file: Path | None = TEST_UNITS,
-                folder: Path | None = None, database_url: str | None = None) -> AppContext:
-        path = write_config(folder or tmp_path / f"site{len(opened)}", extra, units_file,
-                            database_url or "sqlite:///data/mailroom.db")
+    def factory(
+        extra: str = "",
+        units_file: Path | None = TEST_UNITS,
+        folder: Path | None = None,
+        database_url: str | None = None,
+    ) -> AppContext:
+        path = write_config(
+            folder or tmp_path / f"site{len(opened)}",
+            extra,
+            units_file,
+            database_url or "sqlite:///data/mailroom.db",
+        )
         ctx = open_context(load_config(path))
         opened.append(ctx)
         return ctx

@@ -30,8 +30,16 @@ from web.settings import WebSettings, load_web_settings, secret_key
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-STATUS_TEXT = {400: "请求有误", 403: "没有权限", 404: "找不到", 405: "不支持的操作",
-               413: "太大了", 416: "请求的范围无效", 429: "太频繁了", 500: "服务器出错"}
+STATUS_TEXT = {
+    400: "请求有误",
+    403: "没有权限",
+    404: "找不到",
+    405: "不支持的操作",
+    413: "太大了",
+    416: "请求的范围无效",
+    429: "太频繁了",
+    500: "服务器出错",
+}
 
 
 def create_app(ctx, settings: WebSettings | None = None) -> Starlette:
@@ -40,15 +48,25 @@ def create_app(ctx, settings: WebSettings | None = None) -> Starlette:
         settings = load_web_settings(ctx.config.raw, ctx.config.label, ctx.config.base_dir)
     middleware = [
         Middleware(SecurityHeaders),
-        Middleware(SessionMiddleware, secret_key=secret_key(settings),
-                   session_cookie="mailroom_session", same_site="lax",
-                   https_only=settings.cookie_secure,
-                   max_age=int(timedelta(hours=settings.session_hours).total_seconds())),
+        Middleware(
+            SessionMiddleware,
+            secret_key=secret_key(settings),
+            session_cookie="mailroom_session",
+            same_site="lax",
+            https_only=settings.cookie_secure,
+            max_age=int(timedelta(hours=settings.session_hours).total_seconds()),
+        ),
         Middleware(auth.AuthGate, db=ctx.db),
     ]
-    app = Starlette(routes=routes(), middleware=middleware, exception_handlers={
-        HTTPException: http_error, MailroomError: mailroom_error, Exception: server_error,
-    })
+    app = Starlette(
+        routes=routes(),
+        middleware=middleware,
+        exception_handlers={
+            HTTPException: http_error,
+            MailroomError: mailroom_error,
+            Exception: server_error,
+        },
+    )
     app.state.ctx, app.state.settings = ctx, settings
     app.state.templates = templates(ctx)
     with ctx.db.session() as session:
@@ -86,25 +104,38 @@ def routes() -> list:
 
 
 def templates(ctx) -> Jinja2Templates:
-    env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                      autoescape=select_autoescape(default=True), trim_blocks=True,
-                      lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     pages.install_filters(env, ctx)
     return Jinja2Templates(env=env)
 
 
 def _status_page(request: Request, status: int, detail: str) -> Response:
     templates_ = request.app.state.templates
-    return templates_.TemplateResponse(request, "error.html", {
-        "status": status, "title": STATUS_TEXT.get(status, "出错了"), "detail": detail,
-        "user": getattr(request.state, "user", None),
-    }, status_code=status)
+    return templates_.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "title": STATUS_TEXT.get(status, "出错了"),
+            "detail": detail,
+            "user": getattr(request.state, "user", None),
+        },
+        status_code=status,
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    detail = exc.detail if exc.detail and exc.detail != _default_phrase(exc.status_code) else (
-        "没有这个页面或文件。" if exc.status_code == 404 else "")
+    detail = (
+        exc.detail
+        if exc.detail and exc.detail != _default_phrase(exc.status_code)
+        else ("没有这个页面或文件。" if exc.status_code == 404 else "")
+    )
     return _status_page(request, exc.status_code, detail)
 
 

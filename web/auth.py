@@ -73,7 +73,7 @@ class AuthGate:
 
 def current_user(request: Request) -> CurrentUser:
     user = request.state.user
-    if user is None:   # the gate lets no one through without a user; be safe anyway
+    if user is None:  # the gate lets no one through without a user; be safe anyway
         raise HTTPException(403, "请先登录。")
     return user
 
@@ -100,10 +100,16 @@ def safe_next(value: str | None) -> str:
 
 def login_page(request: Request) -> Response:
     templates = request.app.state.templates
-    return templates.TemplateResponse(request, "login.html", {
-        "csrf": csrf_token(request), "next": safe_next(request.query_params.get("next")),
-        "error": None, "user": None,
-    })
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "csrf": csrf_token(request),
+            "next": safe_next(request.query_params.get("next")),
+            "error": None,
+            "user": None,
+        },
+    )
 
 
 async def login_submit(request: Request) -> Response:
@@ -112,19 +118,29 @@ async def login_submit(request: Request) -> Response:
     password = str(form.get("password", ""))
     client = (request.client.host if request.client else "")[:64]
     settings = request.app.state.settings
-    outcome, token = await run_in_threadpool(_try_login, request.app.state.ctx.db, settings,
-                                             name, password, client)
+    outcome, token = await run_in_threadpool(
+        _try_login, request.app.state.ctx.db, settings, name, password, client
+    )
     if outcome != "ok":
         if outcome == "limited":
-            error, status = (f"登录失败次数过多，请 {settings.login_window_minutes} 分钟后再试。",
-                             429)
+            error, status = (
+                f"登录失败次数过多，请 {settings.login_window_minutes} 分钟后再试。",
+                429,
+            )
         else:
             error, status = "用户名或密码不正确。", 401
-        return request.app.state.templates.TemplateResponse(request, "login.html", {
-            "csrf": csrf_token(request), "next": safe_next(str(form.get("next", ""))),
-            "error": error, "user": None,
-        }, status_code=status)
-    request.session.clear()   # a fresh session id and CSRF token after sign-in
+        return request.app.state.templates.TemplateResponse(
+            request,
+            "login.html",
+            {
+                "csrf": csrf_token(request),
+                "next": safe_next(str(form.get("next", ""))),
+                "error": error,
+                "user": None,
+            },
+            status_code=status,
+        )
+    request.session.clear()  # a fresh session id and CSRF token after sign-in
     request.session["sid"] = token
     csrf_token(request)
     return RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)

@@ -45,8 +45,9 @@ def _load(request: Request) -> Item:
         return item
 
 
-def send_file(request: Request, rel: str | None, name: str, mime: str | None,
-              inline: bool) -> Response:
+def send_file(
+    request: Request, rel: str | None, name: str, mime: str | None, inline: bool
+) -> Response:
     """Returns the archive file at rel (from the index) as inline or download."""
     if not rel:
         raise HTTPException(404, "这个文件还没有生成或没有保存。")
@@ -59,9 +60,12 @@ def send_file(request: Request, rel: str | None, name: str, mime: str | None,
     mime = (mime or "").split(";")[0].strip().lower() or "application/octet-stream"
     inline = inline and mime in INLINE_TYPES
     if not inline and mime not in INLINE_TYPES:
-        mime = "application/octet-stream"   # never let a browser render it
-    headers = {"Content-Disposition": content_disposition(name, inline=inline),
-               "Content-Security-Policy": FILE_CSP, "Cache-Control": "private, max-age=300"}
+        mime = "application/octet-stream"  # never let a browser render it
+    headers = {
+        "Content-Disposition": content_disposition(name, inline=inline),
+        "Content-Security-Policy": FILE_CSP,
+        "Cache-Control": "private, max-age=300",
+    }
     return FileResponse(path, media_type=mime, headers=headers)
 
 
@@ -79,8 +83,13 @@ def item_file(request: Request) -> Response:
 def item_thumb(request: Request) -> Response:
     item = _load(request)
     if item.thumbnail:
-        return send_file(request, item.thumbnail, f"thumb-{item.id}.jpg",
-                         _derived_type(item.thumbnail) or "image/jpeg", True)
+        return send_file(
+            request,
+            item.thumbnail,
+            f"thumb-{item.id}.jpg",
+            _derived_type(item.thumbnail) or "image/jpeg",
+            True,
+        )
     if showable_image(item) and item.size <= 5 * 1024 * 1024:
         return send_file(request, item.blob_path, item.name, item.mime, True)
     return Response(status_code=307, headers={"Location": PLACEHOLDER})
@@ -90,8 +99,13 @@ def item_preview(request: Request) -> Response:
     item = _load(request)
     if item.preview:
         kind = _derived_type(item.preview) or "application/octet-stream"
-        return send_file(request, item.preview, f"preview-{item.id}{PurePosixPath(item.preview).suffix}",
-                         kind, True)
+        return send_file(
+            request,
+            item.preview,
+            f"preview-{item.id}{PurePosixPath(item.preview).suffix}",
+            kind,
+            True,
+        )
     if showable_image(item):
         return send_file(request, item.blob_path, item.name, item.mime, True)
     raise HTTPException(404, "这个文件还没有预览。")
@@ -101,8 +115,13 @@ def item_video(request: Request) -> Response:
     """The browser-playable video (web copy, else a playable original); honours Range."""
     item = _load(request)
     if item.web_video:
-        return send_file(request, item.web_video, PurePosixPath(item.name).stem + ".mp4",
-                         _derived_type(item.web_video) or "video/mp4", True)
+        return send_file(
+            request,
+            item.web_video,
+            PurePosixPath(item.name).stem + ".mp4",
+            _derived_type(item.web_video) or "video/mp4",
+            True,
+        )
     if playable_video(item):
         return send_file(request, item.blob_path, item.name, item.mime, True)
     raise HTTPException(404, "这个视频还没有可在浏览器播放的版本。")
@@ -125,8 +144,11 @@ async def photos_zip(request: Request) -> Response:
     if len(ids) > limit:
         raise HTTPException(413, f"一次最多打包 {limit} 张照片。")
     spool = await run_in_threadpool(_build_zip, request, ids)
-    return StreamingResponse(_chunks(spool), media_type="application/zip", headers={
-        "Content-Disposition": content_disposition("照片.zip")})
+    return StreamingResponse(
+        _chunks(spool),
+        media_type="application/zip",
+        headers={"Content-Disposition": content_disposition("照片.zip")},
+    )
 
 
 def _build_zip(request: Request, ids: list[int]):
@@ -135,8 +157,11 @@ def _build_zip(request: Request, ids: list[int]):
     spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
     used: set[str] = set()
     with db(request) as session, zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as archive:
-        rows = session.execute(select(Item, Message).join(Message, Message.id == Item.message_pk)
-                               .where(Item.id.in_(ids), Item.blob_path.is_not(None))).all()
+        rows = session.execute(
+            select(Item, Message)
+            .join(Message, Message.id == Item.message_pk)
+            .where(Item.id.in_(ids), Item.blob_path.is_not(None))
+        ).all()
         for item, message in rows:
             folder = layout.safe_component(names.get(message.unit_code, "待分拣"))
             arcname = f"{folder}/{layout.safe_component(item.name)}"

@@ -16,15 +16,42 @@ from storage.models import AuditEntry, DecisionRecord, Item, Message, Unit
 from web import queries
 from web.security import csrf_token, sanitise_html
 
-MEDIA_LABELS = {"image": "图片", "video": "视频", "document": "文档", "text": "正文",
-                "archive": "压缩包", "other": "其他"}
-STATUS_LABELS = {"filed": "已归档", "triage": "待分拣", "not_material": "非材料", "error": "出错",
-                 "quarantined": "已隔离"}
-ITEM_STATUS_LABELS = {"ok": "正常", "corrupt": "文件损坏", "rejected_unsafe": "不安全已拒收",
-                      "encrypted": "已加密", "too_large": "过大", "external_link": "外部链接待下载"}
-CLUE_SOURCES = {"address": "发件地址", "domain": "发件域名", "subject": "主题", "signature": "签名",
-                "display_name": "发件人名称", "filename": "文件名", "document": "文档内容",
-                "body": "正文", "media": "文件类型", "date": "日期", "keyword": "关键词"}
+MEDIA_LABELS = {
+    "image": "图片",
+    "video": "视频",
+    "document": "文档",
+    "text": "正文",
+    "archive": "压缩包",
+    "other": "其他",
+}
+STATUS_LABELS = {
+    "filed": "已归档",
+    "triage": "待分拣",
+    "not_material": "非材料",
+    "error": "出错",
+    "quarantined": "已隔离",
+}
+ITEM_STATUS_LABELS = {
+    "ok": "正常",
+    "corrupt": "文件损坏",
+    "rejected_unsafe": "不安全已拒收",
+    "encrypted": "已加密",
+    "too_large": "过大",
+    "external_link": "外部链接待下载",
+}
+CLUE_SOURCES = {
+    "address": "发件地址",
+    "domain": "发件域名",
+    "subject": "主题",
+    "signature": "签名",
+    "display_name": "发件人名称",
+    "filename": "文件名",
+    "document": "文档内容",
+    "body": "正文",
+    "media": "文件类型",
+    "date": "日期",
+    "keyword": "关键词",
+}
 MAX_ID = 2**63 - 1
 
 
@@ -32,8 +59,9 @@ def install_filters(env, ctx) -> None:
     """Adds the filters and globals templates use (labels in Chinese, local times)."""
     campaign = ctx.campaign
     unit_names = {u.code: u.name for u in ctx.config.units}
-    env.filters["localtime"] = lambda dt: dt.astimezone(campaign.tz).strftime(
-        "%Y-%m-%d %H:%M") if dt else ""
+    env.filters["localtime"] = lambda dt: (
+        dt.astimezone(campaign.tz).strftime("%Y-%m-%d %H:%M") if dt else ""
+    )
     env.filters["kind_label"] = lambda code: campaign.label(code) if code else "未定"
     env.filters["unit_name"] = lambda code: unit_names.get(code, code) if code else "待分拣"
     env.filters["media_label"] = lambda m: MEDIA_LABELS.get(m, m or "")
@@ -59,8 +87,9 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     context.setdefault("user", request.state.user)
     context.setdefault("csrf", csrf_token(request))
     context.setdefault("nav", "")
-    return request.app.state.templates.TemplateResponse(request, name, context,
-                                                        status_code=status_code)
+    return request.app.state.templates.TemplateResponse(
+        request, name, context, status_code=status_code
+    )
 
 
 def db(request: Request):
@@ -75,6 +104,7 @@ def get_or_404(session, model, key: int):
 
 
 # -- reading the query string safely ---------------------------------------------------
+
 
 def arg_page(request: Request) -> int:
     value = request.query_params.get("page", "1")
@@ -106,39 +136,53 @@ def page_links(request: Request, page: queries.Page) -> dict[str, str | None]:
     def url(n: int) -> str:
         return request.url.path + "?" + urlencode({**params, "page": n})
 
-    return {"prev": url(page.page - 1) if page.page > 1 else None,
-            "next": url(page.page + 1) if page.page < page.pages or (
-                page.capped and len(page.rows) == page.per_page) else None}
+    return {
+        "prev": url(page.page - 1) if page.page > 1 else None,
+        "next": url(page.page + 1)
+        if page.page < page.pages or (page.capped and len(page.rows) == page.per_page)
+        else None,
+    }
 
 
 # -- pages ---------------------------------------------------------------------------
 
+
 def dashboard(request: Request) -> Response:
     campaign = request.app.state.ctx.campaign
     with db(request) as session:
-        return render(request, "dashboard.html", nav="home",
-                      intake=queries.intake(session, campaign),
-                      tracker=queries.tracker(session, campaign),
-                      problems=queries.recent_problems(session),
-                      recent=queries.recent_messages(session),
-                      kinds=[k for k in campaign.kinds if k.required])
+        return render(
+            request,
+            "dashboard.html",
+            nav="home",
+            intake=queries.intake(session, campaign),
+            tracker=queries.tracker(session, campaign),
+            problems=queries.recent_problems(session),
+            recent=queries.recent_messages(session),
+            kinds=[k for k in campaign.kinds if k.required],
+        )
 
 
 def browse(request: Request) -> Response:
     campaign = request.app.state.ctx.campaign
-    filters = {"unit": arg_unit(request), "kind": arg_kind(request),
-               "day": arg_day(request, "day")}
+    filters = {"unit": arg_unit(request), "kind": arg_kind(request), "day": arg_day(request, "day")}
     with db(request) as session:
         page = queries.browse_items(session, campaign, page=arg_page(request), **filters)
-        return render(request, "browse.html", nav="browse", page=page, filters=filters,
-                      links=page_links(request, page))
+        return render(
+            request,
+            "browse.html",
+            nav="browse",
+            page=page,
+            filters=filters,
+            links=page_links(request, page),
+        )
 
 
 def units(request: Request) -> Response:
     with db(request) as session:
         rows = session.scalars(select(Unit).order_by(Unit.type, Unit.code)).all()
-        return render(request, "units.html", nav="units", rows=rows,
-                      counts=queries.unit_counts(session))
+        return render(
+            request, "units.html", nav="units", rows=rows, counts=queries.unit_counts(session)
+        )
 
 
 def unit_page(request: Request) -> Response:
@@ -150,41 +194,71 @@ def unit_page(request: Request) -> Response:
             raise HTTPException(404, "没有这个单位。")
         page = queries.unit_messages(session, code, arg_page(request))
         pks = [m.id for (m,) in page.rows]
-        return render(request, "unit.html", nav="units", unit=unit, page=page,
-                      kinds_by_message=queries.item_kinds_by_message(session, pks),
-                      tracker=queries.tracker(session, campaign, unit=code),
-                      kinds=[k for k in campaign.kinds if k.required],
-                      links=page_links(request, page))
+        return render(
+            request,
+            "unit.html",
+            nav="units",
+            unit=unit,
+            page=page,
+            kinds_by_message=queries.item_kinds_by_message(session, pks),
+            tracker=queries.tracker(session, campaign, unit=code),
+            kinds=[k for k in campaign.kinds if k.required],
+            links=page_links(request, page),
+        )
 
 
 def message_page(request: Request) -> Response:
     with db(request) as session:
         message = get_or_404(session, Message, request.path_params["message_id"])
-        decisions = session.scalars(select(DecisionRecord).where(
-            DecisionRecord.message_pk == message.id).order_by(DecisionRecord.id)).all()
+        decisions = session.scalars(
+            select(DecisionRecord)
+            .where(DecisionRecord.message_pk == message.id)
+            .order_by(DecisionRecord.id)
+        ).all()
         unit_decisions = [d for d in decisions if d.subject == "unit"]
         kind_decisions: dict[int, DecisionRecord] = {}
         for d in decisions:
             if d.subject == "kind" and d.item_id is not None:
-                kind_decisions[d.item_id] = d   # the latest wins
-        history = session.scalars(select(AuditEntry).where(
-            AuditEntry.target == f"message:{message.id}").order_by(AuditEntry.id)).all()
+                kind_decisions[d.item_id] = d  # the latest wins
+        history = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.target == f"message:{message.id}")
+            .order_by(AuditEntry.id)
+        ).all()
         show_html = bool(message.body_html) and request.query_params.get("view") != "text"
-        return render(request, "message.html", nav="browse", message=message,
-                      body_html=sanitise_html(message.body_html) if show_html else None,
-                      unit_decisions=unit_decisions, kind_decisions=kind_decisions,
-                      history=history)
+        return render(
+            request,
+            "message.html",
+            nav="browse",
+            message=message,
+            body_html=sanitise_html(message.body_html) if show_html else None,
+            unit_decisions=unit_decisions,
+            kind_decisions=kind_decisions,
+            history=history,
+        )
 
 
 def item_page(request: Request) -> Response:
     with db(request) as session:
         item = get_or_404(session, Item, request.path_params["item_id"])
-        decisions = session.scalars(select(DecisionRecord).where(
-            DecisionRecord.item_id == item.id).order_by(DecisionRecord.id)).all()
-        history = session.scalars(select(AuditEntry).where(
-            AuditEntry.target == f"item:{item.id}").order_by(AuditEntry.id)).all()
-        return render(request, "item.html", nav="browse", item=item, message=item.message,
-                      view=view_kind(item), decisions=decisions, history=history)
+        decisions = session.scalars(
+            select(DecisionRecord)
+            .where(DecisionRecord.item_id == item.id)
+            .order_by(DecisionRecord.id)
+        ).all()
+        history = session.scalars(
+            select(AuditEntry).where(AuditEntry.target == f"item:{item.id}").order_by(AuditEntry.id)
+        ).all()
+        return render(
+            request,
+            "item.html",
+            nav="browse",
+            item=item,
+            message=item.message,
+            view=view_kind(item),
+            decisions=decisions,
+            history=history,
+        )
 
 
 def view_kind(item: Item) -> str:
@@ -206,10 +280,17 @@ def photos(request: Request) -> Response:
     campaign = request.app.state.ctx.campaign
     filters = {"unit": arg_unit(request), "day": arg_day(request, "day")}
     with db(request) as session:
-        page = queries.browse_items(session, campaign, media="image", page=arg_page(request),
-                                    per_page=60, **filters)
-        return render(request, "photos.html", nav="photos", page=page, filters=filters,
-                      links=page_links(request, page))
+        page = queries.browse_items(
+            session, campaign, media="image", page=arg_page(request), per_page=60, **filters
+        )
+        return render(
+            request,
+            "photos.html",
+            nav="photos",
+            page=page,
+            filters=filters,
+            links=page_links(request, page),
+        )
 
 
 def search_page(request: Request) -> Response:
@@ -218,26 +299,50 @@ def search_page(request: Request) -> Response:
     since, until = arg_day(request, "from"), arg_day(request, "to")
     status = request.query_params.get("status", "")
     filters = search_index.SearchFilters(
-        unit=arg_unit(request), kind=arg_kind(request),
+        unit=arg_unit(request),
+        kind=arg_kind(request),
         status=status if status in STATUS_LABELS else None,
         since=queries.day_bounds(campaign, since)[0] if since else None,
-        until=queries.day_bounds(campaign, until)[1] if until else None)
+        until=queries.day_bounds(campaign, until)[1] if until else None,
+    )
     with db(request) as session:
         hits, total, page = [], 0, arg_page(request)
         if q:
-            found, total = search_index.search(session, q, filters, limit=queries.PAGE,
-                                               offset=(page - 1) * queries.PAGE)
+            found, total = search_index.search(
+                session, q, filters, limit=queries.PAGE, offset=(page - 1) * queries.PAGE
+            )
             hits = _load_hits(session, found)
         paging = queries.Page([], total, page)
-        return render(request, "search.html", nav="search", q=q, hits=hits, total=total,
-                      filters=filters, since=since, until=until, status=filters.status,
-                      links=page_links(request, paging) if q else {})
+        return render(
+            request,
+            "search.html",
+            nav="search",
+            q=q,
+            hits=hits,
+            total=total,
+            filters=filters,
+            since=since,
+            until=until,
+            status=filters.status,
+            links=page_links(request, paging) if q else {},
+        )
 
 
 def _load_hits(session, found: list[search_index.Hit]) -> list[tuple[Message, Item | None]]:
-    messages = {m.id: m for m in session.scalars(
-        select(Message).where(Message.id.in_({h.message_pk for h in found})))}
-    items = {i.id: i for i in session.scalars(
-        select(Item).where(Item.id.in_({h.item_id for h in found if h.item_id})))}
-    return [(messages[h.message_pk], items.get(h.item_id) if h.item_id else None)
-            for h in found if h.message_pk in messages]
+    messages = {
+        m.id: m
+        for m in session.scalars(
+            select(Message).where(Message.id.in_({h.message_pk for h in found}))
+        )
+    }
+    items = {
+        i.id: i
+        for i in session.scalars(
+            select(Item).where(Item.id.in_({h.item_id for h in found if h.item_id}))
+        )
+    }
+    return [
+        (messages[h.message_pk], items.get(h.item_id) if h.item_id else None)
+        for h in found
+        if h.message_pk in messages
+    ]

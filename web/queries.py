@@ -13,7 +13,7 @@ from pipeline.campaign import Campaign
 from storage.models import IngestError, Item, Message, Unit, utcnow
 
 PAGE = 50
-COUNT_CAP = 10_000   # past this, pages say "10000+": an exact count would cost a full scan
+COUNT_CAP = 10_000  # past this, pages say "10000+": an exact count would cost a full scan
 PROBLEM_STATUSES = ("corrupt", "rejected_unsafe", "encrypted", "too_large", "external_link")
 
 
@@ -37,7 +37,7 @@ class Page:
 class TrackerCell:
     count: int = 0
     first: datetime | None = None
-    state: str = "pending"   # ok | late | missing | pending
+    state: str = "pending"  # ok | late | missing | pending
 
 
 @dataclass
@@ -70,24 +70,40 @@ def paged(session: Session, stmt: Select, page: int, per_page: int = PAGE) -> Pa
 
 def material_items() -> Select:
     """Returns the ids of material items (not logos), newest message first."""
-    return (select(Item.id).join(Message, Message.id == Item.message_pk)
-            .where(Item.role == "material")
-            .order_by(Message.received_at.desc(), Item.id))
+    return (
+        select(Item.id)
+        .join(Message, Message.id == Item.message_pk)
+        .where(Item.role == "material")
+        .order_by(Message.received_at.desc(), Item.id)
+    )
 
 
 def load_items(session: Session, ids: list[int]) -> list[tuple[Item, Message]]:
     """Returns (item, message) pairs for ids, in the order of ids."""
     if not ids:
         return []
-    rows = {item.id: (item, message) for item, message in session.execute(
-        select(Item, Message).join(Message, Message.id == Item.message_pk)
-        .where(Item.id.in_(ids)))}
+    rows = {
+        item.id: (item, message)
+        for item, message in session.execute(
+            select(Item, Message)
+            .join(Message, Message.id == Item.message_pk)
+            .where(Item.id.in_(ids))
+        )
+    }
     return [rows[i] for i in ids if i in rows]
 
 
-def browse_items(session: Session, campaign: Campaign, *, unit: str | None = None,
-                 kind: str | None = None, day: date | None = None, media: str | None = None,
-                 page: int = 1, per_page: int = PAGE) -> Page:
+def browse_items(
+    session: Session,
+    campaign: Campaign,
+    *,
+    unit: str | None = None,
+    kind: str | None = None,
+    day: date | None = None,
+    media: str | None = None,
+    page: int = 1,
+    per_page: int = PAGE,
+) -> Page:
     stmt = material_items()
     if unit == "_triage":
         stmt = stmt.where(Message.status == "triage")
@@ -106,8 +122,11 @@ def browse_items(session: Session, campaign: Campaign, *, unit: str | None = Non
 
 
 def unit_messages(session: Session, unit: str, page: int = 1) -> Page:
-    stmt = (select(Message).where(Message.unit_code == unit)
-            .order_by(Message.received_at.desc(), Message.id.desc()))
+    stmt = (
+        select(Message)
+        .where(Message.unit_code == unit)
+        .order_by(Message.received_at.desc(), Message.id.desc())
+    )
     return paged(session, stmt, page)
 
 
@@ -119,21 +138,24 @@ def item_kinds_by_message(session: Session, message_pks: list[int]) -> dict[int,
     rows = session.execute(
         select(Item.message_pk, Item.kind, func.count())
         .where(Item.message_pk.in_(message_pks), Item.role == "material")
-        .group_by(Item.message_pk, Item.kind))
+        .group_by(Item.message_pk, Item.kind)
+    )
     for pk, kind, n in rows:
         out[pk][kind or ""] = n
     return out
 
 
-def tracker(session: Session, campaign: Campaign, unit: str | None = None,
-            now: datetime | None = None) -> list[TrackerRow]:
+def tracker(
+    session: Session, campaign: Campaign, unit: str | None = None, now: datetime | None = None
+) -> list[TrackerRow]:
     """Returns units × required kinds: how many items came, the first one, and the state."""
     now = now or utcnow()
-    stmt = (select(Message.unit_code, Item.kind, func.count(), func.min(Message.received_at))
-            .join(Message, Message.id == Item.message_pk)
-            .where(Item.role == "material", Item.duplicate_of_id.is_(None),
-                   Message.status == "filed")
-            .group_by(Message.unit_code, Item.kind))
+    stmt = (
+        select(Message.unit_code, Item.kind, func.count(), func.min(Message.received_at))
+        .join(Message, Message.id == Item.message_pk)
+        .where(Item.role == "material", Item.duplicate_of_id.is_(None), Message.status == "filed")
+        .group_by(Message.unit_code, Item.kind)
+    )
     units_q = select(Unit).where(Unit.active.is_(True)).order_by(Unit.type, Unit.code)
     if unit:
         stmt = stmt.where(Message.unit_code == unit)
@@ -163,48 +185,77 @@ def intake(session: Session, campaign: Campaign, now: datetime | None = None) ->
     start_week, _ = day_bounds(campaign, today - timedelta(days=today.weekday()))
     out = {}
     for label, since in (("today", start_today), ("week", start_week)):
-        out[label + "_messages"] = session.scalar(
-            select(func.count()).select_from(Message).where(Message.received_at >= since)) or 0
-        out[label + "_items"] = session.scalar(
-            select(func.count()).select_from(Item).join(Message, Message.id == Item.message_pk)
-            .where(Message.received_at >= since, Item.role == "material")) or 0
+        out[label + "_messages"] = (
+            session.scalar(
+                select(func.count()).select_from(Message).where(Message.received_at >= since)
+            )
+            or 0
+        )
+        out[label + "_items"] = (
+            session.scalar(
+                select(func.count())
+                .select_from(Item)
+                .join(Message, Message.id == Item.message_pk)
+                .where(Message.received_at >= since, Item.role == "material")
+            )
+            or 0
+        )
     out["triage"] = triage_count(session)
     out["total_messages"] = session.scalar(select(func.count()).select_from(Message)) or 0
     return out
 
 
 def triage_count(session: Session) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Message).where(Message.status == "triage")) or 0
+    return (
+        session.scalar(select(func.count()).select_from(Message).where(Message.status == "triage"))
+        or 0
+    )
 
 
 def recent_problems(session: Session, limit: int = 10) -> dict[str, list]:
     """Returns the latest ingestion errors and items staff must look at."""
     errors = session.scalars(select(IngestError).order_by(IngestError.id.desc()).limit(limit)).all()
     items = session.execute(
-        select(Item, Message).join(Message, Message.id == Item.message_pk)
+        select(Item, Message)
+        .join(Message, Message.id == Item.message_pk)
         .where(Item.status.in_(PROBLEM_STATUSES))
-        .order_by(Item.id.desc()).limit(limit)).all()
+        .order_by(Item.id.desc())
+        .limit(limit)
+    ).all()
     return {"errors": errors, "items": items}
 
 
 def recent_messages(session: Session, limit: int = 10) -> list[Message]:
-    return session.scalars(select(Message).order_by(Message.received_at.desc(), Message.id.desc())
-                           .limit(limit)).all()
+    return session.scalars(
+        select(Message).order_by(Message.received_at.desc(), Message.id.desc()).limit(limit)
+    ).all()
 
 
 def unit_counts(session: Session) -> dict[str | None, tuple[int, int]]:
     """Returns {unit code: (messages, material items)}; None is the triage folder."""
-    msgs = dict(session.execute(select(Message.unit_code, func.count())
-                                .where(Message.is_material.is_(True))
-                                .group_by(Message.unit_code)).all())
-    items = dict(session.execute(
-        select(Message.unit_code, func.count()).select_from(Item)
-        .join(Message, Message.id == Item.message_pk)
-        .where(Item.role == "material").group_by(Message.unit_code)).all())
+    msgs = dict(
+        session.execute(
+            select(Message.unit_code, func.count())
+            .where(Message.is_material.is_(True))
+            .group_by(Message.unit_code)
+        ).all()
+    )
+    items = dict(
+        session.execute(
+            select(Message.unit_code, func.count())
+            .select_from(Item)
+            .join(Message, Message.id == Item.message_pk)
+            .where(Item.role == "material")
+            .group_by(Message.unit_code)
+        ).all()
+    )
     return {code: (msgs.get(code, 0), items.get(code, 0)) for code in set(msgs) | set(items)}
 
 
 def triage_queue(session: Session, limit: int = 200) -> list[Message]:
-    return session.scalars(select(Message).where(Message.status == "triage")
-                           .order_by(Message.received_at, Message.id).limit(limit)).all()
+    return session.scalars(
+        select(Message)
+        .where(Message.status == "triage")
+        .order_by(Message.received_at, Message.id)
+        .limit(limit)
+    ).all()

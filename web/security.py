@@ -12,17 +12,31 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "media-src 'self'; object-src 'none'; frame-src 'self'; frame-ancestors 'self'; "
-       "base-uri 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self'; object-src 'none'; frame-src 'self'; frame-ancestors 'self'; "
+    "base-uri 'none'; form-action 'self'"
+)
 # a file shown inline gets a CSP of its own, so even a mislabelled file cannot run script
-FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+FILE_CSP = (
+    "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+)
 
 # types a browser shows inline without running anything; every other file is a download
 INLINE_TYPES = {
-    "image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp",
-    "video/mp4", "video/webm", "video/ogg", "audio/mpeg", "audio/mp4", "audio/ogg",
-    "application/pdf", "text/plain",
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/ogg",
+    "application/pdf",
+    "text/plain",
 }
 
 
@@ -91,6 +105,8 @@ def sanitise_html(body: str) -> str:
 def content_disposition(name: str, inline: bool = False) -> str:
     """Returns an RFC 6266 header: an ASCII fallback plus the UTF-8 name in filename*."""
     kind = "inline" if inline else "attachment"
-    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_"
-                       for c in name) or "file"
+    fallback = (
+        "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in name)
+        or "file"
+    )
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

@@ -18,15 +18,15 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 class WebSettings:
     """How the web UI is served and how it protects sign-in."""
 
-    enabled: bool = False               # `mailroom run` serves the UI too
+    enabled: bool = False  # `mailroom run` serves the UI too
     host: str = "127.0.0.1"
     port: int = 8080
     secret_key_file: Path | None = None  # signing key for cookies; made on first run
     session_hours: int = 12
-    cookie_secure: bool = True          # off only for plain http on loopback (dev, tests)
-    login_max_failures: int = 5         # failed sign-ins per name or client ...
-    login_window_minutes: int = 15      # ... within this many minutes, then refused
-    max_zip_files: int = 500            # photos in one zip download
+    cookie_secure: bool = True  # off only for plain http on loopback (dev, tests)
+    login_max_failures: int = 5  # failed sign-ins per name or client ...
+    login_window_minutes: int = 15  # ... within this many minutes, then refused
+    max_zip_files: int = 500  # photos in one zip download
 
 
 def load_web_settings(raw: dict[str, Any], file: str, base_dir: Path) -> WebSettings:
@@ -52,11 +52,17 @@ def load_web_settings(raw: dict[str, Any], file: str, base_dir: Path) -> WebSett
     if unknown:
         raise ConfigError(file, f"web.{unknown[0]}", "is not a [web] setting")
     key_file = Path(os.path.expanduser(values.pop("secret_key_file", "data/web-secret.key")))
-    settings = WebSettings(**values, secret_key_file=key_file if key_file.is_absolute()
-                           else (base_dir / key_file).resolve())
+    settings = WebSettings(
+        **values,
+        secret_key_file=key_file if key_file.is_absolute() else (base_dir / key_file).resolve(),
+    )
     if not settings.cookie_secure and settings.host not in LOOPBACK:
-        raise ConfigError(file, "web.cookie_secure", "may be false only when web.host is "
-                          "127.0.0.1 or localhost (serve other hosts over https)")
+        raise ConfigError(
+            file,
+            "web.cookie_secure",
+            "may be false only when web.host is "
+            "127.0.0.1 or localhost (serve other hosts over https)",
+        )
     return settings
 
 
@@ -66,12 +72,12 @@ def secret_key(settings: WebSettings) -> str:
         return os.environ[SECRET_ENV]
     path = settings.secret_key_file
     if path is None:
-        return secrets.token_urlsafe(48)   # a key for this process only
+        return secrets.token_urlsafe(48)  # a key for this process only
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:   # another process made it first
+        except FileExistsError:  # another process made it first
             pass
         else:
             with os.fdopen(fd, "w") as handle:

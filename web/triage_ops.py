@@ -25,8 +25,9 @@ except ImportError:  # pragma: no cover - depends on what is merged
     _workers_triage = None
 
 
-def assign(ctx, message_pk: int, unit_code: str, actor: str,
-           kinds: dict[int, str] | None = None) -> None:
+def assign(
+    ctx, message_pk: int, unit_code: str, actor: str, kinds: dict[int, str] | None = None
+) -> None:
     """Assigns a message to a unit (and items to kinds) as `actor`; re-files its files."""
     if _workers_triage is not None and hasattr(_workers_triage, "assign_unit"):
         _workers_triage.assign_unit(ctx, message_pk, unit_code, actor, kinds=kinds)
@@ -41,18 +42,34 @@ def assign(ctx, message_pk: int, unit_code: str, actor: str,
         before = {"unit": message.unit_code, "status": message.status}
         message.unit_code, message.status, message.confidence = unit_code, "filed", 1.0
         message.is_material = True
-        session.add(DecisionRecord(
-            message_pk=message.id, subject="unit", value=unit_code, confidence=1.0,
-            level="strong", decided_by=actor,
-            evidence={"reason": "assigned by staff", "previous": before["unit"], "clues": []}))
+        session.add(
+            DecisionRecord(
+                message_pk=message.id,
+                subject="unit",
+                value=unit_code,
+                confidence=1.0,
+                level="strong",
+                decided_by=actor,
+                evidence={"reason": "assigned by staff", "previous": before["unit"], "clues": []},
+            )
+        )
         for item in message.items:
             if kinds and item.id in kinds and kinds[item.id] != item.kind:
                 _record_kind(session, item, kinds[item.id], actor)
         _refile(ctx, message, unit.name)
         _learn_sender(session, message.from_addr, unit_code, actor)
-        session.add(AuditEntry(actor=actor, action="assign_unit", target=f"message:{message.id}",
-                               data={"before": before, "unit": unit_code,
-                                     "kinds": {str(k): v for k, v in (kinds or {}).items()}}))
+        session.add(
+            AuditEntry(
+                actor=actor,
+                action="assign_unit",
+                target=f"message:{message.id}",
+                data={
+                    "before": before,
+                    "unit": unit_code,
+                    "kinds": {str(k): v for k, v in (kinds or {}).items()},
+                },
+            )
+        )
     log.info("%s assigned message %s to %s", actor, message_pk, unit_code)
 
 
@@ -71,15 +88,29 @@ def set_item_kind(ctx, item_id: int, kind: str, actor: str) -> None:
         _record_kind(session, item, kind, actor)
         unit = next((u for u in ctx.config.units if u.code == item.message.unit_code), None)
         _refile(ctx, item.message, unit.name if unit else None, only=item)
-        session.add(AuditEntry(actor=actor, action="set_item_kind", target=f"item:{item.id}",
-                               data={"before": before, "kind": kind}))
+        session.add(
+            AuditEntry(
+                actor=actor,
+                action="set_item_kind",
+                target=f"item:{item.id}",
+                data={"before": before, "kind": kind},
+            )
+        )
 
 
 def _record_kind(session: Session, item: Item, kind: str, actor: str) -> None:
-    session.add(DecisionRecord(
-        message_pk=item.message_pk, item_id=item.id, subject="kind", value=kind,
-        confidence=1.0, level="strong", decided_by=actor,
-        evidence={"reason": "set by staff", "previous": item.kind, "clues": []}))
+    session.add(
+        DecisionRecord(
+            message_pk=item.message_pk,
+            item_id=item.id,
+            subject="kind",
+            value=kind,
+            confidence=1.0,
+            level="strong",
+            decided_by=actor,
+            evidence={"reason": "set by staff", "previous": item.kind, "clues": []},
+        )
+    )
     item.kind, item.kind_confidence = kind, 1.0
 
 
@@ -92,13 +123,17 @@ def _refile(ctx, message: Message, unit_name: str | None, only: Item | None = No
             continue
         if item.role != "material" or item.blob_path is None or item.duplicate_of_id:
             continue
-        folder = layout.message_folder(campaign.name, unit_name, campaign.label(item.kind),
-                                       day, message.subject)
+        folder = layout.message_folder(
+            campaign.name, unit_name, campaign.label(item.kind), day, message.subject
+        )
         target = layout.item_view_path(folder, item.name)
         if item.path == target:
             continue
-        item.path = (ctx.archive.move_view(item.path, item.blob_path, target) if item.path
-                     else ctx.archive.link(item.blob_path, target))
+        item.path = (
+            ctx.archive.move_view(item.path, item.blob_path, target)
+            if item.path
+            else ctx.archive.link(item.blob_path, target)
+        )
         message.folder = folder.rsplit("/", 2)[0]
 
 
@@ -108,7 +143,8 @@ def _learn_sender(session: Session, address: str, unit_code: str, actor: str) ->
         return
     known = session.scalar(select(SenderAddress).where(SenderAddress.address == address))
     if known is None:
-        session.add(SenderAddress(address=address, unit_code=unit_code, source="learned",
-                                  learned_by=actor))
+        session.add(
+            SenderAddress(address=address, unit_code=unit_code, source="learned", learned_by=actor)
+        )
     elif known.source == "learned":
         known.unit_code, known.learned_by = unit_code, actor

@@ -31,12 +31,20 @@ def queue(request: Request) -> Response:
         messages = queries.triage_queue(session)
         pks = [m.id for m in messages]
         decisions: dict[int, DecisionRecord] = {}
-        for d in session.scalars(select(DecisionRecord).where(
-                DecisionRecord.message_pk.in_(pks), DecisionRecord.subject == "unit")
-                .order_by(DecisionRecord.id)):
+        for d in session.scalars(
+            select(DecisionRecord)
+            .where(DecisionRecord.message_pk.in_(pks), DecisionRecord.subject == "unit")
+            .order_by(DecisionRecord.id)
+        ):
             decisions[d.message_pk] = d
-        return render(request, "triage.html", nav="triage", messages=messages,
-                      decisions=decisions, total=queries.triage_count(session))
+        return render(
+            request,
+            "triage.html",
+            nav="triage",
+            messages=messages,
+            decisions=decisions,
+            total=queries.triage_count(session),
+        )
 
 
 async def assign(request: Request) -> Response:
@@ -44,12 +52,16 @@ async def assign(request: Request) -> Response:
     user = require_editor(request)
     form = await checked_form(request)
     unit = str(form.get("unit", ""))
-    pks = sorted({int(v) for v in form.getlist("message") if str(v).isdigit()
-                  and 0 < int(v) <= MAX_ID})
+    pks = sorted(
+        {int(v) for v in form.getlist("message") if str(v).isdigit() and 0 < int(v) <= MAX_ID}
+    )
     if not pks or not unit:
         raise HTTPException(400, "请选择邮件和单位。")
-    kinds = {int(k[5:]): str(v) for k, v in form.multi_items()
-             if k.startswith("kind_") and k[5:].isdigit() and v}
+    kinds = {
+        int(k[5:]): str(v)
+        for k, v in form.multi_items()
+        if k.startswith("kind_") and k[5:].isdigit() and v
+    }
     ctx = request.app.state.ctx
 
     def _do() -> None:
@@ -67,12 +79,14 @@ async def set_kind(request: Request) -> Response:
     form = await checked_form(request)
     item_id = request.path_params["item_id"]
     kind = str(form.get("kind", ""))
-    await run_in_threadpool(triage_ops.set_item_kind, request.app.state.ctx, item_id, kind,
-                            user.name)
+    await run_in_threadpool(
+        triage_ops.set_item_kind, request.app.state.ctx, item_id, kind, user.name
+    )
     return RedirectResponse(f"/items/{item_id}", status_code=303)
 
 
 # -- reports -------------------------------------------------------------------------
+
 
 def report_files(archive_root: Path) -> list[tuple[str, float, int]]:
     """Returns saved report files under <archive>/reports/ as (relative path, mtime, size)."""
@@ -91,8 +105,10 @@ def report_files(archive_root: Path) -> list[tuple[str, float, int]]:
 
 def reports(request: Request) -> Response:
     files = report_files(request.app.state.ctx.archive.root)
-    rows = [(n, rel, datetime.fromtimestamp(mtime, UTC), size)
-            for n, (rel, mtime, size) in enumerate(files)]
+    rows = [
+        (n, rel, datetime.fromtimestamp(mtime, UTC), size)
+        for n, (rel, mtime, size) in enumerate(files)
+    ]
     return render(request, "reports.html", nav="reports", files=rows)
 
 
@@ -117,8 +133,16 @@ def tracker_csv(request: Request) -> Response:
     writer = csv.writer(out)
     writer.writerow(["单位代码", "单位", *[k.label for k in kinds]])
     for row in rows:
-        writer.writerow([row.unit.code, row.unit.name, *[
-            f"{states[row.cells[k.code].state]}（{row.cells[k.code].count}）" for k in kinds]])
+        writer.writerow(
+            [
+                row.unit.code,
+                row.unit.name,
+                *[f"{states[row.cells[k.code].state]}（{row.cells[k.code].count}）" for k in kinds],
+            ]
+        )
     name = f"报送情况-{campaign.local_day(datetime.now(UTC)).isoformat()}.csv"
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": content_disposition(name)})
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": content_disposition(name)},
+    )

@@ -25,7 +25,7 @@ from celery import Celery
 from workers.scale_config import QueueSettings
 
 log = logging.getLogger(__name__)
-SENT_MARK = "mailroom:sent:{kind}:{id}"   # Redis key: sent recently, the sweep leaves it
+SENT_MARK = "mailroom:sent:{kind}:{id}"  # Redis key: sent recently, the sweep leaves it
 
 
 def make_celery(settings: QueueSettings) -> Celery:
@@ -43,8 +43,11 @@ def make_celery(settings: QueueSettings) -> Celery:
         broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_default_queue="ingest",
-        task_routes={"mailroom.media": {"queue": "media"}, "mailroom.ingest": {"queue": "ingest"},
-                     "mailroom.report": {"queue": "ingest"}},
+        task_routes={
+            "mailroom.media": {"queue": "media"},
+            "mailroom.ingest": {"queue": "ingest"},
+            "mailroom.report": {"queue": "ingest"},
+        },
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         enable_utc=True,
@@ -60,14 +63,16 @@ def transport_options(settings: QueueSettings) -> dict[str, int]:
     throttle seconds (100 s by default); a short timeout gets a matching short scan.
     """
     timeout = settings.visibility_timeout
-    return {"visibility_timeout": timeout,
-            "unacked_restore_interval": max(1, min(10, timeout // 10)),
-            "unacked_restore_throttle": max(1, min(10, timeout // 60))}
+    return {
+        "visibility_timeout": timeout,
+        "unacked_restore_interval": max(1, min(10, timeout // 10)),
+        "unacked_restore_throttle": max(1, min(10, timeout // 60)),
+    }
 
 
 # -- the tasks: each opens the worker process's context once, then calls workers.queue ---
 
-_context: tuple[int, Any] | None = None   # (pid, AppContext): never shared across a fork
+_context: tuple[int, Any] | None = None  # (pid, AppContext): never shared across a fork
 
 
 def worker_context():
@@ -83,7 +88,7 @@ def worker_context():
         config = load_config(find_config_path(None))
         setup_logging(config.log_level)
         ctx = open_context(config, migrate=False)
-        configure(ctx, queue_settings(config))   # jobs a task queues go to the broker too
+        configure(ctx, queue_settings(config))  # jobs a task queues go to the broker too
         _context = (os.getpid(), ctx)
     return _context[1]
 

@@ -41,16 +41,32 @@ class State:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr, force=True)
-    for noisy in ("mailparser", "alembic", "pypdf", "imapclient", "apscheduler",
-                   "pypdf._reader", "pypdf._cmap"):
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in (
+        "mailparser",
+        "alembic",
+        "pypdf",
+        "imapclient",
+        "apscheduler",
+        "pypdf._reader",
+        "pypdf._cmap",
+    ):
         logging.getLogger(noisy).setLevel(logging.ERROR if "pypdf" in noisy else logging.WARNING)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", metavar="FILE", envvar="MAILROOM_CONFIG",
-              help="Config file (default: $MAILROOM_CONFIG, then ./config.toml).")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    envvar="MAILROOM_CONFIG",
+    help="Config file (default: $MAILROOM_CONFIG, then ./config.toml).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.pass_context
 def cli(click_ctx: click.Context, config_path: str | None, debug: bool) -> None:
@@ -64,8 +80,11 @@ def cli(click_ctx: click.Context, config_path: str | None, debug: bool) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--no-wait", is_flag=True,
-              help="Exit without making thumbnails and web videos; `mailroom run` makes them.")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Exit without making thumbnails and web videos; `mailroom run` makes them.",
+)
 @click.pass_obj
 def ingest(state: State, paths: tuple[Path, ...], no_wait: bool) -> None:
     """Ingest .eml files, folders of them, Maildir folders and mbox files, once.
@@ -95,9 +114,11 @@ def summary_text(outcomes, ctx: AppContext) -> str:
     kinds: Counter[str] = Counter()
     for outcome in outcomes:
         kinds.update(outcome.kinds)
-    lines = [f"messages: {len(outcomes)} read, {statuses['filed']} filed, "
-             f"{statuses['triage']} to triage, {statuses['not_material']} not material, "
-             f"{statuses['duplicate']} already ingested, {statuses['error']} failed"]
+    lines = [
+        f"messages: {len(outcomes)} read, {statuses['filed']} filed, "
+        f"{statuses['triage']} to triage, {statuses['not_material']} not material, "
+        f"{statuses['duplicate']} already ingested, {statuses['error']} failed"
+    ]
     if kinds:
         parts = [f"{ctx.campaign.label(k)}({k}) {n}" for k, n in sorted(kinds.items())]
         lines.append(f"items: {sum(kinds.values())} — " + ", ".join(parts))
@@ -122,7 +143,8 @@ def export(state: State, what: str, since, until, unit: str | None) -> None:
 
     ctx = state.app()
     rows = (export_messages if what == "messages" else export_items)(
-        ctx, _day(since), _day(until), unit)
+        ctx, _day(since), _day(until), unit
+    )
     for row in rows:
         click.echo(json.dumps(row, ensure_ascii=False))
 

@@ -46,9 +46,9 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class IdentifyConfig:
-    confident_threshold: float = 0.75     # below: the message goes to triage
-    decorative_max_bytes: int = 15_000    # inline images smaller than this are logos
-    decorative_max_pixels: int = 200      # ... or with both sides at most this
+    confident_threshold: float = 0.75  # below: the message goes to triage
+    decorative_max_bytes: int = 15_000  # inline images smaller than this are logos
+    decorative_max_pixels: int = 200  # ... or with both sides at most this
 
 
 @dataclass(frozen=True)
@@ -116,21 +116,34 @@ _KNOWN = {
     "log": {"level"},
     "campaign": {"code", "name", "start", "end", "timezone", "fallback_kind"},
 }
-_FEATURE_SECTIONS = {"mailbox", "media", "report", "smtp", "receipts", "reminders", "web",
-                     "queue", "kinds", "units", "units_file"}
+_FEATURE_SECTIONS = {
+    "mailbox",
+    "media",
+    "report",
+    "smtp",
+    "receipts",
+    "reminders",
+    "web",
+    "queue",
+    "kinds",
+    "units",
+    "units_file",
+}
 
 
 def _check_keys(data: dict[str, Any], file: str) -> None:
     """Raises ConfigError for a section or key mailroom does not know (usually a typo)."""
     for name, value in data.items():
         if name not in _KNOWN and name not in _FEATURE_SECTIONS:
-            raise ConfigError(file, name, "unknown setting; check the spelling against "
-                              "config.toml")
+            raise ConfigError(file, name, "unknown setting; check the spelling against config.toml")
         if name in _KNOWN and isinstance(value, dict):
             for key in value:
                 if key not in _KNOWN[name]:
-                    raise ConfigError(file, f"{name}.{key}", "unknown setting; check the "
-                                      "spelling against config.toml")
+                    raise ConfigError(
+                        file,
+                        f"{name}.{key}",
+                        "unknown setting; check the spelling against config.toml",
+                    )
 
 
 def build_config(data: dict[str, Any], path: Path | None, base_dir: Path) -> Config:
@@ -155,17 +168,27 @@ def build_config(data: dict[str, Any], path: Path | None, base_dir: Path) -> Con
         decorative_max_bytes=r.integer("identify.decorative_max_bytes", 15_000, minimum=0),
         decorative_max_pixels=r.integer("identify.decorative_max_pixels", 200, minimum=0),
     )
-    limits = LimitsConfig(**{
-        name: r.integer(f"limits.{name}", default, minimum=1)
-        for name, default in LimitsConfig().__dict__.items()
-    })
+    limits = LimitsConfig(
+        **{
+            name: r.integer(f"limits.{name}", default, minimum=1)
+            for name, default in LimitsConfig().__dict__.items()
+        }
+    )
     level = r.string("log.level", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(r.file, "log.level", f"{level!r} is not DEBUG, INFO, WARNING or ERROR")
     return Config(
-        path=path, base_dir=base_dir, storage=storage, source=source,
-        campaign=_campaign(r), units=_units(r), department=dept,
-        identify=identify, limits=limits, log_level=level, raw=data,
+        path=path,
+        base_dir=base_dir,
+        storage=storage,
+        source=source,
+        campaign=_campaign(r),
+        units=_units(r),
+        department=dept,
+        identify=identify,
+        limits=limits,
+        log_level=level,
+        raw=data,
     )
 
 
@@ -199,8 +222,13 @@ def _campaign(r: _Reader) -> Campaign:
     if len(set(codes)) != len(codes):
         raise ConfigError(r.file, "kinds", "two kinds share one code")
     return Campaign(
-        code=r.slug("campaign.code"), name=r.string("campaign.name"), start=start, end=end,
-        timezone=tz, kinds=kinds, fallback_kind=fallback,
+        code=r.slug("campaign.code"),
+        name=r.string("campaign.name"),
+        start=start,
+        end=end,
+        timezone=tz,
+        kinds=kinds,
+        fallback_kind=fallback,
     )
 
 
@@ -213,9 +241,13 @@ def _kind(r: _Reader, i: int) -> Kind:
     if window not in ("", "before", "during", "after"):
         raise ConfigError(r.file, f"{key}.window", "must be before, during or after")
     return Kind(
-        code=r.slug(f"{key}.code"), label=r.string(f"{key}.label"), due=due,
-        required=r.boolean(f"{key}.required", True), keywords=r.strings(f"{key}.keywords", ()),
-        media=r.strings(f"{key}.media", ()), window=window,
+        code=r.slug(f"{key}.code"),
+        label=r.string(f"{key}.label"),
+        due=due,
+        required=r.boolean(f"{key}.required", True),
+        keywords=r.strings(f"{key}.keywords", ()),
+        media=r.strings(f"{key}.media", ()),
+        window=window,
     )
 
 
@@ -238,13 +270,19 @@ def _units(r: _Reader) -> tuple[Unit, ...]:
         key = f"units[{i}]"
         utype = r.string(f"{key}.type", "other")
         if utype not in UNIT_TYPES:
-            raise ConfigError(r.file, f"{key}.type", f"{utype!r} is not one of {', '.join(UNIT_TYPES)}")
-        units.append(Unit(
-            code=r.slug(f"{key}.code"), name=r.string(f"{key}.name"), type=utype,
-            aliases=r.strings(f"{key}.aliases", ()),
-            domains=tuple(d.lower().lstrip("@") for d in r.strings(f"{key}.domains", ())),
-            addresses=tuple(a.lower() for a in r.strings(f"{key}.addresses", ())),
-        ))
+            raise ConfigError(
+                r.file, f"{key}.type", f"{utype!r} is not one of {', '.join(UNIT_TYPES)}"
+            )
+        units.append(
+            Unit(
+                code=r.slug(f"{key}.code"),
+                name=r.string(f"{key}.name"),
+                type=utype,
+                aliases=r.strings(f"{key}.aliases", ()),
+                domains=tuple(d.lower().lstrip("@") for d in r.strings(f"{key}.domains", ())),
+                addresses=tuple(a.lower() for a in r.strings(f"{key}.addresses", ())),
+            )
+        )
     codes = [u.code for u in units]
     dupes = sorted({c for c in codes if codes.count(c) > 1})
     if dupes:
@@ -330,11 +368,15 @@ class _Reader:
         if value is None:
             return f"sqlite:///{(self.base_dir / default_file).resolve()}"
         if not isinstance(value, str) or "://" not in value:
-            raise ConfigError(self.file, key, "must be a SQLAlchemy URL such as "
-                              "sqlite:///data/mailroom.db or postgresql+psycopg://user@host/db")
+            raise ConfigError(
+                self.file,
+                key,
+                "must be a SQLAlchemy URL such as "
+                "sqlite:///data/mailroom.db or postgresql+psycopg://user@host/db",
+            )
         prefix = "sqlite:///"
         if value.startswith(prefix) and not value.startswith(prefix + "/") and value != "sqlite://":
-            rel = value[len(prefix):]
+            rel = value[len(prefix) :]
             if rel and rel != ":memory:":
                 return prefix + str((self.base_dir / rel).resolve())
         return value

@@ -36,10 +36,13 @@ class AppContext:
     def unit_directory(self) -> UnitDirectory:
         """Returns the units from config plus the sender addresses learned from triage."""
         with self.db.session() as session:
-            learned = dict(session.execute(
-                select(SenderAddress.address, SenderAddress.unit_code)
-                .where(SenderAddress.source == "learned")
-            ).all())
+            learned = dict(
+                session.execute(
+                    select(SenderAddress.address, SenderAddress.unit_code).where(
+                        SenderAddress.source == "learned"
+                    )
+                ).all()
+            )
         return UnitDirectory(self.config.units, learned)
 
     def close(self) -> None:
@@ -55,8 +58,9 @@ def open_context(config: Config, *, migrate: bool = True) -> AppContext:
     config.storage.archive_dir.mkdir(parents=True, exist_ok=True)
     from workers.scale_config import blob_store  # [storage] backend: local folder or S3
 
-    return AppContext(config=config, db=db,
-                      archive=Archive(config.storage.archive_dir, store=blob_store(config)))
+    return AppContext(
+        config=config, db=db, archive=Archive(config.storage.archive_dir, store=blob_store(config))
+    )
 
 
 def sync_units(db: Database, config: Config) -> None:

@@ -30,10 +30,16 @@ from workers.config import Config
 # in before its videos finish transcoding.
 PRIORITY = {"thumbs": 0, "document": 10, "video": 20}
 _PDF, _DOCX, _LEGACY, _TEXT = "pdf", "docx", "legacy", "text"
-_DOCUMENT_EXTS = {".pdf": _PDF, ".docx": _DOCX, ".doc": _LEGACY, ".wps": _LEGACY, ".wpt": _LEGACY,
-                  ".txt": _TEXT}
-MAX_TEXT_FILE = 20 * 1024 * 1024   # a .txt larger than this is not a manuscript
-MAX_TEXT_CHARS = 1_000_000   # the search index needs the words, not a 900-page annex whole
+_DOCUMENT_EXTS = {
+    ".pdf": _PDF,
+    ".docx": _DOCX,
+    ".doc": _LEGACY,
+    ".wps": _LEGACY,
+    ".wpt": _LEGACY,
+    ".txt": _TEXT,
+}
+MAX_TEXT_FILE = 20 * 1024 * 1024  # a .txt larger than this is not a manuscript
+MAX_TEXT_CHARS = 1_000_000  # the search index needs the words, not a 900-page annex whole
 NOT_PREVIEWABLE = "no program on this machine reads this format (antiword and catdoc tried)"
 
 
@@ -41,15 +47,15 @@ NOT_PREVIEWABLE = "no program on this machine reads this format (antiword and ca
 class MediaSettings:
     """The [media] section of config.toml, validated."""
 
-    workers: int = 2              # worker processes for images and documents
-    video_workers: int = 1        # worker processes for video transcodes
-    thumb_size: int = 320         # long side of grid thumbnails, px
-    preview_size: int = 1440      # long side of previews, px
+    workers: int = 2  # worker processes for images and documents
+    video_workers: int = 1  # worker processes for video transcodes
+    thumb_size: int = 320  # long side of grid thumbnails, px
+    preview_size: int = 1440  # long side of previews, px
     jpeg_quality: int = 80
-    video_short_side: int = 720   # web video is scaled down to this short side
-    crf: int = 23                 # libx264 quality (lower is better and bigger)
-    preset: str = "veryfast"      # libx264 speed (ultrafast makes files ~4x larger)
-    timeout_factor: float = 3.0   # ffmpeg time limit: 60 s + this x the video's duration
+    video_short_side: int = 720  # web video is scaled down to this short side
+    crf: int = 23  # libx264 quality (lower is better and bigger)
+    preset: str = "veryfast"  # libx264 speed (ultrafast makes files ~4x larger)
+    timeout_factor: float = 3.0  # ffmpeg time limit: 60 s + this x the video's duration
 
 
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
@@ -73,7 +79,8 @@ def media_settings(config: Config) -> MediaSettings:
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
         if not ok:
             want = {str: f"one of {', '.join(_PRESETS)}", float: "a positive number"}.get(
-                type(default), "a whole number of at least 1")
+                type(default), "a whole number of at least 1"
+            )
             raise ConfigError(config.label, f"media.{name}", f"must be {want}, not {value!r}")
         values[name] = float(value) if isinstance(default, float) else value
     unknown = sorted(set(section) - set(MediaSettings().__dict__))
@@ -93,7 +100,7 @@ class Derived:
     web_video: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     text: str | None = None
-    status: str | None = None     # corrupt or encrypted when the decoder refused the file
+    status: str | None = None  # corrupt or encrypted when the decoder refused the file
     error: str | None = None
 
 
@@ -145,7 +152,7 @@ def apply_derived(item: Item, result: Derived) -> None:
         if getattr(result, name) is not None:
             setattr(item, name, getattr(result, name))
     if result.meta:
-        item.meta = {**(item.meta or {}), **result.meta}   # a new dict, so the JSON is saved
+        item.meta = {**(item.meta or {}), **result.meta}  # a new dict, so the JSON is saved
     if result.text is not None:
         item.text = result.text[:MAX_TEXT_CHARS]
     if result.status is not None:
@@ -163,18 +170,39 @@ def _out(archive: Archive, src: Source, name: str) -> tuple[str, Path]:
 def _image(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Derived:
     thumb_rel, thumb = _out(archive, src, "thumb.jpg")
     preview_rel, preview = _out(archive, src, "preview.jpg")
-    info = make_image_derivatives(path, thumb, preview, thumb_size=s.thumb_size,
-                                  preview_size=s.preview_size, quality=s.jpeg_quality)
-    meta = {"width": info.width, "height": info.height, "format": info.format,
-            "taken_at": info.taken_at, "camera": info.camera, "orientation": info.orientation}
+    info = make_image_derivatives(
+        path,
+        thumb,
+        preview,
+        thumb_size=s.thumb_size,
+        preview_size=s.preview_size,
+        quality=s.jpeg_quality,
+    )
+    meta = {
+        "width": info.width,
+        "height": info.height,
+        "format": info.format,
+        "taken_at": info.taken_at,
+        "camera": info.camera,
+        "orientation": info.orientation,
+    }
     return Derived(thumbnail=thumb_rel, preview=preview_rel, meta=meta)
 
 
 def _video_meta(info: video.VideoInfo) -> dict[str, Any]:
     width, height = info.display_size
-    return {"codec": info.codec, "profile": info.profile, "pix_fmt": info.pix_fmt,
-            "bit_depth": info.bit_depth, "hdr": info.is_hdr, "width": width, "height": height,
-            "rotation": info.rotation, "duration": info.duration, "audio_codec": info.audio_codec}
+    return {
+        "codec": info.codec,
+        "profile": info.profile,
+        "pix_fmt": info.pix_fmt,
+        "bit_depth": info.bit_depth,
+        "hdr": info.is_hdr,
+        "width": width,
+        "height": height,
+        "rotation": info.rotation,
+        "duration": info.duration,
+        "audio_codec": info.audio_codec,
+    }
 
 
 def _poster(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Derived:
@@ -197,11 +225,17 @@ def _web_video(path: Path, src: Source, archive: Archive, s: MediaSettings) -> D
     info = video.probe(path)
     plan = video.plan_web_video(info, short_side=s.video_short_side)
     rel, dst = _out(archive, src, "web.mp4")
-    if not dst.exists():   # the same bytes came before: its web version is ours
-        video.make_web_video(path, dst, plan, info, crf=s.crf, preset=s.preset,
-                             timeout_factor=s.timeout_factor)
-    meta = {**_video_meta(info), "web_action": plan.action, "web_reasons": plan.reasons,
-            "web_width": plan.width, "web_height": plan.height}
+    if not dst.exists():  # the same bytes came before: its web version is ours
+        video.make_web_video(
+            path, dst, plan, info, crf=s.crf, preset=s.preset, timeout_factor=s.timeout_factor
+        )
+    meta = {
+        **_video_meta(info),
+        "web_action": plan.action,
+        "web_reasons": plan.reasons,
+        "web_width": plan.width,
+        "web_height": plan.height,
+    }
     return Derived(web_video=rel, meta=meta)
 
 
@@ -245,8 +279,12 @@ def _pdf(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Derived
     preview_rel, preview = _out(archive, src, "preview.jpg")
     documents.pdf_first_page_image(path, thumb, size=s.thumb_size)
     documents.pdf_first_page_image(path, preview, size=s.preview_size)
-    return Derived(thumbnail=thumb_rel, preview=preview_rel, text=text,
-                   meta={"text_preview": documents.text_preview(text)})
+    return Derived(
+        thumbnail=thumb_rel,
+        preview=preview_rel,
+        text=text,
+        meta={"text_preview": documents.text_preview(text)},
+    )
 
 
 def _docx(path: Path, src: Source, archive: Archive) -> Derived:
@@ -255,5 +293,6 @@ def _docx(path: Path, src: Source, archive: Archive) -> Derived:
     for number, (name, data) in enumerate(documents.docx_images(path), start=1):
         rel, _ = _out(archive, src, f"pictures/{number:02d}-{layout.safe_component(name)}")
         pictures.append(archive.put_bytes(rel, data))
-    return Derived(text=text, meta={"text_preview": documents.text_preview(text),
-                                    "pictures": pictures})
+    return Derived(
+        text=text, meta={"text_preview": documents.text_preview(text), "pictures": pictures}
+    )

@@ -12,8 +12,12 @@ from workers.cli import State, cli
 @cli.command("eval")
 @click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--units", "units_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Unit registry to use instead of the config's (a units_file).")
+@click.option(
+    "--units",
+    "units_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Unit registry to use instead of the config's (a units_file).",
+)
 @click.pass_obj
 def eval_(state: State, labels: Path, path: Path, units_file: Path | None) -> None:
     """Ingest labelled mail into a throwaway index and print the accuracy table.

@@ -50,7 +50,7 @@ class Miss:
     """One disagreement between the index and the labels."""
 
     key: str
-    what: str          # unit | confident_wrong | kind | missing_item | extra_item | ...
+    what: str  # unit | confident_wrong | kind | missing_item | extra_item | ...
     expected: Any
     got: Any
     detail: str = ""
@@ -84,7 +84,7 @@ class EvalReport:
     """The accuracy figures and every miss of one evaluation."""
 
     messages: int = 0
-    unit: Score = field(default_factory=Score)            # on identifiable messages
+    unit: Score = field(default_factory=Score)  # on identifiable messages
     unidentifiable_left: Score = field(default_factory=Score)  # label null -> unit null
     confident_wrong: int = 0
     triage: int = 0
@@ -96,7 +96,7 @@ class EvalReport:
     decorative: Score = field(default_factory=Score)
     misses: list[Miss] = field(default_factory=list)
     unlabelled: list[str] = field(default_factory=list)
-    not_unpacked: list[str] = field(default_factory=list)   # members of unopened archives
+    not_unpacked: list[str] = field(default_factory=list)  # members of unopened archives
 
     def table(self) -> str:
         """Returns the accuracy table and the list of misses as plain text."""
@@ -122,8 +122,10 @@ class EvalReport:
         else:
             lines.append("misses: none")
         if self.not_unpacked:
-            lines.append("archive members not unpacked at ingestion (not scored): "
-                         + ", ".join(self.not_unpacked))
+            lines.append(
+                "archive members not unpacked at ingestion (not scored): "
+                + ", ".join(self.not_unpacked)
+            )
         if self.unlabelled:
             lines.append("mail files without a label (not ingested): " + ", ".join(self.unlabelled))
         return "\n".join(lines)
@@ -143,7 +145,7 @@ def load_labels(path: Path) -> dict[str, Label]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MailroomError(f"cannot read labels {path}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("messages"), dict):
-        raise MailroomError(f"labels {path}: expected an object with a \"messages\" object")
+        raise MailroomError(f'labels {path}: expected an object with a "messages" object')
     labels = {}
     for key, entry in data["messages"].items():
         missing = [name for name in MESSAGE_FIELDS if name not in entry]
@@ -153,10 +155,15 @@ def load_labels(path: Path) -> dict[str, Label]:
         if bad:
             raise MailroomError(f"labels {path}: {key} has unknown kind {bad[0]!r}")
         labels[key] = Label(
-            key=key, unit=entry["unit"], is_material=bool(entry["is_material"]),
-            flags=frozenset(entry["flags"]), forwarded_by=entry["forwarded_by"],
-            items=dict(entry["items"]), decorative=tuple(entry.get("decorative", ())),
-            received=entry.get("received"), note=entry.get("note", ""),
+            key=key,
+            unit=entry["unit"],
+            is_material=bool(entry["is_material"]),
+            flags=frozenset(entry["flags"]),
+            forwarded_by=entry["forwarded_by"],
+            items=dict(entry["items"]),
+            decorative=tuple(entry.get("decorative", ())),
+            received=entry.get("received"),
+            note=entry.get("note", ""),
         )
     return labels
 
@@ -165,8 +172,11 @@ def load_labels(path: Path) -> dict[str, Label]:
 def throwaway_context(config: Config, units_file: Path | None = None) -> Iterator[AppContext]:
     """Yields an AppContext with config's campaign and units on a temporary index and archive."""
     folder = Path(tempfile.mkdtemp(prefix="mailroom-eval-"))
-    storage = replace(config.storage, archive_dir=folder / "archive",
-                      database_url=f"sqlite:///{folder / 'index.db'}")
+    storage = replace(
+        config.storage,
+        archive_dir=folder / "archive",
+        database_url=f"sqlite:///{folder / 'index.db'}",
+    )
     config = replace(config, storage=storage)
     if units_file is not None:
         config = replace(config, units=load_units_file(units_file))
@@ -186,7 +196,9 @@ def load_units_file(path: Path) -> tuple:
     return _units(_Reader({"units_file": str(path)}, "--units", path.parent))
 
 
-def ingest_labelled(ctx: AppContext, path: Path, wanted: set[str]) -> tuple[dict[str, int], list[str]]:
+def ingest_labelled(
+    ctx: AppContext, path: Path, wanted: set[str]
+) -> tuple[dict[str, int], list[str]]:
     """Ingests the labelled messages under path; returns ({file name: message pk}, unlabelled).
 
     A message's key is its file name (for Maildir, its unique name before ":2,").
@@ -235,22 +247,48 @@ def _score_message(report: EvalReport, label: Label, message: Message, threshold
         report.unidentifiable_left.add(got is None)
     if got is not None and got != label.unit:
         report.confident_wrong += 1
-        report.misses.append(Miss(label.key, "confident_wrong", label.unit, got,
-                                  f"confidence {message.confidence:.2f}"))
+        report.misses.append(
+            Miss(
+                label.key,
+                "confident_wrong",
+                label.unit,
+                got,
+                f"confidence {message.confidence:.2f}",
+            )
+        )
     elif got != label.unit:
         report.misses.append(Miss(label.key, "unit", label.unit, got, _top_candidates(message)))
     if message.status == "triage":
         report.triage += 1
-    _compare(report, report.is_material, label.key, "is_material", label.is_material,
-             message.is_material)
-    _compare(report, report.flags, label.key, "flags", sorted(label.flags),
-             sorted(set(message.flags or [])))
-    _compare(report, report.forwarded_by, label.key, "forwarded_by", label.forwarded_by,
-             message.forwarded_by)
+    _compare(
+        report, report.is_material, label.key, "is_material", label.is_material, message.is_material
+    )
+    _compare(
+        report,
+        report.flags,
+        label.key,
+        "flags",
+        sorted(label.flags),
+        sorted(set(message.flags or [])),
+    )
+    _compare(
+        report,
+        report.forwarded_by,
+        label.key,
+        "forwarded_by",
+        label.forwarded_by,
+        message.forwarded_by,
+    )
     if label.received:
         expected = datetime.fromisoformat(label.received)
-        _compare(report, report.received, label.key, "received", label.received,
-                 message.received_at.astimezone(expected.tzinfo).isoformat())
+        _compare(
+            report,
+            report.received,
+            label.key,
+            "received",
+            label.received,
+            message.received_at.astimezone(expected.tzinfo).isoformat(),
+        )
 
 
 def _compare(report: EvalReport, score: Score, key: str, what: str, expected, got) -> None:

@@ -12,8 +12,16 @@ from sqlalchemy.orm import selectinload
 from storage.models import Item, Message
 from workers.context import AppContext
 
-FLAG_ORDER = ("late", "early", "duplicate", "forwarded", "auto_reply", "bounce", "spam",
-              "external_link")
+FLAG_ORDER = (
+    "late",
+    "early",
+    "duplicate",
+    "forwarded",
+    "auto_reply",
+    "bounce",
+    "spam",
+    "external_link",
+)
 
 
 def _window(ctx: AppContext, since: date | None, until: date | None, unit: str | None):
@@ -23,7 +31,8 @@ def _window(ctx: AppContext, since: date | None, until: date | None, unit: str |
         query = query.where(Message.received_at >= datetime.combine(since, time(0), tz))
     if until:
         query = query.where(
-            Message.received_at < datetime.combine(until + timedelta(days=1), time(0), tz))
+            Message.received_at < datetime.combine(until + timedelta(days=1), time(0), tz)
+        )
     if unit:
         query = query.where(Message.unit_code == unit)
     return query
@@ -63,8 +72,7 @@ def export_items(ctx: AppContext, since=None, until=None, unit=None) -> Iterator
     """Yields one object per archived item, message by message."""
     with ctx.db.session() as session:
         query = _window(ctx, since, until, unit).options(
-            selectinload(Message.items).selectinload(Item.duplicate_of)
-            .selectinload(Item.message),
+            selectinload(Message.items).selectinload(Item.duplicate_of).selectinload(Item.message),
             selectinload(Message.items).selectinload(Item.container),
         )
         for m in session.scalars(query):

@@ -23,8 +23,14 @@ class RunResult:
     run_id: int
 
 
-def ingest_paths(ctx: AppContext, paths: list[Path], *, label: str,
-                 skip_seen: bool = False, stop: threading.Event | None = None) -> RunResult:
+def ingest_paths(
+    ctx: AppContext,
+    paths: list[Path],
+    *,
+    label: str,
+    skip_seen: bool = False,
+    stop: threading.Event | None = None,
+) -> RunResult:
     """Ingests every message under paths; with skip_seen, files read before are skipped."""
     ingestor = Ingestor(ctx, label)
     own = _own_folders(ctx)
@@ -33,7 +39,7 @@ def ingest_paths(ctx: AppContext, paths: list[Path], *, label: str,
             if stop is not None and stop.is_set():
                 break
             if any(folder == path.resolve() or folder in path.resolve().parents for folder in own):
-                continue   # never read our own archive or index back in as mail
+                continue  # never read our own archive or index back in as mail
             _ingest_file(ctx, ingestor, path, skip_seen, stop)
     run = ingestor.finish()
     return RunResult(ingestor.outcomes, run.id)
@@ -47,8 +53,9 @@ def _own_folders(ctx: AppContext) -> list[Path]:
     return folders
 
 
-def _ingest_file(ctx: AppContext, ingestor: Ingestor, path: Path, skip_seen: bool,
-                 stop: threading.Event | None) -> None:
+def _ingest_file(
+    ctx: AppContext, ingestor: Ingestor, path: Path, skip_seen: bool, stop: threading.Event | None
+) -> None:
     try:
         stat = path.stat()
     except OSError as exc:
@@ -57,9 +64,13 @@ def _ingest_file(ctx: AppContext, ingestor: Ingestor, path: Path, skip_seen: boo
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if skip_seen and path.is_file():
         with ctx.db.session() as session:
-            seen = session.scalar(select(SourceFile.id).where(
-                SourceFile.path == key[0], SourceFile.size == key[1],
-                SourceFile.mtime_ns == key[2]))
+            seen = session.scalar(
+                select(SourceFile.id).where(
+                    SourceFile.path == key[0],
+                    SourceFile.size == key[1],
+                    SourceFile.mtime_ns == key[2],
+                )
+            )
         if seen is not None:
             return
     count = 0

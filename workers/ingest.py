@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 class SourceRef:
     """Where a raw message came from."""
 
-    kind: str = "file"                  # file | maildir | mbox | imap
-    location: str = ""                  # path, or account/folder
+    kind: str = "file"  # file | maildir | mbox | imap
+    location: str = ""  # path, or account/folder
     uidvalidity: int | None = None
     uid: int | None = None
     received_at: datetime | None = None  # IMAP INTERNALDATE, when known
@@ -51,7 +51,7 @@ class SourceRef:
 class IngestOutcome:
     """What happened to one message."""
 
-    status: str          # filed | triage | not_material | duplicate | error
+    status: str  # filed | triage | not_material | duplicate | error
     message_pk: int | None
     message_id: str = ""
     items: int = 0
@@ -88,8 +88,10 @@ class Ingestor:
         try:
             media_jobs.after_ingest(self.ctx, message_pk)
         except Exception:  # the message is filed; its thumbnails can be made later
-            log.exception("cannot queue media work for message %d (`mailroom media run` "
-                          "queues it again)", message_pk)
+            log.exception(
+                "cannot queue media work for message %d (`mailroom media run` queues it again)",
+                message_pk,
+            )
 
     def finish(self) -> IngestRun:
         """Closes the run with its counts and returns it."""
@@ -113,33 +115,58 @@ class Ingestor:
         limit = self.ctx.config.limits.max_message_bytes
         _, raw_rel = self.ctx.archive.put_raw(raw)
         if len(raw) > limit:
-            raise MailroomError(f"message of {len(raw)} bytes is over limits.max_message_bytes "
-                                f"({limit}); the raw copy is kept at {raw_rel}")
+            raise MailroomError(
+                f"message of {len(raw)} bytes is over limits.max_message_bytes "
+                f"({limit}); the raw copy is kept at {raw_rel}"
+            )
         parsed = parse_message(raw)
         if parsed.message_id:
             with self.ctx.db.session() as session:
                 # The same Message-ID from the same sender with the same subject is the same
                 # message delivered again (another mailbox, a re-scan after UIDVALIDITY changed).
-                same_id = session.scalar(select(Message.id).where(
-                    Message.message_id == parsed.message_id,
-                    Message.from_addr == parsed.from_addr[:320],
-                    Message.subject == parsed.subject).limit(1))
+                same_id = session.scalar(
+                    select(Message.id)
+                    .where(
+                        Message.message_id == parsed.message_id,
+                        Message.from_addr == parsed.from_addr[:320],
+                        Message.subject == parsed.subject,
+                    )
+                    .limit(1)
+                )
             if same_id is not None:
                 log.info("skipped %s: already ingested with the same Message-ID", parsed.message_id)
                 return IngestOutcome("duplicate", same_id, parsed.message_id)
         received, received_source = _received(parsed, source)
         return self._file(parsed, raw, sha, raw_rel, received, received_source, source)
 
-    def _file(self, parsed: ParsedMessage, raw: bytes, sha: str, raw_rel: str,
-              received: datetime, received_source: str, source: SourceRef) -> IngestOutcome:
+    def _file(
+        self,
+        parsed: ParsedMessage,
+        raw: bytes,
+        sha: str,
+        raw_rel: str,
+        received: datetime,
+        received_source: str,
+        source: SourceRef,
+    ) -> IngestOutcome:
         ctx, cfg = self.ctx, self.ctx.config
         documents = document_texts(parsed.parts)
-        match = identify_unit(parsed, ctx.unit_directory(), department=ctx.department(),
-                              threshold=cfg.identify.confident_threshold, documents=documents)
+        match = identify_unit(
+            parsed,
+            ctx.unit_directory(),
+            department=ctx.department(),
+            threshold=cfg.identify.confident_threshold,
+            documents=documents,
+        )
         verdict = message_verdict(parsed, match.from_department)
-        plans = plan_items(parsed, ctx.campaign, received, documents=documents,
-                           decorative_max_bytes=cfg.identify.decorative_max_bytes,
-                           decorative_max_pixels=cfg.identify.decorative_max_pixels)
+        plans = plan_items(
+            parsed,
+            ctx.campaign,
+            received,
+            documents=documents,
+            decorative_max_bytes=cfg.identify.decorative_max_bytes,
+            decorative_max_pixels=cfg.identify.decorative_max_pixels,
+        )
         flags = list(verdict.flags)
         if verdict.is_material:
             flags += message_flags(plans, ctx.campaign, received)
@@ -151,15 +178,27 @@ class Ingestor:
         try:
             with ctx.db.session() as session:
                 message = Message(
-                    raw_sha256=sha, raw_path=raw_rel, raw_size=len(raw),
-                    message_id=parsed.message_id[:998], source=source.label()[:1000],
-                    received_at=received, received_source=received_source,
-                    header_date=parsed.date, from_addr=parsed.from_addr[:320],
-                    from_name=parsed.from_name[:500], to_addrs=parsed.to[:50],
-                    subject=parsed.subject, body_text=parsed.body_text,
-                    body_html=parsed.body_html, unit_code=unit, confidence=match.confidence,
-                    status=status, is_material=verdict.is_material, flags=flags,
-                    forwarded_from=_forwarded_from(parsed, match), forwarded_by=match.forwarded_by,
+                    raw_sha256=sha,
+                    raw_path=raw_rel,
+                    raw_size=len(raw),
+                    message_id=parsed.message_id[:998],
+                    source=source.label()[:1000],
+                    received_at=received,
+                    received_source=received_source,
+                    header_date=parsed.date,
+                    from_addr=parsed.from_addr[:320],
+                    from_name=parsed.from_name[:500],
+                    to_addrs=parsed.to[:50],
+                    subject=parsed.subject,
+                    body_text=parsed.body_text,
+                    body_html=parsed.body_html,
+                    unit_code=unit,
+                    confidence=match.confidence,
+                    status=status,
+                    is_material=verdict.is_material,
+                    flags=flags,
+                    forwarded_from=_forwarded_from(parsed, match),
+                    forwarded_by=match.forwarded_by,
                     error="; ".join(sorted(set(parsed.defects)))[:2000] or None,
                     run_id=self.run_id,
                 )
@@ -167,49 +206,86 @@ class Ingestor:
                 session.flush()
                 session.add(_unit_decision(message.id, match, verdict.reason))
                 kinds = self._add_items(session, message, parsed, plans, created)
-                index_message(session, message.id)   # searchable in the same transaction
+                index_message(session, message.id)  # searchable in the same transaction
                 if any(i.duplicate_of_id for i in message.items) and "duplicate" not in flags:
                     message.flags = [*flags, "duplicate"]
                 for error in (i for i in message.items if i.status == "corrupt"):
-                    session.add(IngestError(run_id=self.run_id, message_pk=message.id,
-                                            stage="decode", error=error.error or "corrupt",
-                                            raw_sha256=sha, source=source.label()[:1000]))
+                    session.add(
+                        IngestError(
+                            run_id=self.run_id,
+                            message_pk=message.id,
+                            stage="decode",
+                            error=error.error or "corrupt",
+                            raw_sha256=sha,
+                            source=source.label()[:1000],
+                        )
+                    )
         except BaseException:
             for rel in created:
                 ctx.archive.unlink_view(rel)
             raise
         count = sum(kinds.values())
-        log.info("%s %s unit=%s items=%d from %s: %s", status, parsed.message_id or sha[:12],
-                 unit or "-", count, parsed.from_addr or "?", parsed.subject[:60])
+        log.info(
+            "%s %s unit=%s items=%d from %s: %s",
+            status,
+            parsed.message_id or sha[:12],
+            unit or "-",
+            count,
+            parsed.from_addr or "?",
+            parsed.subject[:60],
+        )
         return IngestOutcome(status, message.id, parsed.message_id, count, kinds)
 
-    def _add_items(self, session: Session, message: Message, parsed: ParsedMessage,
-                   plans: list[ItemPlan], created: list[str]) -> dict[str, int]:
+    def _add_items(
+        self,
+        session: Session,
+        message: Message,
+        parsed: ParsedMessage,
+        plans: list[ItemPlan],
+        created: list[str],
+    ) -> dict[str, int]:
         archive, campaign = self.ctx.archive, self.ctx.campaign
         unit = self.ctx.config.units and next(
-            (u for u in self.ctx.config.units if u.code == message.unit_code), None)
+            (u for u in self.ctx.config.units if u.code == message.unit_code), None
+        )
         day = campaign.local_day(message.received_at)
         kinds: dict[str, int] = {}
         for seq, plan in enumerate(plans):
             data = plan.payload
             if data is None and plan.part_index is not None:
                 data = parsed.parts[plan.part_index].payload
-            item = Item(seq=seq, name=plan.name[:1000], declared_type=_declared(parsed, plan),
-                        mime=plan.mime, media=plan.media, role=plan.role, kind=plan.kind.value,
-                        kind_confidence=plan.kind.confidence, status=plan.status,
-                        error=plan.error, url=plan.url, url_expiry=plan.url_expiry,
-                        meta={"service": plan.service} if plan.service else {})
+            item = Item(
+                seq=seq,
+                name=plan.name[:1000],
+                declared_type=_declared(parsed, plan),
+                mime=plan.mime,
+                media=plan.media,
+                role=plan.role,
+                kind=plan.kind.value,
+                kind_confidence=plan.kind.confidence,
+                status=plan.status,
+                error=plan.error,
+                url=plan.url,
+                url_expiry=plan.url_expiry,
+                meta={"service": plan.service} if plan.service else {},
+            )
             if data is not None:
                 item.sha256, item.blob_path = archive.put_blob(data)
                 item.size = len(data)
                 item.duplicate_of_id = _first_copy(session, item.sha256)
             message.items.append(item)
             session.flush()
-            session.add(DecisionRecord(
-                message_pk=message.id, item_id=item.id, subject="kind", value=plan.kind.value,
-                confidence=plan.kind.confidence, level=plan.kind.level,
-                evidence=plan.kind.evidence(),
-            ))
+            session.add(
+                DecisionRecord(
+                    message_pk=message.id,
+                    item_id=item.id,
+                    subject="kind",
+                    value=plan.kind.value,
+                    confidence=plan.kind.confidence,
+                    level=plan.kind.level,
+                    evidence=plan.kind.evidence(),
+                )
+            )
             if plan.role != "material":
                 continue
             kinds[plan.kind.value or ""] = kinds.get(plan.kind.value or "", 0) + 1
@@ -218,15 +294,21 @@ class Ingestor:
             if item.duplicate_of_id is not None:
                 item.path = session.get(Item, item.duplicate_of_id).path
                 continue
-            folder = layout.message_folder(campaign.name, unit.name if unit else None,
-                                           campaign.label(item.kind), day, message.subject)
+            folder = layout.message_folder(
+                campaign.name,
+                unit.name if unit else None,
+                campaign.label(item.kind),
+                day,
+                message.subject,
+            )
             item.path = archive.link(item.blob_path, layout.item_view_path(folder, item.name))
             created.append(item.path)
             message.folder = folder.rsplit("/", 2)[0]
         return kinds
 
-    def _record_failure(self, raw: bytes, source: SourceRef, stage: str,
-                        exc: Exception) -> IngestOutcome:
+    def _record_failure(
+        self, raw: bytes, source: SourceRef, stage: str, exc: Exception
+    ) -> IngestOutcome:
         """Records a message that could not be filed, keeping its raw copy."""
         sha = hashlib.sha256(raw).hexdigest()
         reason = str(exc) if isinstance(exc, MailroomError) else f"{type(exc).__name__}: {exc}"
@@ -236,20 +318,31 @@ class Ingestor:
                 message = session.scalar(select(Message).where(Message.raw_sha256 == sha))
                 if message is None:
                     message = Message(
-                        raw_sha256=sha, raw_path=raw_rel, raw_size=len(raw),
+                        raw_sha256=sha,
+                        raw_path=raw_rel,
+                        raw_size=len(raw),
                         source=source.label()[:1000],
                         received_at=source.received_at or datetime.now(UTC),
                         received_source="imap" if source.received_at else "ingest",
-                        status="error", is_material=False, flags=[], run_id=self.run_id,
+                        status="error",
+                        is_material=False,
+                        flags=[],
+                        run_id=self.run_id,
                         error=reason[:2000],
                     )
                     session.add(message)
                     session.flush()
-                session.add(IngestError(
-                    run_id=self.run_id, message_pk=message.id, raw_sha256=sha,
-                    source=source.label()[:1000], stage=stage, error=reason[:2000],
-                    detail=traceback.format_exc()[-8000:],
-                ))
+                session.add(
+                    IngestError(
+                        run_id=self.run_id,
+                        message_pk=message.id,
+                        raw_sha256=sha,
+                        source=source.label()[:1000],
+                        stage=stage,
+                        error=reason[:2000],
+                        detail=traceback.format_exc()[-8000:],
+                    )
+                )
                 pk = message.id
         except Exception:
             log.exception("cannot even record the failure of a message from %s", source.label())
@@ -270,9 +363,10 @@ def _received(parsed: ParsedMessage, source: SourceRef) -> tuple[datetime, str]:
 
 def _first_copy(session: Session, sha: str) -> int | None:
     return session.scalar(
-        select(Item.id).where(Item.sha256 == sha, Item.duplicate_of_id.is_(None),
-                              Item.role == "material")
-        .order_by(Item.id).limit(1)
+        select(Item.id)
+        .where(Item.sha256 == sha, Item.duplicate_of_id.is_(None), Item.role == "material")
+        .order_by(Item.id)
+        .limit(1)
     )
 
 
@@ -294,5 +388,11 @@ def _unit_decision(message_pk: int, match: UnitMatch, verdict_reason: str) -> De
         evidence["not_material"] = verdict_reason
     if match.forwarded_by:
         evidence["forwarded_by"] = match.forwarded_by
-    return DecisionRecord(message_pk=message_pk, subject="unit", value=match.value,
-                          confidence=match.confidence, level=match.level, evidence=evidence)
+    return DecisionRecord(
+        message_pk=message_pk,
+        subject="unit",
+        value=match.value,
+        confidence=match.confidence,
+        level=match.level,
+        evidence=evidence,
+    )

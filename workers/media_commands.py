@@ -16,7 +16,7 @@ from workers.context import AppContext
 from workers.service import JOB_REGISTRARS
 
 log = logging.getLogger(__name__)
-RESUBMIT_SECONDS = 60   # how often the service picks up rows queued by other processes
+RESUBMIT_SECONDS = 60  # how often the service picks up rows queued by other processes
 
 
 @cli.group()
@@ -28,8 +28,15 @@ def media() -> None:
 
 
 @media.command()
-@click.option("--failed", "show_failed", type=int, default=20, show_default=True,
-              metavar="N", help="List at most N failed jobs with their errors.")
+@click.option(
+    "--failed",
+    "show_failed",
+    type=int,
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="List at most N failed jobs with their errors.",
+)
 @click.pass_obj
 def status(state: State, show_failed: int) -> None:
     """Show the derivative job queue: jobs by kind and state, and the failed ones.
@@ -41,8 +48,11 @@ def status(state: State, show_failed: int) -> None:
         counts = media_jobs.queue_counts(session)
         failed = session.execute(
             select(MediaJob.id, MediaJob.kind, Item.name, MediaJob.error)
-            .join(Item, Item.id == MediaJob.item_id).where(MediaJob.state == "failed")
-            .order_by(MediaJob.id).limit(show_failed)).all()
+            .join(Item, Item.id == MediaJob.item_id)
+            .where(MediaJob.state == "failed")
+            .order_by(MediaJob.id)
+            .limit(show_failed)
+        ).all()
     click.echo(f"{'kind':10}" + "".join(f"{s:>9}" for s in JOB_STATES))
     for kind in JOB_KINDS:
         click.echo(f"{kind:10}" + "".join(f"{counts.get((kind, s), 0):>9}" for s in JOB_STATES))
@@ -108,8 +118,13 @@ def _register_media_pool(scheduler, ctx: AppContext, stop: threading.Event):
     """
     serving = media_jobs.serve_media(ctx, finish=False)
     pool = serving.__enter__()
-    scheduler.add_job(pool.submit_pending, "interval", seconds=RESUBMIT_SECONDS,
-                      id="media-resubmit", name="pick up queued media jobs")
+    scheduler.add_job(
+        pool.submit_pending,
+        "interval",
+        seconds=RESUBMIT_SECONDS,
+        id="media-resubmit",
+        name="pick up queued media jobs",
+    )
     return lambda: serving.__exit__(None, None, None)
 
 

@@ -41,8 +41,8 @@ from workers.config import Config
 from workers.context import AppContext
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 3            # a job whose worker died this many times is marked failed
-STALE_AFTER = timedelta(hours=6)   # a running row from another machine is presumed dead
+MAX_ATTEMPTS = 3  # a job whose worker died this many times is marked failed
+STALE_AFTER = timedelta(hours=6)  # a running row from another machine is presumed dead
 
 
 @dataclass(frozen=True, order=True)
@@ -64,7 +64,7 @@ class JobBackend(Protocol):
     def submit(self, job: JobRef) -> None: ...
 
 
-_backend: JobBackend | None = None   # set by serve_media(); None: rows wait in the index
+_backend: JobBackend | None = None  # set by serve_media(); None: rows wait in the index
 
 
 # -- queueing --------------------------------------------------------------------------
@@ -73,8 +73,11 @@ _backend: JobBackend | None = None   # set by serve_media(); None: rows wait in 
 def enqueue(session: Session, items: list[Item]) -> list[JobRef]:
     """Returns the jobs added for items that need derivatives (none twice per item and kind)."""
     ids = [i.id for i in items]
-    existing = set(session.execute(
-        select(MediaJob.item_id, MediaJob.kind).where(MediaJob.item_id.in_(ids))).all())
+    existing = set(
+        session.execute(
+            select(MediaJob.item_id, MediaJob.kind).where(MediaJob.item_id.in_(ids))
+        ).all()
+    )
     jobs = []
     for item in items:
         if item.role != "material":
@@ -117,15 +120,22 @@ def submit_all(jobs: list[JobRef]) -> None:
 def backfill(session: Session) -> list[JobRef]:
     """Queues jobs for items filed before media jobs existed (items with no job row)."""
     has_job = select(MediaJob.id).where(MediaJob.item_id == Item.id).exists()
-    items = list(session.scalars(select(Item).where(
-        Item.status == "ok", Item.blob_path.is_not(None), Item.role == "material", ~has_job)))
+    items = list(
+        session.scalars(
+            select(Item).where(
+                Item.status == "ok", Item.blob_path.is_not(None), Item.role == "material", ~has_job
+            )
+        )
+    )
     return enqueue(session, items) if items else []
 
 
 def pending(session: Session) -> list[JobRef]:
-    rows = session.execute(select(MediaJob.priority, MediaJob.id, MediaJob.kind)
-                           .where(MediaJob.state == "pending")
-                           .order_by(MediaJob.priority, MediaJob.id)).all()
+    rows = session.execute(
+        select(MediaJob.priority, MediaJob.id, MediaJob.kind)
+        .where(MediaJob.state == "pending")
+        .order_by(MediaJob.priority, MediaJob.id)
+    ).all()
     return [JobRef(*row) for row in rows]
 
 
@@ -211,7 +221,7 @@ def run_job(job_id: int) -> str:
     kind, source = src
     try:
         result = derive.derive(kind, source, archive, settings)
-    except Exception as exc:   # a missing program, a hung ffmpeg, a full disk: retry later
+    except Exception as exc:  # a missing program, a hung ffmpeg, a full disk: retry later
         log.exception("media job %d (%s of %s) failed", job_id, kind, source.name)
         _finish(db, job_id, None, f"{type(exc).__name__}: {exc}")
         return "failed"
@@ -229,15 +239,23 @@ def _claim(db: Database, job_id: int) -> tuple[str, derive.Source] | None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     with db.session() as session:
         claimed = session.execute(
-            update(MediaJob).where(MediaJob.id == job_id, MediaJob.state == "pending")
-            .values(state="running", worker=worker, attempts=MediaJob.attempts + 1,
-                    started_at=datetime.now(UTC), error=None)).rowcount
+            update(MediaJob)
+            .where(MediaJob.id == job_id, MediaJob.state == "pending")
+            .values(
+                state="running",
+                worker=worker,
+                attempts=MediaJob.attempts + 1,
+                started_at=datetime.now(UTC),
+                error=None,
+            )
+        ).rowcount
         if not claimed:
             return None
         job = session.get(MediaJob, job_id)
         item = session.get(Item, job.item_id)
-        return job.kind, derive.Source(item.name, item.media, item.sha256 or "",
-                                       item.blob_path or "")
+        return job.kind, derive.Source(
+            item.name, item.media, item.sha256 or "", item.blob_path or ""
+        )
 
 
 def _finish(db: Database, job_id: int, result: derive.Derived | None, error: str | None) -> None:
@@ -246,7 +264,7 @@ def _finish(db: Database, job_id: int, result: derive.Derived | None, error: str
         if result is not None:
             item = session.get(Item, job.item_id)
             derive.apply_derived(item, result)
-            if result.text is not None:   # the document's words become searchable
+            if result.text is not None:  # the document's words become searchable
                 index_message(session, item.message_pk)
         job.state = "failed" if error else "done"
         job.error = error[:4000] if error else None
@@ -267,8 +285,8 @@ class LocalPool:
         self._executors: dict[str, ProcessPoolExecutor] = {}
         self._threads: list[threading.Thread] = []
         self._cond = threading.Condition()
-        self._known: set[int] = set()       # submitted and not finished
-        self._submitted: set[int] = set()   # every job submitted here, for _settle()
+        self._known: set[int] = set()  # submitted and not finished
+        self._submitted: set[int] = set()  # every job submitted here, for _settle()
         self._closing = False
 
     def submit(self, job: JobRef) -> None:
@@ -332,9 +350,10 @@ class LocalPool:
             self.wait()
             with self.ctx.db.session() as session:
                 open_rows = session.execute(
-                    select(MediaJob.priority, MediaJob.id, MediaJob.kind, MediaJob.state)
-                    .where(MediaJob.id.in_(self._submitted), MediaJob.state.in_(
-                        ("pending", "running")))).all()
+                    select(MediaJob.priority, MediaJob.id, MediaJob.kind, MediaJob.state).where(
+                        MediaJob.id.in_(self._submitted), MediaJob.state.in_(("pending", "running"))
+                    )
+                ).all()
             if not open_rows:
                 return
             for priority, job_id, kind, state in open_rows:
@@ -349,20 +368,25 @@ class LocalPool:
         pids = [pid for ex in self._executors.values() for pid in (ex._processes or {})]
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGINT)   # run_command then kills its ffmpeg too
+                os.kill(pid, signal.SIGINT)  # run_command then kills its ffmpeg too
         host = socket.gethostname()
         with self.ctx.db.session() as session:
             session.execute(
-                update(MediaJob).where(MediaJob.state == "running", MediaJob.worker.in_(
-                    [f"{host}:{pid}" for pid in pids]))
-                .values(state="pending", worker=None, attempts=MediaJob.attempts - 1))
+                update(MediaJob)
+                .where(
+                    MediaJob.state == "running",
+                    MediaJob.worker.in_([f"{host}:{pid}" for pid in pids]),
+                )
+                .values(state="pending", worker=None, attempts=MediaJob.attempts - 1)
+            )
 
     def _start(self) -> None:
         for lane, size in self.sizes.items():
             self._executors[lane] = self._executor(size)
             for n in range(size):
-                thread = threading.Thread(target=self._lane_loop, args=(lane,), daemon=True,
-                                          name=f"media-{lane}-{n}")
+                thread = threading.Thread(
+                    target=self._lane_loop, args=(lane,), daemon=True, name=f"media-{lane}-{n}"
+                )
                 thread.start()
                 self._threads.append(thread)
 
@@ -370,8 +394,11 @@ class LocalPool:
         # spawn: forking a process that holds threads and open database connections is unsafe
         cfg = self.ctx.config
         return ProcessPoolExecutor(
-            max_workers=size, mp_context=get_context("spawn"), initializer=init_worker,
-            initargs=(cfg, self.settings, logging.getLevelName(logging.getLogger().level)))
+            max_workers=size,
+            mp_context=get_context("spawn"),
+            initializer=init_worker,
+            initargs=(cfg, self.settings, logging.getLevelName(logging.getLogger().level)),
+        )
 
     def _lane_loop(self, lane: str) -> None:
         while True:
@@ -386,9 +413,9 @@ class LocalPool:
                 executor.submit(run_job, job.id).result()
             except BrokenProcessPool:
                 self._replace_broken(lane, executor)
-            except KeyboardInterrupt:   # raised in the worker by close(finish=False)
+            except KeyboardInterrupt:  # raised in the worker by close(finish=False)
                 log.info("media job %d interrupted; it stays queued", job.id)
-            except Exception:   # the job's own errors are recorded by run_job; this is ours
+            except Exception:  # the job's own errors are recorded by run_job; this is ours
                 log.exception("media job %d could not be run", job.id)
             finally:
                 with self._cond:
@@ -436,6 +463,7 @@ def queue_counts(session: Session) -> dict[tuple[str, str], int]:
     """Returns {(kind, state): number of jobs}."""
     from sqlalchemy import func
 
-    rows = session.execute(select(MediaJob.kind, MediaJob.state, func.count())
-                           .group_by(MediaJob.kind, MediaJob.state)).all()
+    rows = session.execute(
+        select(MediaJob.kind, MediaJob.state, func.count()).group_by(MediaJob.kind, MediaJob.state)
+    ).all()
     return {(kind, state): n for kind, state, n in rows}

@@ -64,7 +64,7 @@ def configure(ctx: AppContext, settings: QueueSettings) -> Backend:
         from workers.celery_app import CeleryBackend, make_celery
 
         _backend = CeleryBackend(make_celery(settings), settings)
-        media_jobs._backend = _backend.media()   # new derivative jobs go to the broker too
+        media_jobs._backend = _backend.media()  # new derivative jobs go to the broker too
     else:
         _backend = InProcessBackend(ctx)
     return _backend
@@ -81,24 +81,42 @@ def offer_message(ctx: AppContext, raw: bytes, source: SourceRef) -> str:
     """Stores a fetched message's raw bytes, submits its ingestion; returns its SHA-256."""
     sha, _ = ctx.archive.put_raw(raw)
     received = source.received_at.isoformat() if source.received_at else None
-    submit("ingest", raw_sha256=sha, source_kind=source.kind, location=source.location,
-           uidvalidity=source.uidvalidity, uid=source.uid, received_at=received)
+    submit(
+        "ingest",
+        raw_sha256=sha,
+        source_kind=source.kind,
+        location=source.location,
+        uidvalidity=source.uidvalidity,
+        uid=source.uid,
+        received_at=received,
+    )
     return sha
 
 
 # -- the jobs themselves: plain functions of (context, ids), run by either backend ------
 
 
-def run_ingest(ctx: AppContext, raw_sha256: str, source_kind: str = "file", location: str = "",
-               uidvalidity: int | None = None, uid: int | None = None,
-               received_at: str | None = None) -> IngestOutcome:
+def run_ingest(
+    ctx: AppContext,
+    raw_sha256: str,
+    source_kind: str = "file",
+    location: str = "",
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+    received_at: str | None = None,
+) -> IngestOutcome:
     """Ingests the stored raw message with this hash; a second run finds it a duplicate."""
     from storage import layout
 
     with ctx.archive.open(layout.raw_path(raw_sha256)) as handle:
         raw = handle.read()
-    source = SourceRef(source_kind, location, uidvalidity, uid,
-                       datetime.fromisoformat(received_at) if received_at else None)
+    source = SourceRef(
+        source_kind,
+        location,
+        uidvalidity,
+        uid,
+        datetime.fromisoformat(received_at) if received_at else None,
+    )
     ingestor = _ingestor(ctx, f"queue:{source_kind}:{location}")
     return ingestor.ingest(raw, source)
 
@@ -130,7 +148,7 @@ def run_media(ctx: AppContext, job_id: int, *, redelivered: bool = False) -> str
             log.warning("media job %d was left running by %s; taking it over", job_id, job.worker)
             job.state = "pending"
     _init_media_worker(ctx)
-    return media_jobs.run_job(job_id)   # it uploads derivatives to a remote store itself
+    return media_jobs.run_job(job_id)  # it uploads derivatives to a remote store itself
 
 
 def _holder_dead(worker: str | None) -> bool:
@@ -177,8 +195,11 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-RUNNERS: dict[str, Callable[..., Any]] = {"ingest": run_ingest, "media": run_media,
-                                          "report": run_report}
+RUNNERS: dict[str, Callable[..., Any]] = {
+    "ingest": run_ingest,
+    "media": run_media,
+    "report": run_report,
+}
 
 
 # -- in-process backend ------------------------------------------------------------------
@@ -195,7 +216,7 @@ class InProcessBackend:
             with self.ctx.db.session() as session:
                 job = session.get(MediaJob, ids["job_id"])
                 ref = media_jobs.JobRef(job.priority, job.id, job.kind)
-            media_jobs.submit_all([ref])   # waits in the index if no pool is serving
+            media_jobs.submit_all([ref])  # waits in the index if no pool is serving
             return
         RUNNERS[kind](self.ctx, **ids)
 
@@ -215,18 +236,34 @@ def resubmit_stale(ctx: AppContext, settings: QueueSettings, now: datetime | Non
     older = now - timedelta(minutes=settings.resubmit_after_minutes)
     dead_since = now - timedelta(seconds=settings.time_limit + 60)
     with ctx.db.session() as session:
-        session.execute(update(MediaJob).where(
-            MediaJob.state == "running", MediaJob.started_at < dead_since,
-            MediaJob.attempts >= media_jobs.MAX_ATTEMPTS).values(
-            state="failed", finished_at=now,
-            error="the worker died or hit the time limit on every attempt"))
-        session.execute(update(MediaJob).where(
-            MediaJob.state == "running", MediaJob.started_at < dead_since)
-            .values(state="pending", worker=None))
-        ids = list(session.scalars(select(MediaJob.id).where(
-            MediaJob.state == "pending",
-            or_(MediaJob.created_at < older, MediaJob.started_at < older))
-            .order_by(MediaJob.priority, MediaJob.id)))
+        session.execute(
+            update(MediaJob)
+            .where(
+                MediaJob.state == "running",
+                MediaJob.started_at < dead_since,
+                MediaJob.attempts >= media_jobs.MAX_ATTEMPTS,
+            )
+            .values(
+                state="failed",
+                finished_at=now,
+                error="the worker died or hit the time limit on every attempt",
+            )
+        )
+        session.execute(
+            update(MediaJob)
+            .where(MediaJob.state == "running", MediaJob.started_at < dead_since)
+            .values(state="pending", worker=None)
+        )
+        ids = list(
+            session.scalars(
+                select(MediaJob.id)
+                .where(
+                    MediaJob.state == "pending",
+                    or_(MediaJob.created_at < older, MediaJob.started_at < older),
+                )
+                .order_by(MediaJob.priority, MediaJob.id)
+            )
+        )
     sent = 0
     for job_id in ids:
         if _backend is not None and getattr(_backend, "send_if_stale", None):

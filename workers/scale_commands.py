@@ -27,11 +27,22 @@ STANDBY_SECONDS = 10
 
 
 @cli.command()
-@click.option("--queues", default="ingest,media", show_default=True, metavar="NAMES",
-              help="Comma-separated queues to take jobs from: ingest, media.")
-@click.option("--concurrency", type=click.IntRange(1, 64), metavar="N",
-              help="Worker processes (default: [queue] ingest_concurrency / media_concurrency).")
-@click.option("--name", metavar="NAME", help="Celery node name (default: mailroom-QUEUES-PID@host).")
+@click.option(
+    "--queues",
+    default="ingest,media",
+    show_default=True,
+    metavar="NAMES",
+    help="Comma-separated queues to take jobs from: ingest, media.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    metavar="N",
+    help="Worker processes (default: [queue] ingest_concurrency / media_concurrency).",
+)
+@click.option(
+    "--name", metavar="NAME", help="Celery node name (default: mailroom-QUEUES-PID@host)."
+)
 @click.pass_obj
 def worker(state: State, queues: str, concurrency: int | None, name: str | None) -> None:
     """Run background jobs from the broker ([queue] broker_url) until stopped.
@@ -50,29 +61,48 @@ def worker(state: State, queues: str, concurrency: int | None, name: str | None)
     settings = queue_settings(config)
     names = _queue_names(queues)
     if not settings.distributed:
-        raise MailroomError(f"mailroom worker needs a broker: set [queue] broker_url in "
-                            f"{config.label} or MAILROOM_BROKER_URL")
+        raise MailroomError(
+            f"mailroom worker needs a broker: set [queue] broker_url in "
+            f"{config.label} or MAILROOM_BROKER_URL"
+        )
     setup_logging(config.log_level if not state.debug else "DEBUG")
     with migration_lock(Database(config.storage.database_url)):
-        open_context(config).close()   # migrate here, one at a time; each process opens its own
-    if config.path is not None:    # the forked worker processes read it from there
+        open_context(config).close()  # migrate here, one at a time; each process opens its own
+    if config.path is not None:  # the forked worker processes read it from there
         os.environ["MAILROOM_CONFIG"] = str(config.path)
     processes = concurrency or _default_concurrency(settings, names)
     node = name or f"mailroom-{'-'.join(names)}-{os.getpid()}@{socket.gethostname()}"
-    log.info("worker %s: queues %s, %d processes, broker %s", node, ",".join(names), processes,
-             _redact(settings.broker_url))
-    make_celery(settings).worker_main([
-        "worker", "--queues", ",".join(names), "--concurrency", str(processes),
-        "--hostname", node, "--loglevel", config.log_level, "--without-mingle",
-        "--without-gossip"])
+    log.info(
+        "worker %s: queues %s, %d processes, broker %s",
+        node,
+        ",".join(names),
+        processes,
+        _redact(settings.broker_url),
+    )
+    make_celery(settings).worker_main(
+        [
+            "worker",
+            "--queues",
+            ",".join(names),
+            "--concurrency",
+            str(processes),
+            "--hostname",
+            node,
+            "--loglevel",
+            config.log_level,
+            "--without-mingle",
+            "--without-gossip",
+        ]
+    )
 
 
 def _queue_names(queues: str) -> list[str]:
     names = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = [q for q in names if q not in QUEUES]
     if not names or unknown:
-        raise MailroomError(f"unknown queue {unknown[0] if unknown else '(none)'}: "
-                            f"use {', '.join(QUEUES)}")
+        raise MailroomError(
+            f"unknown queue {unknown[0] if unknown else '(none)'}: use {', '.join(QUEUES)}"
+        )
     return names
 
 
@@ -85,8 +115,11 @@ def _redact(url: str | None) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url or "")
-    return parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")
-                          ).geturl() if parts.hostname else "(none)"
+    return (
+        parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl()
+        if parts.hostname
+        else "(none)"
+    )
 
 
 # -- the scheduler -------------------------------------------------------------------------
@@ -133,8 +166,10 @@ def _wait_for_lock(lock, stop: threading.Event) -> bool:
     told = False
     while not lock.try_acquire():
         if not told:
-            log.warning("another mailroom scheduler is running (%s): standing by",
-                        lock.current_holder() or "unknown")
+            log.warning(
+                "another mailroom scheduler is running (%s): standing by",
+                lock.current_holder() or "unknown",
+            )
             told = True
         if stop.wait(STANDBY_SECONDS):
             return False
@@ -146,19 +181,28 @@ def run_scheduler(ctx, settings: QueueSettings, lock, stop: threading.Event) -> 
     """Runs the scheduled jobs (no web UI; media in workers when a broker is set)."""
     from workers import service
 
-    service.JOB_REGISTRARS[:] = [r for r in service.JOB_REGISTRARS
-                                 if _keep_registrar(r, settings)]
+    service.JOB_REGISTRARS[:] = [r for r in service.JOB_REGISTRARS if _keep_registrar(r, settings)]
     closers: list = []
     sched = service.build_scheduler(ctx, stop, closers)
-    sched.add_job(_check_lock, "interval", args=[lock, stop], seconds=LOCK_CHECK_SECONDS,
-                  id="scheduler-lock", name="keep the scheduler lock")
+    sched.add_job(
+        _check_lock,
+        "interval",
+        args=[lock, stop],
+        seconds=LOCK_CHECK_SECONDS,
+        id="scheduler-lock",
+        name="keep the scheduler lock",
+    )
     if settings.distributed:
-        sched.add_job(_sweep, "interval", args=[ctx, settings], id="queue-resubmit",
-                      seconds=max(30, settings.resubmit_after_minutes * 30),
-                      name="re-send media jobs the broker may have lost")
+        sched.add_job(
+            _sweep,
+            "interval",
+            args=[ctx, settings],
+            id="queue-resubmit",
+            seconds=max(30, settings.resubmit_after_minutes * 30),
+            name="re-send media jobs the broker may have lost",
+        )
     sched.start()
-    log.info("mailroom scheduler running: jobs %s",
-             ", ".join(job.id for job in sched.get_jobs()))
+    log.info("mailroom scheduler running: jobs %s", ", ".join(job.id for job in sched.get_jobs()))
     stop.wait()
     sched.shutdown(wait=True)
     service.close_all(closers)
@@ -175,8 +219,10 @@ def _keep_registrar(register, settings: QueueSettings) -> bool:
 
 def _check_lock(lock, stop: threading.Event) -> None:
     if not lock.still_held():
-        log.error("the scheduler lock was lost (database connection?): stopping; "
-                  "systemd restarts this process as a standby")
+        log.error(
+            "the scheduler lock was lost (database connection?): stopping; "
+            "systemd restarts this process as a standby"
+        )
         stop.set()
 
 
@@ -185,7 +231,7 @@ def _sweep(ctx, settings: QueueSettings) -> None:
 
     try:
         resubmit_stale(ctx, settings)
-    except Exception:   # the broker is down: the rows wait in the index for the next tick
+    except Exception:  # the broker is down: the rows wait in the index for the next tick
         log.exception("cannot re-send waiting media jobs; trying again on the next tick")
 
 
@@ -222,8 +268,10 @@ def queue_status(state: State) -> None:
     by_state: dict[str, int] = {}
     for (_, job_state), n in counts.items():
         by_state[job_state] = by_state.get(job_state, 0) + n
-    click.echo("index: " + ", ".join(f"{s} {by_state.get(s, 0)}"
-                                     for s in ("pending", "running", "done", "failed")))
+    click.echo(
+        "index: "
+        + ", ".join(f"{s} {by_state.get(s, 0)}" for s in ("pending", "running", "done", "failed"))
+    )
 
 
 @queue_group.command(name="resubmit")
@@ -277,8 +325,11 @@ def rebuild(ctx) -> tuple[int, int, int]:
     from storage.models import Item
 
     with ctx.db.session() as session:
-        rows = session.execute(select(Item.blob_path, Item.path).where(
-            Item.blob_path.is_not(None), Item.path.is_not(None))).all()
+        rows = session.execute(
+            select(Item.blob_path, Item.path).where(
+                Item.blob_path.is_not(None), Item.path.is_not(None)
+            )
+        ).all()
     made = kept = missing = 0
     for blob_rel, view_rel in rows:
         if not ctx.archive.abspath(blob_rel).exists():

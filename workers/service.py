@@ -25,8 +25,9 @@ Registrar = Callable[[BackgroundScheduler, AppContext, threading.Event], Callabl
 JOB_REGISTRARS: list[Registrar] = []
 
 
-def build_scheduler(ctx: AppContext, stop: threading.Event,
-                    closers: list[Callable[[], None]] | None = None) -> BackgroundScheduler:
+def build_scheduler(
+    ctx: AppContext, stop: threading.Event, closers: list[Callable[[], None]] | None = None
+) -> BackgroundScheduler:
     """Returns a scheduler with the inbox job and every registered job added.
 
     What the registrars need done at shutdown is appended to `closers`; the caller
@@ -37,9 +38,15 @@ def build_scheduler(ctx: AppContext, stop: threading.Event,
         # Never two runs of a job at once; after a pause run it once, not N times.
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600},
     )
-    scheduler.add_job(_inbox_job, "interval", args=[ctx, stop], id="inbox",
-                      seconds=ctx.config.source.poll_interval_seconds,
-                      next_run_time=_now(ctx), name="poll the inbox folder")
+    scheduler.add_job(
+        _inbox_job,
+        "interval",
+        args=[ctx, stop],
+        id="inbox",
+        seconds=ctx.config.source.poll_interval_seconds,
+        next_run_time=_now(ctx),
+        name="poll the inbox folder",
+    )
     for register in JOB_REGISTRARS:
         closer = register(scheduler, ctx, stop)
         if closer is not None and closers is not None:
@@ -76,16 +83,21 @@ def run_service(ctx: AppContext) -> None:
     scheduler = build_scheduler(ctx, stop, closers)
 
     def _stop(signum, _frame) -> None:
-        log.info("received %s: finishing the current message, then stopping",
-                 signal.Signals(signum).name)
+        log.info(
+            "received %s: finishing the current message, then stopping", signal.Signals(signum).name
+        )
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     scheduler.start()
-    log.info("mailroom running: inbox %s every %ss, archive %s, index %s",
-             ctx.config.source.inbox_dir, ctx.config.source.poll_interval_seconds,
-             ctx.config.storage.archive_dir, ctx.db.engine.url.render_as_string())
+    log.info(
+        "mailroom running: inbox %s every %ss, archive %s, index %s",
+        ctx.config.source.inbox_dir,
+        ctx.config.source.poll_interval_seconds,
+        ctx.config.storage.archive_dir,
+        ctx.db.engine.url.render_as_string(),
+    )
     stop.wait()
     scheduler.shutdown(wait=True)
     close_all(closers)

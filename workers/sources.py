@@ -12,8 +12,19 @@ from workers.ingest import SourceRef
 log = logging.getLogger(__name__)
 _SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 # Files that are certainly not mail, e.g. notes kept beside exported messages.
-_SKIP_SUFFIXES = {".md", ".tsv", ".csv", ".json", ".toml", ".db", ".db-wal", ".db-shm", ".py",
-                  ".xlsx", ".log"}
+_SKIP_SUFFIXES = {
+    ".md",
+    ".tsv",
+    ".csv",
+    ".json",
+    ".toml",
+    ".db",
+    ".db-wal",
+    ".db-shm",
+    ".py",
+    ".xlsx",
+    ".log",
+}
 
 
 def is_maildir(path: Path) -> bool:
@@ -36,8 +47,12 @@ def mail_files(path: Path) -> Iterator[Path]:
     if not path.is_dir():
         return
     for child in sorted(path.iterdir()):
-        if child.name.startswith(".") or child.name in _SKIP_NAMES \
-                or child.suffix.lower() in _SKIP_SUFFIXES or child.name.endswith(("-wal", "-shm")):
+        if (
+            child.name.startswith(".")
+            or child.name in _SKIP_NAMES
+            or child.suffix.lower() in _SKIP_SUFFIXES
+            or child.name.endswith(("-wal", "-shm"))
+        ):
             continue
         yield from mail_files(child)
 

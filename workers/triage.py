@@ -39,10 +39,10 @@ class AssignResult:
     message_pk: int
     unit_code: str
     audit_id: int
-    moved: list[tuple[str | None, str]] = field(default_factory=list)   # (old path, new path)
+    moved: list[tuple[str | None, str]] = field(default_factory=list)  # (old path, new path)
     learned_address: str | None = None
-    refiled: list[int] = field(default_factory=list)     # other messages filed thanks to it
-    still_triage: list[int] = field(default_factory=list)   # same sender, still unclear
+    refiled: list[int] = field(default_factory=list)  # other messages filed thanks to it
+    still_triage: list[int] = field(default_factory=list)  # same sender, still unclear
 
 
 @dataclass
@@ -55,16 +55,19 @@ class TriageRow:
     from_name: str
     subject: str
     candidates: dict[str, float]
-    clues: list[dict]          # the strongest clues first: source, value, target, weight
+    clues: list[dict]  # the strongest clues first: source, value, target, weight
     reason: str
-    items: list[tuple[int, str, str | None]]   # (item id, name, kind)
+    items: list[tuple[int, str, str | None]]  # (item id, name, kind)
 
 
 def triage_queue(ctx: AppContext) -> list[TriageRow]:
     """Returns the messages waiting for a person, oldest first, with candidates and clues."""
     with ctx.db.session() as session:
-        messages = session.scalars(select(Message).where(Message.status == "triage")
-                                   .order_by(Message.received_at, Message.id)).all()
+        messages = session.scalars(
+            select(Message)
+            .where(Message.status == "triage")
+            .order_by(Message.received_at, Message.id)
+        ).all()
         return [_row(message) for message in messages]
 
 
@@ -73,13 +76,26 @@ def _row(message: Message) -> TriageRow:
     evidence = auto[-1].evidence if auto else {}
     clues = sorted(evidence.get("clues", []), key=lambda c: -c.get("weight", 0))
     items = [(i.id, i.name, i.kind) for i in message.items if i.role == "material"]
-    return TriageRow(message.id, message.received_at, message.from_addr, message.from_name,
-                     message.subject, dict(evidence.get("candidates", {})), clues,
-                     evidence.get("reason", ""), items)
+    return TriageRow(
+        message.id,
+        message.received_at,
+        message.from_addr,
+        message.from_name,
+        message.subject,
+        dict(evidence.get("candidates", {})),
+        clues,
+        evidence.get("reason", ""),
+        items,
+    )
 
 
-def assign_unit(ctx: AppContext, message_pk: int, unit_code: str, actor: str,
-                kinds: dict[int, str] | None = None) -> AssignResult:
+def assign_unit(
+    ctx: AppContext,
+    message_pk: int,
+    unit_code: str,
+    actor: str,
+    kinds: dict[int, str] | None = None,
+) -> AssignResult:
     """Returns what happened when `actor` assigned message `message_pk` to `unit_code`.
 
     Signature: assign_unit(ctx, message_pk: int, unit_code: str, actor: str,
@@ -105,18 +121,31 @@ def assign_unit(ctx: AppContext, message_pk: int, unit_code: str, actor: str,
                     _record_kind(session, item, kinds[item.id], actor)
             moved = _refile(ctx, session, message, unit.name)
             learned = _learn(ctx, session, message, unit_code, actor)
-            entry = AuditEntry(actor=actor, action=ASSIGN, target=f"message:{message.id}",
-                               data={"before": before, "after": _state(message),
-                                     "moves": moved, "learned": learned,
-                                     "children": []})
+            entry = AuditEntry(
+                actor=actor,
+                action=ASSIGN,
+                target=f"message:{message.id}",
+                data={
+                    "before": before,
+                    "after": _state(message),
+                    "moves": moved,
+                    "learned": learned,
+                    "children": [],
+                },
+            )
             session.add(entry)
             session.flush()
             audit_id = entry.id
     except BaseException:
         _move_back(ctx, moved)
         raise
-    result = AssignResult(message_pk, unit_code, audit_id, [(m["from"], m["to"]) for m in moved],
-                          learned["address"] if learned else None)
+    result = AssignResult(
+        message_pk,
+        unit_code,
+        audit_id,
+        [(m["from"], m["to"]) for m in moved],
+        learned["address"] if learned else None,
+    )
     if learned:
         _refile_same_sender(ctx, result, learned["address"], actor)
     log.info("%s assigned message %s to %s (audit %s)", actor, message_pk, unit_code, audit_id)
@@ -135,13 +164,20 @@ def set_item_kind(ctx: AppContext, item_id: int, kind: str, actor: str) -> int:
             item = session.get(Item, item_id)
             if item is None:
                 raise TriageError(f"no item {item_id}: see the item ids in `mailroom triage list`")
-            before = {"kind": item.kind, "kind_confidence": item.kind_confidence,
-                      "folder": item.message.folder}
+            before = {
+                "kind": item.kind,
+                "kind_confidence": item.kind_confidence,
+                "folder": item.message.folder,
+            }
             _record_kind(session, item, kind, actor)
             unit = next((u for u in ctx.config.units if u.code == item.message.unit_code), None)
             moved = _refile(ctx, session, item.message, unit.name if unit else None, only=item)
-            entry = AuditEntry(actor=actor, action=KIND, target=f"item:{item.id}",
-                               data={"before": before, "kind": kind, "moves": moved})
+            entry = AuditEntry(
+                actor=actor,
+                action=KIND,
+                target=f"item:{item.id}",
+                data={"before": before, "kind": kind, "moves": moved},
+            )
             session.add(entry)
             session.flush()
             return entry.id
@@ -208,54 +244,96 @@ def _message(session: Session, pk: int) -> Message:
 
 
 def _state(message: Message) -> dict:
-    return {"unit": message.unit_code, "status": message.status,
-            "confidence": message.confidence, "is_material": message.is_material,
-            "folder": message.folder,
-            "kinds": {str(i.id): i.kind for i in message.items}}
+    return {
+        "unit": message.unit_code,
+        "status": message.status,
+        "confidence": message.confidence,
+        "is_material": message.is_material,
+        "folder": message.folder,
+        "kinds": {str(i.id): i.kind for i in message.items},
+    }
 
 
-def _apply_unit(session: Session, message: Message, unit_code: str, decided_by: str,
-                reason: str, evidence: dict | None = None) -> None:
+def _apply_unit(
+    session: Session,
+    message: Message,
+    unit_code: str,
+    decided_by: str,
+    reason: str,
+    evidence: dict | None = None,
+) -> None:
     previous = message.unit_code
     message.unit_code, message.status, message.is_material = unit_code, "filed", True
     message.confidence = 1.0 if decided_by != "auto" else message.confidence
-    session.add(DecisionRecord(
-        message_pk=message.id, subject="unit", value=unit_code, confidence=message.confidence,
-        level="strong", decided_by=decided_by,
-        evidence={"reason": reason, "previous": previous, **(evidence or {})}))
+    session.add(
+        DecisionRecord(
+            message_pk=message.id,
+            subject="unit",
+            value=unit_code,
+            confidence=message.confidence,
+            level="strong",
+            decided_by=decided_by,
+            evidence={"reason": reason, "previous": previous, **(evidence or {})},
+        )
+    )
 
 
 def _record_kind(session: Session, item: Item, kind: str, actor: str) -> None:
-    session.add(DecisionRecord(
-        message_pk=item.message_pk, item_id=item.id, subject="kind", value=kind,
-        confidence=1.0, level="strong", decided_by=actor,
-        evidence={"reason": "set by " + actor, "previous": item.kind}))
+    session.add(
+        DecisionRecord(
+            message_pk=item.message_pk,
+            item_id=item.id,
+            subject="kind",
+            value=kind,
+            confidence=1.0,
+            level="strong",
+            decided_by=actor,
+            evidence={"reason": "set by " + actor, "previous": item.kind},
+        )
+    )
     item.kind, item.kind_confidence = kind, 1.0
 
 
 def view_path(ctx: AppContext, message: Message, item: Item, unit_name: str | None) -> str:
     """Returns where ingestion would place item's view for this unit (None: 待分拣)."""
     campaign = ctx.campaign
-    folder = layout.message_folder(campaign.name, unit_name, campaign.label(item.kind),
-                                   campaign.local_day(message.received_at), message.subject)
+    folder = layout.message_folder(
+        campaign.name,
+        unit_name,
+        campaign.label(item.kind),
+        campaign.local_day(message.received_at),
+        message.subject,
+    )
     return layout.item_view_path(folder, item.name)
 
 
-def _refile(ctx: AppContext, session: Session, message: Message, unit_name: str | None,
-            only: Item | None = None) -> list[dict]:
+def _refile(
+    ctx: AppContext,
+    session: Session,
+    message: Message,
+    unit_name: str | None,
+    only: Item | None = None,
+) -> list[dict]:
     """Moves the message's views to where ingestion would put them; returns the moves."""
     moves: list[dict] = []
     for item in message.items:
-        if (only is not None and item is not only) or item.role != "material" \
-                or item.blob_path is None or item.duplicate_of_id is not None \
-                or not message.is_material:
+        if (
+            (only is not None and item is not only)
+            or item.role != "material"
+            or item.blob_path is None
+            or item.duplicate_of_id is not None
+            or not message.is_material
+        ):
             continue
         target = view_path(ctx, message, item, unit_name)
         if item.path == target:
             continue
         old = item.path
-        placed = (ctx.archive.move_view(old, item.blob_path, target) if old
-                  else ctx.archive.link(item.blob_path, target))
+        placed = (
+            ctx.archive.move_view(old, item.blob_path, target)
+            if old
+            else ctx.archive.link(item.blob_path, target)
+        )
         if placed == old:
             continue
         moves.append({"item": item.id, "from": old, "to": placed, "blob": item.blob_path})
@@ -282,23 +360,25 @@ def _move_back(ctx: AppContext, moves: list[dict]) -> None:
             log.exception("cannot move %s back to %s", move["to"], move["from"])
 
 
-def _learn(ctx: AppContext, session: Session, message: Message, unit_code: str,
-           actor: str) -> dict | None:
+def _learn(
+    ctx: AppContext, session: Session, message: Message, unit_code: str, actor: str
+) -> dict | None:
     """Records the sender address as the unit's; returns what changed, for undo."""
     address = (message.from_addr or "").lower()
-    if message.forwarded_by:   # the forwarder is not the unit; the original sender is
+    if message.forwarded_by:  # the forwarder is not the unit; the original sender is
         address = (message.forwarded_from or "").lower()
     if "@" not in address or ctx.department().owns(address):
         return None
     if any(address in unit.addresses for unit in ctx.config.units):
-        return None   # configured for a unit: config, not triage, changes it
+        return None  # configured for a unit: config, not triage, changes it
     row = session.get(SenderAddress, address)
     if row is None:
-        session.add(SenderAddress(address=address, unit_code=unit_code, source="learned",
-                                  learned_by=actor))
+        session.add(
+            SenderAddress(address=address, unit_code=unit_code, source="learned", learned_by=actor)
+        )
         return {"address": address, "added": True, "previous_unit": None}
     if row.source != "learned" or row.unit_code == unit_code:
-        return None   # configured in the index, or already known for this unit
+        return None  # configured in the index, or already known for this unit
     previous = row.unit_code
     row.unit_code, row.learned_by = unit_code, actor
     return {"address": address, "added": False, "previous_unit": previous}
@@ -307,15 +387,19 @@ def _learn(ctx: AppContext, session: Session, message: Message, unit_code: str,
 def _refile_same_sender(ctx: AppContext, result: AssignResult, address: str, actor: str) -> None:
     """Re-decides the other triaged messages from address now that it is known; logs each."""
     with ctx.db.session() as session:
-        others = session.scalars(select(Message.id).where(
-            Message.status == "triage", Message.id != result.message_pk,
-            Message.from_addr == address)).all()
+        others = session.scalars(
+            select(Message.id).where(
+                Message.status == "triage",
+                Message.id != result.message_pk,
+                Message.from_addr == address,
+            )
+        ).all()
     units = ctx.unit_directory()
     children = []
     for pk in others:
         try:
             audit_id = _refile_learned(ctx, pk, units, actor, result.audit_id)
-        except Exception:   # one unreadable message must not undo the assignment
+        except Exception:  # one unreadable message must not undo the assignment
             log.exception("cannot re-decide message %s after learning %s", pk, address)
             audit_id = None
         if audit_id is None:
@@ -338,16 +422,24 @@ def _refile_learned(ctx: AppContext, pk: int, units, actor: str, parent: int) ->
             return None
         unit = _unit(ctx, match.value)
         before = _state(message)
-        _apply_unit(session, message, match.value, "auto",
-                    f"re-decided after {actor} assigned a message from the same sender",
-                    {**match.evidence(), "audit_parent": parent})
+        _apply_unit(
+            session,
+            message,
+            match.value,
+            "auto",
+            f"re-decided after {actor} assigned a message from the same sender",
+            {**match.evidence(), "audit_parent": parent},
+        )
         message.confidence = match.confidence
         moved: list[dict] = []
         try:
             moved = _refile(ctx, session, message, unit.name)
-            entry = AuditEntry(actor=actor, action=RELEARN, target=f"message:{pk}",
-                               data={"before": before, "after": _state(message),
-                                     "moves": moved, "parent": parent})
+            entry = AuditEntry(
+                actor=actor,
+                action=RELEARN,
+                target=f"message:{pk}",
+                data={"before": before, "after": _state(message), "moves": moved, "parent": parent},
+            )
             session.add(entry)
             session.flush()
             return entry.id
@@ -359,9 +451,13 @@ def _refile_learned(ctx: AppContext, pk: int, units, actor: str, parent: int) ->
 def _redecide(ctx: AppContext, message: Message, units) -> UnitMatch:
     with ctx.archive.open(message.raw_path) as handle:
         parsed = parse_message(handle.read())
-    return identify_unit(parsed, units, department=ctx.department(),
-                         threshold=ctx.config.identify.confident_threshold,
-                         documents=document_texts(parsed.parts))
+    return identify_unit(
+        parsed,
+        units,
+        department=ctx.department(),
+        threshold=ctx.config.identify.confident_threshold,
+        documents=document_texts(parsed.parts),
+    )
 
 
 def _undo_one(ctx: AppContext, session: Session, entry: AuditEntry, actor: str) -> None:
@@ -375,29 +471,44 @@ def _undo_one(ctx: AppContext, session: Session, entry: AuditEntry, actor: str) 
     else:
         message = session.get(Message, int(entry.target.split(":")[1]))
         if message.unit_code != data["after"]["unit"]:
-            raise TriageError(f"message {message.id} was changed after audit {entry.id}; "
-                              "undo that first")
+            raise TriageError(
+                f"message {message.id} was changed after audit {entry.id}; undo that first"
+            )
         _restore_message(session, message, data["before"], entry.id, actor)
         if data.get("learned"):
             _forget(session, data["learned"])
     for move in reversed(data.get("moves", [])):
         _move_view_back(ctx, session, move)
     entry.undone = True
-    session.add(AuditEntry(actor=actor, action=UNDO, target=f"audit:{entry.id}",
-                           data={"undid": entry.action, "target": entry.target}))
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action=UNDO,
+            target=f"audit:{entry.id}",
+            data={"undid": entry.action, "target": entry.target},
+        )
+    )
 
 
-def _restore_message(session: Session, message: Message, before: dict, audit_id: int,
-                     actor: str) -> None:
+def _restore_message(
+    session: Session, message: Message, before: dict, audit_id: int, actor: str
+) -> None:
     message.unit_code, message.status = before["unit"], before["status"]
     message.confidence, message.is_material = before["confidence"], before["is_material"]
     message.folder = before["folder"]
     for item in message.items:
         item.kind = before["kinds"].get(str(item.id), item.kind)
-    session.add(DecisionRecord(
-        message_pk=message.id, subject="unit", value=before["unit"],
-        confidence=before["confidence"], level="none" if before["unit"] is None else "strong",
-        decided_by=actor, evidence={"reason": f"undo of audit {audit_id}"}))
+    session.add(
+        DecisionRecord(
+            message_pk=message.id,
+            subject="unit",
+            value=before["unit"],
+            confidence=before["confidence"],
+            level="none" if before["unit"] is None else "strong",
+            decided_by=actor,
+            evidence={"reason": f"undo of audit {audit_id}"},
+        )
+    )
 
 
 def _forget(session: Session, learned: dict) -> None:

@@ -47,11 +47,15 @@ def list_(state: State) -> None:
         candidates = ", ".join(f"{code} {score:.2f}" for code, score in row.candidates.items())
         click.echo(f"       candidates: {candidates or '-'}   ({row.reason})")
         for clue in row.clues[:3]:
-            click.echo(f"       clue: {clue['source']} {clue['value']!r} -> {clue['target']} "
-                       f"{clue['weight']:.2f}")
+            click.echo(
+                f"       clue: {clue['source']} {clue['value']!r} -> {clue['target']} "
+                f"{clue['weight']:.2f}"
+            )
         for item_id, name, kind in row.items:
             click.echo(f"       item {item_id}: {name} [{kind}]")
-    click.echo(f"{len(rows)} message(s) in triage; assign with: mailroom triage assign MESSAGE UNIT")
+    click.echo(
+        f"{len(rows)} message(s) in triage; assign with: mailroom triage assign MESSAGE UNIT"
+    )
 
 
 def _parse_kinds(values: tuple[str, ...]) -> dict[str, str]:
@@ -59,8 +63,9 @@ def _parse_kinds(values: tuple[str, ...]) -> dict[str, str]:
     for value in values:
         item, sep, kind = value.partition("=")
         if not sep or not item or not kind:
-            raise click.BadParameter(f"{value!r} is not ITEM=KIND (e.g. 31=plan)",
-                                     param_hint="--kind")
+            raise click.BadParameter(
+                f"{value!r} is not ITEM=KIND (e.g. 31=plan)", param_hint="--kind"
+            )
         kinds[item.strip()] = kind.strip()
     return kinds
 
@@ -88,10 +93,20 @@ def _item_ids(ctx, message_pk: int, kinds: dict[str, str]) -> dict[int, str]:
 @triage.command()
 @click.argument("message", type=int)
 @click.argument("unit")
-@click.option("--kind", "kinds", multiple=True, metavar="ITEM=KIND",
-              help="Also set an item's kind (ITEM is its id or file name); repeatable.")
-@click.option("--by", "actor", default=_default_actor, show_default="your user name",
-              help="Who decides (kept in the index and the audit log).")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    metavar="ITEM=KIND",
+    help="Also set an item's kind (ITEM is its id or file name); repeatable.",
+)
+@click.option(
+    "--by",
+    "actor",
+    default=_default_actor,
+    show_default="your user name",
+    help="Who decides (kept in the index and the audit log).",
+)
 @click.pass_obj
 def assign(state: State, message: int, unit: str, kinds: tuple[str, ...], actor: str) -> None:
     """Assign MESSAGE to UNIT: re-file it, learn the sender, re-file its other mail.
@@ -118,8 +133,13 @@ def assign(state: State, message: int, unit: str, kinds: tuple[str, ...], actor:
 @triage.command()
 @click.argument("item", type=int)
 @click.argument("kind")
-@click.option("--by", "actor", default=_default_actor, show_default="your user name",
-              help="Who decides (kept in the index and the audit log).")
+@click.option(
+    "--by",
+    "actor",
+    default=_default_actor,
+    show_default="your user name",
+    help="Who decides (kept in the index and the audit log).",
+)
 @click.pass_obj
 def kind(state: State, item: int, kind: str, actor: str) -> None:
     """Set ITEM's kind and move its file to that kind's folder.
@@ -134,8 +154,13 @@ def kind(state: State, item: int, kind: str, actor: str) -> None:
 
 @triage.command()
 @click.argument("audit_id", type=int)
-@click.option("--by", "actor", default=_default_actor, show_default="your user name",
-              help="Who undoes it (kept in the audit log).")
+@click.option(
+    "--by",
+    "actor",
+    default=_default_actor,
+    show_default="your user name",
+    help="Who undoes it (kept in the audit log).",
+)
 @click.pass_obj
 def undo(state: State, audit_id: int, actor: str) -> None:
     """Undo a triage action by its audit id: files move back, a learned address is forgotten.

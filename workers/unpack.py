@@ -27,7 +27,7 @@ from storage.models import DecisionRecord, Item, Message
 from workers.context import AppContext
 
 log = logging.getLogger(__name__)
-TEMP_FOLDER = ".tmp"   # inside the archive root, so large members stay on the archive's disk
+TEMP_FOLDER = ".tmp"  # inside the archive root, so large members stay on the archive's disk
 
 
 def can_expand(item: Item) -> bool:
@@ -35,23 +35,26 @@ def can_expand(item: Item) -> bool:
     return item.media == "archive" and item.status == "ok" and item.blob_path is not None
 
 
-def expand_archive(ctx: AppContext, session: Session, item: Item,
-                   created: list[str]) -> list[Item]:
+def expand_archive(ctx: AppContext, session: Session, item: Item, created: list[str]) -> list[Item]:
     """Returns the member items made for an archive item (view paths made go to `created`)."""
     blob = ctx.archive.abspath(item.blob_path)
     if archive_kind(blob) is None:
-        return []   # .gz, .tar and friends: kept as they are, not opened
+        return []  # .gz, .tar and friends: kept as they are, not opened
     if session.scalar(select(Item.id).where(Item.container_id == item.id).limit(1)):
-        return []   # already expanded (a retry after a crash, say)
+        return []  # already expanded (a retry after a crash, say)
     limits = ctx.config.limits
     temp_root = ctx.archive.abspath(TEMP_FOLDER)
     temp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="unpack-", dir=temp_root) as tmp:
         try:
             members = list_and_extract(
-                blob, Path(tmp), max_total_bytes=limits.max_archive_total_bytes,
-                max_ratio=limits.max_archive_ratio, max_members=limits.max_archive_members,
-                max_depth=limits.max_archive_depth)
+                blob,
+                Path(tmp),
+                max_total_bytes=limits.max_archive_total_bytes,
+                max_ratio=limits.max_archive_ratio,
+                max_members=limits.max_archive_members,
+                max_depth=limits.max_archive_depth,
+            )
         except ArchiveError as exc:
             item.status, item.error = "corrupt", str(exc)
             log.info("archive %s of message %s is unreadable: %s", item.name, item.message_pk, exc)
@@ -67,8 +70,9 @@ def _names_encrypted(members: list[Member], blob: Path) -> bool:
     return len(members) == 1 and members[0].status == ENCRYPTED and members[0].name == blob.name
 
 
-def _add_members(ctx: AppContext, session: Session, container: Item, members: list[Member],
-                 created: list[str]) -> list[Item]:
+def _add_members(
+    ctx: AppContext, session: Session, container: Item, members: list[Member], created: list[str]
+) -> list[Item]:
     message = session.get(Message, container.message_pk)
     seq = session.scalar(select(func.max(Item.seq)).where(Item.message_pk == message.id)) or 0
     folder = _members_folder(container)
@@ -79,18 +83,27 @@ def _add_members(ctx: AppContext, session: Session, container: Item, members: li
         if member.status == OK and item.blob_path and folder is not None:
             _link_view(ctx, session, item, folder, member.name, created)
         made.append(item)
-        if member.nested:   # members of a nested archive: items whose container is it
+        if member.nested:  # members of a nested archive: items whose container is it
             made += _add_members(ctx, session, item, member.nested, created)
             seq = max(seq, *(i.seq for i in made))
     return made
 
 
-def _member_item(ctx: AppContext, session: Session, message: Message, container: Item,
-                 member: Member, seq: int) -> Item:
+def _member_item(
+    ctx: AppContext, session: Session, message: Message, container: Item, member: Member, seq: int
+) -> Item:
     name = member.name.replace("\\", "/")
-    item = Item(seq=seq, name=name[:1000], media="other", role="material",
-                container_id=container.id, status=member.status, error=member.error,
-                size=member.size, meta={"member_of": container.name})
+    item = Item(
+        seq=seq,
+        name=name[:1000],
+        media="other",
+        role="material",
+        container_id=container.id,
+        status=member.status,
+        error=member.error,
+        size=member.size,
+        meta={"member_of": container.name},
+    )
     head = b""
     if member.status == OK and member.path is not None:
         with open(member.path, "rb") as handle:
@@ -99,14 +112,28 @@ def _member_item(ctx: AppContext, session: Session, message: Message, container:
         item.duplicate_of_id = _first_copy(session, item.sha256)
     found = sniff(head, PurePosixPath(name).name)
     item.mime, item.media = found.mime, found.media
-    kind = classify_kind(PurePosixPath(name).name, found.media, message.subject, "",
-                         ctx.campaign, message.received_at)
+    kind = classify_kind(
+        PurePosixPath(name).name,
+        found.media,
+        message.subject,
+        "",
+        ctx.campaign,
+        message.received_at,
+    )
     item.kind, item.kind_confidence = kind.value, kind.confidence
     message.items.append(item)
     session.flush()
-    session.add(DecisionRecord(message_pk=message.id, item_id=item.id, subject="kind",
-                               value=kind.value, confidence=kind.confidence, level=kind.level,
-                               evidence={**kind.evidence(), "container": container.name}))
+    session.add(
+        DecisionRecord(
+            message_pk=message.id,
+            item_id=item.id,
+            subject="kind",
+            value=kind.value,
+            confidence=kind.confidence,
+            level=kind.level,
+            evidence={**kind.evidence(), "container": container.name},
+        )
+    )
     return item
 
 
@@ -118,13 +145,17 @@ def _members_folder(container: Item) -> str | None:
     return str(path.with_name(layout.safe_component(path.stem or path.name)))
 
 
-def _link_view(ctx: AppContext, session: Session, item: Item, folder: str, member_name: str,
-               created: list[str]) -> None:
+def _link_view(
+    ctx: AppContext, session: Session, item: Item, folder: str, member_name: str, created: list[str]
+) -> None:
     if item.duplicate_of_id is not None:
         item.path = session.get(Item, item.duplicate_of_id).path
         return
-    parts = [layout.safe_component(p) for p in member_name.replace("\\", "/").split("/")
-             if p not in ("", ".", "..")]
+    parts = [
+        layout.safe_component(p)
+        for p in member_name.replace("\\", "/").split("/")
+        if p not in ("", ".", "..")
+    ]
     rel = str(PurePosixPath(folder, *parts)) if parts else layout.item_view_path(folder, "未命名")
     item.path = ctx.archive.link(item.blob_path, rel)
     created.append(item.path)
@@ -132,6 +163,8 @@ def _link_view(ctx: AppContext, session: Session, item: Item, folder: str, membe
 
 def _first_copy(session: Session, sha: str) -> int | None:
     return session.scalar(
-        select(Item.id).where(Item.sha256 == sha, Item.duplicate_of_id.is_(None),
-                              Item.role == "material")
-        .order_by(Item.id).limit(1))
+        select(Item.id)
+        .where(Item.sha256 == sha, Item.duplicate_of_id.is_(None), Item.role == "material")
+        .order_by(Item.id)
+        .limit(1)
+    )

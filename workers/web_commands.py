@@ -32,8 +32,13 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True,
-              help="viewer reads; editor also triages; admin does everything.")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="viewer",
+    show_default=True,
+    help="viewer reads; editor also triages; admin does everything.",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--update", is_flag=True, help="Change the role and password of an existing user.")
 @click.pass_obj
@@ -63,8 +68,14 @@ def user_add(state: State, name: str, role: str, password_stdin: bool, update: b
             set_password(session, existing, password)
         from storage.models import AuditEntry
 
-        session.add(AuditEntry(actor="cli", action="user_update" if existing else "user_add",
-                               target=f"user:{name}", data={"role": role}))
+        session.add(
+            AuditEntry(
+                actor="cli",
+                action="user_update" if existing else "user_add",
+                target=f"user:{name}",
+                data={"role": role},
+            )
+        )
     click.echo(f"{'updated' if existing else 'added'} {name} ({role})")
 
 
@@ -96,8 +107,13 @@ def serve(state: State, host: str | None, port: int | None) -> None:
     ctx = state.app()
     app = create_app(ctx)
     settings = app.state.settings
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port,
-                log_config=None, proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        proxy_headers=False,
+    )
 
 
 @cli.group()
@@ -133,11 +149,17 @@ def _start_web(scheduler, ctx, stop: threading.Event) -> None:
 
     from web.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx, settings), host=settings.host,
-                                           port=settings.port, log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(ctx, settings), host=settings.host, port=settings.port, log_config=None
+        )
+    )
     threading.Thread(target=server.run, name="web", daemon=True).start()
-    threading.Thread(target=lambda: (stop.wait(), setattr(server, "should_exit", True)),
-                     name="web-stop", daemon=True).start()
+    threading.Thread(
+        target=lambda: (stop.wait(), setattr(server, "should_exit", True)),
+        name="web-stop",
+        daemon=True,
+    ).start()
     log.info("web UI on http://%s:%s", settings.host, settings.port)
 
 

@@ -27,7 +27,14 @@ def test_a_config_holding_only_what_differs_gets_every_default(tmp_path):
     assert config.source.inbox_dir == tmp_path / "conf" / "inbox"
     assert config.campaign.name == "2023年辽宁省职业教育活动周"
     assert [k.code for k in config.campaign.kinds] == [
-        "plan", "case", "manuscript", "photo", "video", "summary", "other"]
+        "plan",
+        "case",
+        "manuscript",
+        "photo",
+        "video",
+        "summary",
+        "other",
+    ]
     assert str(config.campaign.kind("summary").due) == "2023-06-01"
     codes = {u.code for u in config.units}
     assert {"shenyang", "huludao", "shenfu", "dlvtc"} <= codes
@@ -44,10 +51,21 @@ def test_the_shipped_config_file_documents_the_true_defaults(tmp_path):
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     uncommented = re.sub(r"(?m)^# ?((?:\[\[?[a-z_]+\]\]?|[a-z_]+ = ).*)$", r"\1", text)
     uncommented = "\n".join(
-        line for line in uncommented.splitlines()
-        if not line.startswith(("[[units]]", "code = \"shenyang\"", "name = \"沈阳市教育局\"",
-                                "type = \"city\"", "aliases = [\"沈阳\"", "domains = [\"example",
-                                "addresses = []", "units_file")))
+        line
+        for line in uncommented.splitlines()
+        if not line.startswith(
+            (
+                "[[units]]",
+                'code = "shenyang"',
+                'name = "沈阳市教育局"',
+                'type = "city"',
+                'aliases = ["沈阳"',
+                'domains = ["example',
+                "addresses = []",
+                "units_file",
+            )
+        )
+    )
     explicit = build_config(__import__("tomllib").loads(uncommented), None, tmp_path)
     default = build_config({}, None, tmp_path)
     assert explicit.campaign == default.campaign
@@ -59,31 +77,41 @@ def test_the_shipped_config_file_documents_the_true_defaults(tmp_path):
 def test_units_file_replaces_the_shipped_registry(tmp_path):
     units = tmp_path / "conf" / "u.toml"
     units.parent.mkdir(parents=True)
-    units.write_text('[[units]]\ncode = "a1"\nname = "甲单位"\ntype = "college"\n', encoding="utf-8")
+    units.write_text(
+        '[[units]]\ncode = "a1"\nname = "甲单位"\ntype = "college"\n', encoding="utf-8"
+    )
     config = load_config(write(tmp_path, 'units_file = "u.toml"\n'))
     assert [u.code for u in config.units] == ["a1"]
 
 
 def test_inline_units_replace_the_shipped_registry(tmp_path):
-    config = load_config(write(tmp_path, '[[units]]\ncode = "b2"\nname = "乙"\n'
-                                         'domains = ["@B.example.cn"]\n'))
+    config = load_config(
+        write(tmp_path, '[[units]]\ncode = "b2"\nname = "乙"\ndomains = ["@B.example.cn"]\n')
+    )
     assert [(u.code, u.domains) for u in config.units] == [("b2", ("b.example.cn",))]
 
 
-@pytest.mark.parametrize("text,key,words", [
-    ('[storage]\ndatabase_url = 5\n', "storage.database_url", "SQLAlchemy URL"),
-    ('[identify]\nconfident_threshold = 3\n', "identify.confident_threshold", "between"),
-    ('[[units]]\ncode = "x"\nname = "X"\ntype = "province"\n', "units[0].type", "not one of"),
-    ('[[units]]\ncode = "沈阳"\nname = "X"\n', "units[0].code", "ASCII"),
-    ('[campaign]\ncode = "c"\nname = "n"\nstart = 2024-05-01\nend = 2024-04-01\n'
-     '[[kinds]]\ncode = "other"\nlabel = "其他"\n', "campaign.end", "before"),
-    ('[campaign]\ncode = "c"\n', "kinds", "together"),
-    ('[log]\nlevel = "LOUD"\n', "log.level", "LOUD"),
-    ('units_file = "missing.toml"\n', "units_file", "not found"),
-    ('[storage\n', "(syntax)", ""),
-    ('[storage]\narchive_diir = "x"\n', "storage.archive_diir", "unknown setting"),
-    ('[sotrage]\narchive_dir = "x"\n', "sotrage", "unknown setting"),
-])
+@pytest.mark.parametrize(
+    "text,key,words",
+    [
+        ("[storage]\ndatabase_url = 5\n", "storage.database_url", "SQLAlchemy URL"),
+        ("[identify]\nconfident_threshold = 3\n", "identify.confident_threshold", "between"),
+        ('[[units]]\ncode = "x"\nname = "X"\ntype = "province"\n', "units[0].type", "not one of"),
+        ('[[units]]\ncode = "沈阳"\nname = "X"\n', "units[0].code", "ASCII"),
+        (
+            '[campaign]\ncode = "c"\nname = "n"\nstart = 2024-05-01\nend = 2024-04-01\n'
+            '[[kinds]]\ncode = "other"\nlabel = "其他"\n',
+            "campaign.end",
+            "before",
+        ),
+        ('[campaign]\ncode = "c"\n', "kinds", "together"),
+        ('[log]\nlevel = "LOUD"\n', "log.level", "LOUD"),
+        ('units_file = "missing.toml"\n', "units_file", "not found"),
+        ("[storage\n", "(syntax)", ""),
+        ('[storage]\narchive_diir = "x"\n', "storage.archive_diir", "unknown setting"),
+        ('[sotrage]\narchive_dir = "x"\n', "sotrage", "unknown setting"),
+    ],
+)
 def test_invalid_config_names_the_file_the_key_and_the_problem(tmp_path, text, key, words):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as raised:
@@ -94,7 +122,10 @@ def test_invalid_config_names_the_file_the_key_and_the_problem(tmp_path, text, k
 
 
 def test_next_years_campaign_is_a_config_change(tmp_path):
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
 [campaign]
 code = "2024-week"
 name = "2024年活动周"
@@ -109,6 +140,8 @@ keywords = ["海报"]
 code = "other"
 label = "其他"
 required = false
-"""))
+""",
+        )
+    )
     assert config.campaign.label("poster") == "海报"
     assert config.campaign.kind("poster").keywords == ("海报",)

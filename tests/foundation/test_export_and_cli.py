@@ -17,10 +17,38 @@ from tests.conftest import MAIL, write_config
 from workers.cli import cli
 
 MAILROOM = str(Path(sys.executable).with_name("mailroom"))
-MESSAGE_KEYS = ["message_id", "date", "from", "subject", "unit", "unit_name", "confidence",
-                "is_material", "flags", "forwarded_from", "items", "raw_path", "error"]
-ITEM_KEYS = ["message_id", "name", "kind", "media", "sha256", "size", "status", "error", "path",
-             "duplicate_of", "container", "url", "thumbnail", "preview", "web_video"]
+MESSAGE_KEYS = [
+    "message_id",
+    "date",
+    "from",
+    "subject",
+    "unit",
+    "unit_name",
+    "confidence",
+    "is_material",
+    "flags",
+    "forwarded_from",
+    "items",
+    "raw_path",
+    "error",
+]
+ITEM_KEYS = [
+    "message_id",
+    "name",
+    "kind",
+    "media",
+    "sha256",
+    "size",
+    "status",
+    "error",
+    "path",
+    "duplicate_of",
+    "container",
+    "url",
+    "thumbnail",
+    "preview",
+    "web_video",
+]
 
 
 def run(site: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -34,8 +62,9 @@ def run(site: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 def invoke(site: Path, *args: str):
     """Runs a command in this process (faster); returns click's result."""
-    result = CliRunner().invoke(cli, list(args), env={"MAILROOM_CONFIG": str(site / "config.toml")},
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, list(args), env={"MAILROOM_CONFIG": str(site / "config.toml")}, catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     return result
 
@@ -44,8 +73,12 @@ def make_site(folder: Path, database_url: str = "sqlite:///data/mailroom.db") ->
     write_config(folder, database_url=database_url)
     inbox = folder / "inbox"
     inbox.mkdir()
-    for name in ("gbk-rfc2047-filename.eml", "qq-quoted-2047-and-2231.eml", "auto-reply.eml",
-                 "damaged-attachment.eml"):
+    for name in (
+        "gbk-rfc2047-filename.eml",
+        "qq-quoted-2047-and-2231.eml",
+        "auto-reply.eml",
+        "damaged-attachment.eml",
+    ):
         shutil.copy(MAIL / name, inbox / name)
     return folder
 
@@ -94,6 +127,7 @@ def test_export_filters_by_day_and_unit(site):
     def ids(*args):
         out = invoke(site, "export", "messages", *args).stdout
         return sorted(json.loads(line)["message_id"] for line in out.splitlines())
+
     assert ids("--unit", "dalian") == ["<gbk-1@test.mailroom>"]
     assert ids("--since", "2023-05-17") == []
     assert len(ids("--since", "2023-05-16", "--until", "2023-05-16")) == 4
@@ -106,12 +140,13 @@ def test_reingest_reports_everything_already_ingested(site):
 
 
 def test_a_bad_config_is_one_line_and_exit_code_1(site):
-    (site / "config.toml").write_text('[storage]\ndatabase_url = 42\n', encoding="utf-8")
+    (site / "config.toml").write_text("[storage]\ndatabase_url = 42\n", encoding="utf-8")
     done = run(site, "export", "messages", check=False)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"mailroom: {site / 'config.toml'}: storage.database_url: must be a SQLAlchemy URL "
-        "such as sqlite:///data/mailroom.db or postgresql+psycopg://user@host/db"]
+        "such as sqlite:///data/mailroom.db or postgresql+psycopg://user@host/db"
+    ]
 
 
 def test_config_option_overrides_the_environment(site, tmp_path):
@@ -137,11 +172,17 @@ def test_every_command_has_help_with_an_example(name, command):
         assert "Example:" in command.help, f"mailroom {name}'s help shows no example"
 
 
-@pytest.mark.parametrize("section,key", [
-    ('[media]\nworkers = "two"\n', "media.workers"),
-    ('[[mailbox]]\nname = "x"\nhost = "imap.example.cn"\nsecurity = "none"\nusername = "u"\n'
-     'password_env = "P"\n', "mailbox[0].security"),
-])
+@pytest.mark.parametrize(
+    "section,key",
+    [
+        ('[media]\nworkers = "two"\n', "media.workers"),
+        (
+            '[[mailbox]]\nname = "x"\nhost = "imap.example.cn"\nsecurity = "none"\nusername = "u"\n'
+            'password_env = "P"\n',
+            "mailbox[0].security",
+        ),
+    ],
+)
 def test_every_section_is_checked_when_mailroom_starts(site, section, key):
     with open(site / "config.toml", "a", encoding="utf-8") as handle:
         handle.write("\n" + section)

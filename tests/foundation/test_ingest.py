@@ -33,15 +33,19 @@ def test_message_is_filed_under_campaign_unit_kind_and_day(app, mail_copy):
     [outcome] = ingest(app, mail_copy("gbk-rfc2047-filename.eml"))
     assert outcome.status == "filed"
     item = one(app, select(Item).where(Item.role == "material"))
-    assert item.path == (f"{CAMPAIGN}/大连市教育局/活动周方案/2023-05-16 【大连市教育局】活动周方案/"
-                         "大连市职业教育活动周方案.docx")
+    assert item.path == (
+        f"{CAMPAIGN}/大连市教育局/活动周方案/2023-05-16 【大连市教育局】活动周方案/"
+        "大连市职业教育活动周方案.docx"
+    )
     on_disk = app.archive.abspath(item.path)
     assert on_disk.read_bytes() == app.archive.abspath(item.blob_path).read_bytes()
-    assert os.path.samefile(on_disk, app.archive.abspath(item.blob_path))   # a hard link
+    assert os.path.samefile(on_disk, app.archive.abspath(item.blob_path))  # a hard link
     message = one(app, select(Message))
     assert message.unit_code == "dalian" and message.status == "filed"
-    assert app.archive.abspath(message.raw_path).read_bytes() == \
-        (MAIL / "gbk-rfc2047-filename.eml").read_bytes()
+    assert (
+        app.archive.abspath(message.raw_path).read_bytes()
+        == (MAIL / "gbk-rfc2047-filename.eml").read_bytes()
+    )
 
 
 def test_reingesting_the_same_input_adds_nothing(app, mail_copy):
@@ -73,7 +77,7 @@ def test_a_damaged_attachment_is_recorded_corrupt_and_the_rest_is_filed(app, mai
     assert items["good.jpg"].status == "ok"
     broken = items["broken.jpg"]
     assert broken.status == "corrupt" and "base64" in broken.error.lower()
-    assert app.archive.abspath(broken.blob_path).exists()        # the original is kept
+    assert app.archive.abspath(broken.blob_path).exists()  # the original is kept
     assert [e.stage for e in errors] == ["decode"]
 
 
@@ -104,8 +108,11 @@ def test_a_crash_inside_a_stage_loses_nothing(app, mail_copy, monkeypatch):
     message = one(app, select(Message))
     assert message.status == "error"
     assert app.archive.abspath(message.raw_path).exists()
-    assert not any(p.is_file() for p in (app.archive.root / CAMPAIGN).rglob("*")) \
-        if (app.archive.root / CAMPAIGN).exists() else True
+    assert (
+        not any(p.is_file() for p in (app.archive.root / CAMPAIGN).rglob("*"))
+        if (app.archive.root / CAMPAIGN).exists()
+        else True
+    )
     # Fixed and run again, the same message is filed (the error row is not a duplicate).
     monkeypatch.undo()
 
@@ -132,13 +139,19 @@ def test_identical_bytes_are_stored_once_and_indexed_as_a_duplicate(app, tmp_pat
 def test_message_without_a_confident_unit_goes_to_triage(app, tmp_path):
     raw = (MAIL / "gbk-rfc2047-filename.eml").read_bytes()
     import base64
+
     vague = base64.b64encode("活动周方案".encode("gbk")).decode()
-    raw = raw.replace(b"=?gbk?B?" + base64.b64encode("【大连市教育局】活动周方案".encode("gbk")) + b"?=",
-                      f"=?gbk?B?{vague}?=".encode())
-    raw = raw.replace(b"=?gbk?B?" + base64.b64encode("大连市教育局 王芳".encode("gbk")) + b"?=",
-                      b"wang")
-    raw = raw.replace(b"=?gbk?B?" + base64.b64encode("大连市职业教育活动周方案.docx".encode("gbk")) + b"?=",
-                      b"plan.docx")
+    raw = raw.replace(
+        b"=?gbk?B?" + base64.b64encode("【大连市教育局】活动周方案".encode("gbk")) + b"?=",
+        f"=?gbk?B?{vague}?=".encode(),
+    )
+    raw = raw.replace(
+        b"=?gbk?B?" + base64.b64encode("大连市教育局 王芳".encode("gbk")) + b"?=", b"wang"
+    )
+    raw = raw.replace(
+        b"=?gbk?B?" + base64.b64encode("大连市职业教育活动周方案.docx".encode("gbk")) + b"?=",
+        b"plan.docx",
+    )
     (tmp_path / "vague.eml").write_bytes(raw)
     [outcome] = ingest(app, tmp_path / "vague.eml")
     assert outcome.status == "triage"
@@ -182,12 +195,14 @@ def test_body_only_article_becomes_a_manuscript_text_item(app, tmp_path):
     with app.db.session() as session:
         items = session.scalars(select(Item)).all()
     assert {(i.name, i.media) for i in items} == {("正文.txt", "text")}
-    assert all(i.kind == "plan" for i in items)    # the subject says 活动周方案
+    assert all(i.kind == "plan" for i in items)  # the subject says 活动周方案
 
 
 def test_received_header_not_the_date_header_decides_the_day(app, tmp_path):
     raw = (MAIL / "gbk-rfc2047-filename.eml").read_bytes()
-    raw = raw.replace(b"Date: Tue, 16 May 2023 09:12:00 +0800", b"Date: Fri, 12 May 2023 23:00:00 -0000")
+    raw = raw.replace(
+        b"Date: Tue, 16 May 2023 09:12:00 +0800", b"Date: Fri, 12 May 2023 23:00:00 -0000"
+    )
     (tmp_path / "m.eml").write_bytes(raw)
     ingest(app, tmp_path / "m.eml")
     message = one(app, select(Message))

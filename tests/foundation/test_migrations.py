@@ -19,8 +19,10 @@ def test_four_processes_migrating_a_fresh_index_at_once_all_succeed(backend, tmp
         url = request.getfixturevalue("postgres").create_database()
     else:
         url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    procs = [subprocess.Popen([sys.executable, "-c", MIGRATE, url], stderr=subprocess.PIPE,
-                              text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", MIGRATE, url], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     assert [code for code, _ in results] == [0, 0, 0, 0], results
     db = Database(url)

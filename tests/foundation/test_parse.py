@@ -28,22 +28,24 @@ def test_gbk_rfc2047_subject_sender_and_filename_are_decoded():
 def test_rfc2047_inside_quoted_param_and_rfc2231_continuations_are_decoded():
     msg = parse(MAIL, "qq-quoted-2047-and-2231.eml")
     assert [p.filename for p in msg.parts] == [
-        "活动照片1.jpg", "锦州市职业教育活动周开幕式现场照片（第一组）.jpg"]
+        "活动照片1.jpg",
+        "锦州市职业教育活动周开幕式现场照片（第一组）.jpg",
+    ]
     assert all(p.payload.startswith(b"\xff\xd8") for p in msg.parts)
 
 
 def test_raw_8bit_gb18030_headers_and_gb2312_label_on_gbk_body():
     msg = parse(MAIL, "raw-8bit-gb18030-headers.eml")
-    assert msg.subject == "盘锦市教育局活动周稿件：朱镕基学校开放日"   # 镕 is not in GB2312
+    assert msg.subject == "盘锦市教育局活动周稿件：朱镕基学校开放日"  # 镕 is not in GB2312
     assert msg.from_name == "盘锦市教育局"
     assert msg.parts[0].filename == "盘锦活动周新闻稿.txt"
-    assert "王玥老师" in msg.body_text                                      # 玥 is GBK-only
+    assert "王玥老师" in msg.body_text  # 玥 is GBK-only
 
 
 def test_raw_big5_subject_is_read_as_big5():
     msg = parse(MAIL, "big5-raw-subject.eml")
     assert msg.subject == "瀋陽市教育局活動週總結"
-    assert "總結見下" in msg.body_text   # labelled us-ascii, really Big5
+    assert "總結見下" in msg.body_text  # labelled us-ascii, really Big5
 
 
 def test_qq_enterprise_raw_8bit_headers_from_the_wild():
@@ -122,6 +124,7 @@ def test_topmost_received_header_is_the_mailbox_clock():
 def test_multibyte_character_split_across_two_encoded_words():
     text = "沈阳市".encode()
     import base64
+
     first = base64.b64encode(text[:4]).decode()
     second = base64.b64encode(text[4:]).decode()
     assert decode_encoded_words(f"=?utf-8?B?{first}?= =?utf-8?B?{second}?=") == "沈阳市"
@@ -129,11 +132,14 @@ def test_multibyte_character_split_across_two_encoded_words():
 
 def test_gb2312_label_on_gbk_bytes_decodes_as_gb18030():
     import base64
+
     word = base64.b64encode("朱镕基".encode("gbk")).decode()
     assert header_to_text(f"=?gb2312?B?{word}?=") == "朱镕基"
 
 
-@pytest.mark.parametrize("text,codec", [
-    ("沈阳市教育局活动周方案", "gbk"), ("養樂多線上訂購", "big5"), ("活动周总结", "utf-8")])
+@pytest.mark.parametrize(
+    "text,codec",
+    [("沈阳市教育局活动周方案", "gbk"), ("養樂多線上訂購", "big5"), ("活动周总结", "utf-8")],
+)
 def test_charset_guess_for_unlabelled_bytes(text, codec):
     assert guess_decode(text.encode(codec)) == text

@@ -28,11 +28,24 @@ def local(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> d
     return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
-def message(subject: str = "材料", from_addr: str = "12345678@qq.com", from_name: str = "",
-            body: str = "韩老师：附件请查收。", files: tuple[str, ...] = (),
-            forwarded: list[Forwarded] | None = None) -> ParsedMessage:
+def message(
+    subject: str = "材料",
+    from_addr: str = "12345678@qq.com",
+    from_name: str = "",
+    body: str = "韩老师：附件请查收。",
+    files: tuple[str, ...] = (),
+    forwarded: list[Forwarded] | None = None,
+) -> ParsedMessage:
     """Returns a parsed message with the given fields and empty attachments named files."""
-    parts = [Part(i, name, "application/octet-stream", b"x", "attachment")
-             for i, name in enumerate(files)]
-    return ParsedMessage(subject=subject, from_addr=from_addr, from_name=from_name,
-                         body_text=body, parts=parts, forwarded=forwarded or [])
+    parts = [
+        Part(i, name, "application/octet-stream", b"x", "attachment")
+        for i, name in enumerate(files)
+    ]
+    return ParsedMessage(
+        subject=subject,
+        from_addr=from_addr,
+        from_name=from_name,
+        body_text=body,
+        parts=parts,
+        forwarded=forwarded or [],
+    )

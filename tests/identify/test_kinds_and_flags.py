@@ -26,20 +26,31 @@ def kind_of(name: str, media: str, subject: str = "材料", text: str = "", when
     return classify_kind(name, media, subject, text, campaign(), when).value
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("活动周实施方案.docx", "plan"), ("2023年活动安排.docx", "plan"), ("工作方案.pdf", "plan"),
-    ("典型案例：订单班.docx", "case"), ("案例二.docx", "case"),
-    ("开幕新闻稿.docx", "manuscript"), ("通讯.docx", "manuscript"), ("宣传稿.docx", "manuscript"),
-    ("关于活动周的报道.pdf", "manuscript"), ("活动周工作总结.docx", "summary"),
-    ("联系人信息表.xlsx", "other"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("活动周实施方案.docx", "plan"),
+        ("2023年活动安排.docx", "plan"),
+        ("工作方案.pdf", "plan"),
+        ("典型案例：订单班.docx", "case"),
+        ("案例二.docx", "case"),
+        ("开幕新闻稿.docx", "manuscript"),
+        ("通讯.docx", "manuscript"),
+        ("宣传稿.docx", "manuscript"),
+        ("关于活动周的报道.pdf", "manuscript"),
+        ("活动周工作总结.docx", "summary"),
+        ("联系人信息表.xlsx", "other"),
+    ],
+)
 def test_keywords_in_file_names_give_the_kind(name, expected):
     assert kind_of(name, "document") == expected
 
 
 def test_document_title_gives_the_kind_when_the_name_does_not():
-    assert kind_of("附件1.docx", "document", text="我市2023年职业教育活动周工作总结\n按照……") \
+    assert (
+        kind_of("附件1.docx", "document", text="我市2023年职业教育活动周工作总结\n按照……")
         == "summary"
+    )
 
 
 def test_pictures_and_videos_are_photos_and_videos():
@@ -69,11 +80,18 @@ def test_archives_are_other_their_members_carry_the_kind():
 
 
 def test_signature_logo_is_decorative_but_a_pasted_photo_is_material():
-    msg = ParsedMessage(subject="活动周现场图片", body_html='<img src="cid:logo"><img src="cid:p1">')
-    msg.parts = [Part(0, "image001.png", "image/png", jpeg(96, 28), "inline", "logo"),
-                 Part(1, "微信图片_1.jpg", "image/jpeg", jpeg(480, 360), "inline", "p1")]
+    msg = ParsedMessage(
+        subject="活动周现场图片", body_html='<img src="cid:logo"><img src="cid:p1">'
+    )
+    msg.parts = [
+        Part(0, "image001.png", "image/png", jpeg(96, 28), "inline", "logo"),
+        Part(1, "微信图片_1.jpg", "image/jpeg", jpeg(480, 360), "inline", "p1"),
+    ]
     roles = {p.name: (p.role, p.kind.value) for p in plan_items(msg, campaign(), WEEK)}
-    assert roles == {"image001.png": ("decorative", "photo"), "微信图片_1.jpg": ("material", "photo")}
+    assert roles == {
+        "image001.png": ("decorative", "photo"),
+        "微信图片_1.jpg": ("material", "photo"),
+    }
 
 
 def test_body_only_article_becomes_a_manuscript_text_item():
@@ -92,8 +110,11 @@ def test_large_attachment_link_becomes_an_external_link_item_with_expiry():
     plans = plan_items(parse_message(raw), campaign(), local(2023, 5, 22))
     assert len(plans) == 1
     link = plans[0]
-    assert (link.status, link.kind.value, link.url_expiry) == ("external_link", "video",
-                                                               "2023-06-05")
+    assert (link.status, link.kind.value, link.url_expiry) == (
+        "external_link",
+        "video",
+        "2023-06-05",
+    )
     assert "&amp;" not in link.url and link.url.startswith("https://wx.mail.qq.com/ftn/")
 
 
@@ -103,13 +124,16 @@ def test_link_kind_comes_from_the_words_beside_it():
     assert [(p.service, p.kind.value) for p in plans] == [("百度网盘", "video")]
 
 
-@pytest.mark.parametrize("headers, subject, flag", [
-    ({"auto-submitted": "auto-replied"}, "自动回复: 通知", "auto_reply"),
-    ({}, "Automatic reply: 通知", "auto_reply"),
-    ({"auto-submitted": "auto-replied"}, "Undelivered Mail Returned to Sender", "bounce"),
-    ({"precedence": "bulk", "list-unsubscribe": "<https://x/u>"}, "职教周刊", "spam"),
-    ({"list-unsubscribe": "<https://x/u>"}, "职教周刊", "spam"),
-])
+@pytest.mark.parametrize(
+    "headers, subject, flag",
+    [
+        ({"auto-submitted": "auto-replied"}, "自动回复: 通知", "auto_reply"),
+        ({}, "Automatic reply: 通知", "auto_reply"),
+        ({"auto-submitted": "auto-replied"}, "Undelivered Mail Returned to Sender", "bounce"),
+        ({"precedence": "bulk", "list-unsubscribe": "<https://x/u>"}, "职教周刊", "spam"),
+        ({"list-unsubscribe": "<https://x/u>"}, "职教周刊", "spam"),
+    ],
+)
 def test_machine_mail_is_not_material(headers, subject, flag):
     msg = ParsedMessage(subject=subject, from_addr="someone@example.cn", headers=headers)
     verdict = message_verdict(msg, from_department=False)
@@ -117,9 +141,15 @@ def test_machine_mail_is_not_material(headers, subject, flag):
 
 
 def test_a_person_writing_through_a_mailing_list_is_material():
-    msg = ParsedMessage(subject="[lxzj-list] 新闻稿", from_addr="mali@163.com",
-                        headers={"precedence": "list", "list-id": "<lxzj.example.cn>",
-                                 "list-unsubscribe": "<http://x>"})
+    msg = ParsedMessage(
+        subject="[lxzj-list] 新闻稿",
+        from_addr="mali@163.com",
+        headers={
+            "precedence": "list",
+            "list-id": "<lxzj.example.cn>",
+            "list-unsubscribe": "<http://x>",
+        },
+    )
     assert message_verdict(msg, from_department=False).is_material
 
 

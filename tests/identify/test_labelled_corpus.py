@@ -9,7 +9,7 @@ from workers.evaluate import evaluate, load_labels
 def test_labelled_corpus_meets_the_accuracy_bar(app, record_property, capsys):
     report = evaluate(app, load_labels(LABELLED / "labels.json"), LABELLED)
     table = report.table()
-    with capsys.disabled():   # shown with or without -s
+    with capsys.disabled():  # shown with or without -s
         print("\n" + table)
     record_property("accuracy_table", table)
 

@@ -72,12 +72,18 @@ def test_assign_files_the_message_learns_the_sender_and_refiles_its_other_mail(a
         message = session.get(Message, first)
         assert (message.unit_code, message.status) == ("panjin", "filed")
         assert message.folder.endswith("/盘锦市教育局")
-        decision = session.scalars(select(DecisionRecord).where(
-            DecisionRecord.message_pk == first, DecisionRecord.decided_by == "韩健")).one()
+        decision = session.scalars(
+            select(DecisionRecord).where(
+                DecisionRecord.message_pk == first, DecisionRecord.decided_by == "韩健"
+            )
+        ).one()
         assert decision.value == "panjin"
         learned = session.get(SenderAddress, SENDER)
-        assert (learned.unit_code, learned.source, learned.learned_by) == ("panjin", "learned",
-                                                                          "韩健")
+        assert (learned.unit_code, learned.source, learned.learned_by) == (
+            "panjin",
+            "learned",
+            "韩健",
+        )
         assert session.get(Message, second).unit_code == "panjin"
         actions = [a.action for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
         assert actions == ["assign_unit", "refile_learned"]
@@ -100,7 +106,7 @@ def test_undo_moves_files_back_and_forgets_the_learned_address(app, triaged):
 
     undone = undo(app, result.audit_id, "韩健")
 
-    assert len(undone) == 2 and undone[-1] == result.audit_id   # the re-filing, then itself
+    assert len(undone) == 2 and undone[-1] == result.audit_id  # the re-filing, then itself
     for pk in (first, second):
         assert views(app, pk) == before[pk]
         assert all(on_disk(app, p) for p in before[pk])
@@ -118,7 +124,7 @@ def test_assigning_a_conflict_keeps_the_configured_address_and_moves_the_item(ap
     with app.db.session() as session:
         item_id = session.get(Message, conflict).items[0].id
     result = assign_unit(app, conflict, "dalian", "韩健", kinds={item_id: "case"})
-    assert result.learned_address is None      # syjyj_zcc@163.com is configured for shenyang
+    assert result.learned_address is None  # syjyj_zcc@163.com is configured for shenyang
     [path] = views(app, conflict)
     assert "/大连市教育局/典型案例/" in path and on_disk(app, path)
     with app.db.session() as session:
@@ -139,12 +145,15 @@ def test_set_item_kind_moves_the_file_and_undo_moves_it_back(app, triaged):
     assert on_disk(app, old) and not on_disk(app, new)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda app, pk: assign_unit(app, pk, "atlantis", "x"), "unknown unit 'atlantis'"),
-    (lambda app, pk: assign_unit(app, 99999, "panjin", "x"), "no message 99999"),
-    (lambda app, pk: set_item_kind(app, 1, "poem", "x"), "unknown kind 'poem'"),
-    (lambda app, pk: undo(app, 99999, "x"), "no audit entry 99999"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda app, pk: assign_unit(app, pk, "atlantis", "x"), "unknown unit 'atlantis'"),
+        (lambda app, pk: assign_unit(app, 99999, "panjin", "x"), "no message 99999"),
+        (lambda app, pk: set_item_kind(app, 1, "poem", "x"), "unknown kind 'poem'"),
+        (lambda app, pk: undo(app, 99999, "x"), "no audit entry 99999"),
+    ],
+)
 def test_bad_requests_say_what_to_do(app, triaged, call, message):
     with pytest.raises(MailroomError, match=message):
         call(app, triaged[0])
@@ -155,8 +164,12 @@ def test_bad_requests_say_what_to_do(app, triaged, call, message):
 
 def mailroom(app, *args: str) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("mailroom")
-    return subprocess.run([str(exe), "--config", str(app.config.path), *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(exe), "--config", str(app.config.path), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_triage_commands_list_assign_and_undo(app, triaged):
@@ -166,8 +179,17 @@ def test_triage_commands_list_assign_and_undo(app, triaged):
     assert SENDER in listed.stdout and "candidates: shenyang" in listed.stdout
     assert "3 message(s) in triage" in listed.stdout
 
-    assigned = mailroom(app, "triage", "assign", str(first), "panjin", "--kind",
-                        "IMG_0346.JPG=photo", "--by", "韩健")
+    assigned = mailroom(
+        app,
+        "triage",
+        "assign",
+        str(first),
+        "panjin",
+        "--kind",
+        "IMG_0346.JPG=photo",
+        "--by",
+        "韩健",
+    )
     assert assigned.returncode == 0, assigned.stderr
     assert f"learned {SENDER} as panjin" in assigned.stdout
     assert f"also filed from the same sender: {triaged[1]}" in assigned.stdout

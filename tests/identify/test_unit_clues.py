@@ -35,8 +35,15 @@ def test_college_domain_is_not_the_city_domain():
     assert decide(message(from_addr="li@dlvtc.edu.example.cn")).value == "dlvtc"
 
 
-@pytest.mark.parametrize("subject", ["【大连市教育局】活动周典型案例", "锦州-活动周照片",
-                                     "关于报送活动周方案的函(营口)", "关于报送稿件的函（营口）"])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "【大连市教育局】活动周典型案例",
+        "锦州-活动周照片",
+        "关于报送活动周方案的函(营口)",
+        "关于报送稿件的函（营口）",
+    ],
+)
 def test_subject_tag_alone_names_the_unit(subject):
     assert decide(message(subject=subject)).value is not None
 
@@ -60,61 +67,97 @@ def test_document_heading_names_the_unit():
 
 
 def test_city_named_inside_a_document_is_only_a_weak_clue():
-    text = "\n".join(["校企合作订单班", "一、基本情况", "二、做法", "与沈阳市多家企业合作",
-                      "三、成效", "四、启示", "五、下一步", "完"])
+    text = "\n".join(
+        [
+            "校企合作订单班",
+            "一、基本情况",
+            "二、做法",
+            "与沈阳市多家企业合作",
+            "三、成效",
+            "四、启示",
+            "五、下一步",
+            "完",
+        ]
+    )
     match = decide(message(files=("案例.docx",)), documents={"案例.docx": text})
     assert match.value is None and match.level == "weak"
 
 
-@pytest.mark.parametrize("written", ["沈阳", "沈阳市", "沈阳市教育局", "沈阳教育局",
-                                     "沈阳市教育局职成处", "瀋陽市教育局", "沈 阳 市 教 育 局",
-                                     "ＳＹ沈阳市教育局"])
+@pytest.mark.parametrize(
+    "written",
+    [
+        "沈阳",
+        "沈阳市",
+        "沈阳市教育局",
+        "沈阳教育局",
+        "沈阳市教育局职成处",
+        "瀋陽市教育局",
+        "沈 阳 市 教 育 局",
+        "ＳＹ沈阳市教育局",
+    ],
+)
 def test_shenyang_aliases_however_written(written):
     assert decide(message(subject=f"{written}-活动周照片")).value == "shenyang"
 
 
-@pytest.mark.parametrize("written, code", [("沈抚示范区", "shenfu"),
-                                           ("沈抚改革创新示范区社会事业局", "shenfu"),
-                                           ("大连职院", "dlvtc"), ("沈职院", "syvtc"),
-                                           ("大连职业技术学院", "dlvtc"),
-                                           ("沈阳职业技术学院", "syvtc"),
-                                           ("抚顺职业技术学院", "fsvtc")])
+@pytest.mark.parametrize(
+    "written, code",
+    [
+        ("沈抚示范区", "shenfu"),
+        ("沈抚改革创新示范区社会事业局", "shenfu"),
+        ("大连职院", "dlvtc"),
+        ("沈职院", "syvtc"),
+        ("大连职业技术学院", "dlvtc"),
+        ("沈阳职业技术学院", "syvtc"),
+        ("抚顺职业技术学院", "fsvtc"),
+    ],
+)
 def test_zone_aliases_and_college_short_forms(written, code):
     assert decide(message(subject=f"{written}活动周稿件")).value == code
 
 
-@pytest.mark.parametrize("text", ["大连某职业学院", "大连市第二十四中学", "沈阳新世界展览中心",
-                                  "大连市人社局"])
+@pytest.mark.parametrize(
+    "text", ["大连某职业学院", "大连市第二十四中学", "沈阳新世界展览中心", "大连市人社局"]
+)
 def test_a_city_name_alone_never_grabs_another_institution(text):
     assert units().find_names(text) == []
 
 
 def test_city_name_as_venue_in_the_body_goes_to_triage():
-    match = decide(message(body="韩老师：5月20日在沈阳启动仪式上拍的照片，请查收。\n"
-                                "另有几张稍后发送。\n谢谢"))
+    match = decide(
+        message(body="韩老师：5月20日在沈阳启动仪式上拍的照片，请查收。\n另有几张稍后发送。\n谢谢")
+    )
     assert match.value is None
     assert "shenyang" in match.candidates
 
 
 def test_quoted_reply_never_decides():
-    body = ("附件是我单位活动周工作方案，请查收。\n\n------------------ 原始邮件 ------------------\n"
-            "发件人: \"辽宁省教育厅职成处\"<zcc1.sjyt@ln.gov.cn>;\n主题: 关于做好活动周工作的通知\n\n"
-            "各市教育局：沈阳市教育局、大连市教育局、鞍山市教育局……")
-    quoted = Forwarded(from_addr="zcc1.sjyt@ln.gov.cn", from_name="辽宁省教育厅职成处",
-                       body_text="各市教育局：沈阳市教育局、大连市教育局", inline=True)
-    match = decide(message(subject="回复：关于做好活动周工作的通知", body=body,
-                           forwarded=[quoted]))
+    body = (
+        "附件是我单位活动周工作方案，请查收。\n\n------------------ 原始邮件 ------------------\n"
+        '发件人: "辽宁省教育厅职成处"<zcc1.sjyt@ln.gov.cn>;\n主题: 关于做好活动周工作的通知\n\n'
+        "各市教育局：沈阳市教育局、大连市教育局、鞍山市教育局……"
+    )
+    quoted = Forwarded(
+        from_addr="zcc1.sjyt@ln.gov.cn",
+        from_name="辽宁省教育厅职成处",
+        body_text="各市教育局：沈阳市教育局、大连市教育局",
+        inline=True,
+    )
+    match = decide(message(subject="回复：关于做好活动周工作的通知", body=body, forwarded=[quoted]))
     assert match.value is None and match.forwarded_by is None
 
 
 def test_reply_quoted_with_angle_brackets_never_decides():
-    body = "收到。\n\n在 2023-04-24，\"职成处\" 写道：\n> 沈阳市教育局、大连市教育局：\n> 请报送"
+    body = '收到。\n\n在 2023-04-24，"职成处" 写道：\n> 沈阳市教育局、大连市教育局：\n> 请报送'
     assert decide(message(subject="Re: 通知", body=body)).value is None
 
 
 def test_mailing_list_footer_never_decides():
-    body = ("附件为新闻稿。\n\n葫芦岛市教育局职成科\n马丽\n\n" + "_" * 47 +
-            "\n辽西职教联盟邮件列表\n本列表由锦州市教育局信息中心维护，退订请访问 http://x")
+    body = (
+        "附件为新闻稿。\n\n葫芦岛市教育局职成科\n马丽\n\n"
+        + "_" * 47
+        + "\n辽西职教联盟邮件列表\n本列表由锦州市教育局信息中心维护，退订请访问 http://x"
+    )
     match = decide(message(body=body))
     assert match.value == "huludao"
     assert "jinzhou" not in match.candidates
@@ -139,18 +182,33 @@ def test_threshold_decides_what_is_confident():
 
 
 def test_inline_forward_is_attributed_to_the_original_unit():
-    fwd = Forwarded(from_addr="ykzck_2023@163.com", from_name="营口市教育局职成科",
-                    body_text="附件是我们的稿件。\n\n营口市教育局职成科", inline=True)
-    match = decide(message(subject="转发：活动周稿件", from_addr="934821756@qq.com",
-                           body="韩老师，转给您。", files=("稿件.docx",), forwarded=[fwd]))
+    fwd = Forwarded(
+        from_addr="ykzck_2023@163.com",
+        from_name="营口市教育局职成科",
+        body_text="附件是我们的稿件。\n\n营口市教育局职成科",
+        inline=True,
+    )
+    match = decide(
+        message(
+            subject="转发：活动周稿件",
+            from_addr="934821756@qq.com",
+            body="韩老师，转给您。",
+            files=("稿件.docx",),
+            forwarded=[fwd],
+        )
+    )
     assert (match.value, match.forwarded_by) == ("yingkou", "934821756@qq.com")
 
 
 def test_attached_message_is_attributed_to_its_sender_unit():
-    fwd = Forwarded(from_addr="zhaoqiang@bx.edu.example.cn", from_name="赵强",
-                    subject="本溪市报送活动周典型案例")
-    msg = message(subject="转发：本溪市报送活动周典型案例", from_addr="xiaoyiming_ln@163.com",
-                  forwarded=[fwd])
+    fwd = Forwarded(
+        from_addr="zhaoqiang@bx.edu.example.cn",
+        from_name="赵强",
+        subject="本溪市报送活动周典型案例",
+    )
+    msg = message(
+        subject="转发：本溪市报送活动周典型案例", from_addr="xiaoyiming_ln@163.com", forwarded=[fwd]
+    )
     match = decide(msg)
     assert (match.value, match.forwarded_by) == ("benxi", "xiaoyiming_ln@163.com")
 

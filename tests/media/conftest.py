@@ -37,8 +37,13 @@ class Site:
         return self.folder / "archive"
 
     def run(self, *args: str, env: dict | None = None, check: bool = True):
-        result = subprocess.run([MAILROOM, "--config", str(self.config), *args], env=env,
-                                capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [MAILROOM, "--config", str(self.config), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"mailroom {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         return result
@@ -74,22 +79,31 @@ def everything_message(tmp: Path) -> bytes:
     h264 = files.clip(tmp, "h264.mp4", "h264")
     hevc = files.clip(tmp, "hevc.mp4", "hevc")
     inner = files.plain_zip({"内层照片.jpg": files.jpeg(320, 240)})
-    outer = files.zip_with_raw_names({
-        GBK_PHOTO.encode("gbk"): files.jpeg(),
-        "说明.txt".encode("gbk"): "开幕式照片说明".encode("gbk"),
-        b"../../evil.txt": b"escape attempt",
-        b"inner.zip": inner,
-    })
-    return files.message("大连市职业教育活动周照片和视频", [
-        ("开幕式现场.jpg", files.rotated_jpeg(), "image/jpeg"),
-        ("IMG_0001.HEIC", files.heic(), "image/heic"),
-        ("技能展示.mp4", h264.read_bytes(), "video/mp4"),
-        ("iPhone视频.mp4", hevc.read_bytes(), "video/mp4"),
-        ("断掉的视频.mp4", files.truncated(h264), "video/mp4"),
-        ("活动照片.zip", outer, "application/zip"),
-        ("活动周稿件.docx", files.docx_file("大连市职业教育活动周开幕 新闻稿正文"), "application/octet-stream"),
-        ("活动周方案.pdf", files.pdf_file(["Dalian vocational week plan"]), "application/pdf"),
-    ])
+    outer = files.zip_with_raw_names(
+        {
+            GBK_PHOTO.encode("gbk"): files.jpeg(),
+            "说明.txt".encode("gbk"): "开幕式照片说明".encode("gbk"),
+            b"../../evil.txt": b"escape attempt",
+            b"inner.zip": inner,
+        }
+    )
+    return files.message(
+        "大连市职业教育活动周照片和视频",
+        [
+            ("开幕式现场.jpg", files.rotated_jpeg(), "image/jpeg"),
+            ("IMG_0001.HEIC", files.heic(), "image/heic"),
+            ("技能展示.mp4", h264.read_bytes(), "video/mp4"),
+            ("iPhone视频.mp4", hevc.read_bytes(), "video/mp4"),
+            ("断掉的视频.mp4", files.truncated(h264), "video/mp4"),
+            ("活动照片.zip", outer, "application/zip"),
+            (
+                "活动周稿件.docx",
+                files.docx_file("大连市职业教育活动周开幕 新闻稿正文"),
+                "application/octet-stream",
+            ),
+            ("活动周方案.pdf", files.pdf_file(["Dalian vocational week plan"]), "application/pdf"),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import docx
 from PIL import Image
 
 CST = timezone(timedelta(hours=8))
-SENDER = "xuanchuan@dl.edu.example.cn"   # a Dalian domain in tests/data/labelled/units.toml
+SENDER = "xuanchuan@dl.edu.example.cn"  # a Dalian domain in tests/data/labelled/units.toml
 
 
 def ffmpeg(*args: object) -> None:
@@ -58,11 +58,26 @@ def jpeg(width: int = 640, height: int = 480) -> bytes:
 def clip(folder: Path, name: str, codec: str, seconds: int = 1, size: str = "320x240") -> Path:
     """An mp4 with a moving test picture and a tone; codec h264 or hevc."""
     path = folder / name
-    video = (["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"] if codec == "h264"
-             else ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"])
-    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
-           "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-           *video, "-c:a", "aac", "-shortest", path)
+    video = (
+        ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+        if codec == "h264"
+        else ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"]
+    )
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate=25:duration={seconds}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=440:duration={seconds}",
+        *video,
+        "-c:a",
+        "aac",
+        "-shortest",
+        path,
+    )
     return path
 
 
@@ -85,7 +100,7 @@ def zip_with_raw_names(files: dict[bytes, bytes]) -> bytes:
             zf.writestr(marker, files[raw])
     data = buffer.getvalue()
     for marker, raw in placeholders.items():
-        assert data.count(marker.encode()) == 2   # local header and central directory
+        assert data.count(marker.encode()) == 2  # local header and central directory
         data = data.replace(marker.encode(), raw)
     return data
 
@@ -124,12 +139,15 @@ def pdf_file(lines: list[str]) -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return out
 
 
-def message(subject: str, attachments: list[tuple[str, bytes, str]], *,
-            day: int = 16, number: int = 1) -> bytes:
+def message(
+    subject: str, attachments: list[tuple[str, bytes, str]], *, day: int = 16, number: int = 1
+) -> bytes:
     """An email from the Dalian test unit carrying (file name, bytes, MIME type) attachments."""
     msg = EmailMessage()
     msg["From"] = f"大连市教育局 <{SENDER}>"
@@ -148,9 +166,9 @@ def top_level_atoms(path: Path) -> list[str]:
     """The MP4's top-level box names in file order (moov before mdat means fast start)."""
     atoms, data, pos = [], path.read_bytes(), 0
     while pos + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[pos: pos + 8])
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
         if size == 1:
-            size = struct.unpack(">Q", data[pos + 8: pos + 16])[0]
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
         atoms.append(kind.decode("latin-1"))
         if size == 0:
             break

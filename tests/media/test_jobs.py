@@ -25,18 +25,26 @@ from workers.ingest import Ingestor, SourceRef
 
 def _video_message(tmp, seconds=1, size="320x240", number=1):
     hevc = files.clip(tmp, f"hevc{number}.mp4", "hevc", seconds=seconds, size=size)
-    return files.message("大连市职业教育活动周视频", [
-        ("宣传片.mp4", hevc.read_bytes(), "video/mp4"),
-        ("现场.jpg", files.jpeg(), "image/jpeg"),
-    ], number=number)
+    return files.message(
+        "大连市职业教育活动周视频",
+        [
+            ("宣传片.mp4", hevc.read_bytes(), "video/mp4"),
+            ("现场.jpg", files.jpeg(), "image/jpeg"),
+        ],
+        number=number,
+    )
 
 
 def _jobs(ctx):
     with ctx.db.session() as session:
-        return {(name, kind): (state, attempts, error) for name, kind, state, attempts, error in
-                session.execute(select(Item.name, MediaJob.kind, MediaJob.state,
-                                       MediaJob.attempts, MediaJob.error)
-                                .join(Item, Item.id == MediaJob.item_id))}
+        return {
+            (name, kind): (state, attempts, error)
+            for name, kind, state, attempts, error in session.execute(
+                select(
+                    Item.name, MediaJob.kind, MediaJob.state, MediaJob.attempts, MediaJob.error
+                ).join(Item, Item.id == MediaJob.item_id)
+            )
+        }
 
 
 def test_thumbnails_are_queued_before_videos_and_the_pool_makes_them(app, tmp_path):
@@ -44,7 +52,7 @@ def test_thumbnails_are_queued_before_videos_and_the_pool_makes_them(app, tmp_pa
     ingestor.ingest(_video_message(tmp_path), SourceRef("file", "video.eml"))
     with app.db.session() as session:
         order = [job.kind for job in media_jobs.pending(session)]
-    assert order == ["thumbs", "thumbs", "video"]      # no pool running: the rows wait
+    assert order == ["thumbs", "thumbs", "video"]  # no pool running: the rows wait
     with media_jobs.serve_media(app, finish=True):
         pass
     assert {state for state, _, _ in _jobs(app).values()} == {"done"}
@@ -73,15 +81,18 @@ def test_a_job_interrupted_by_a_killed_process_runs_again_at_the_next_start(tmp_
     site = make_site(tmp_path / "site")
     mail = site.drop("video.eml", _video_message(tmp_path, seconds=6, size="960x540"))
     site.run("ingest", "--no-wait", str(mail))
-    worker = subprocess.Popen([MAILROOM, "--config", str(site.config), "media", "run"],
-                              start_new_session=True, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [MAILROOM, "--config", str(site.config), "media", "run"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     with site.context() as ctx:
         deadline = time.monotonic() + 60
         while _jobs(ctx)[("宣传片.mp4", "video")][0] != "running":
             assert time.monotonic() < deadline and worker.poll() is None, "never started"
             time.sleep(0.05)
-        os.killpg(worker.pid, signal.SIGKILL)     # mid-transcode, no chance to clean up
+        os.killpg(worker.pid, signal.SIGKILL)  # mid-transcode, no chance to clean up
         worker.wait()
         assert _jobs(ctx)[("宣传片.mp4", "video")][0] == "running"
 
@@ -96,11 +107,15 @@ def test_a_job_interrupted_by_a_killed_process_runs_again_at_the_next_start(tmp_
 def test_the_service_makes_derivatives_while_polling_and_stops_on_sigterm(tmp_path):
     site = make_site(tmp_path / "site")
     (site.folder / "inbox").mkdir()
-    (site.folder / "inbox" / "photo.eml").write_bytes(files.message(
-        "大连市职业教育活动周照片", [("开幕式.jpg", files.jpeg(), "image/jpeg")]))
-    site.run("media", "status")   # migrates the new index first: two first migrations would race
-    service = subprocess.Popen([MAILROOM, "--config", str(site.config), "run"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    (site.folder / "inbox" / "photo.eml").write_bytes(
+        files.message("大连市职业教育活动周照片", [("开幕式.jpg", files.jpeg(), "image/jpeg")])
+    )
+    site.run("media", "status")  # migrates the new index first: two first migrations would race
+    service = subprocess.Popen(
+        [MAILROOM, "--config", str(site.config), "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not (site.run("export", "items").stdout and site.items()["开幕式.jpg"]["thumbnail"]):
@@ -117,14 +132,22 @@ def test_archive_guards_become_member_statuses(make_app, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("机密", encoding="utf-8")
     locked = tmp_path / "locked.zip"
-    seven_zip = shutil.which("7zz") or shutil.which("7z")   # Debian's 7zip package: 7zz
-    subprocess.run([seven_zip, "a", "-tzip", "-pmima", str(locked), str(secret)], check=True,
-                   capture_output=True)
+    seven_zip = shutil.which("7zz") or shutil.which("7z")  # Debian's 7zip package: 7zz
+    subprocess.run(
+        [seven_zip, "a", "-tzip", "-pmima", str(locked), str(secret)],
+        check=True,
+        capture_output=True,
+    )
     crowded = files.plain_zip({f"{n}.txt": b"x" for n in range(5)})
     broken = files.plain_zip({"a.jpg": files.jpeg()})[:200]
-    raw = files.message("大连市活动周照片", [("加密.zip", locked.read_bytes(), "application/zip"),
-                                          ("太多.zip", crowded, "application/zip"),
-                                          ("坏的.zip", broken, "application/zip")])
+    raw = files.message(
+        "大连市活动周照片",
+        [
+            ("加密.zip", locked.read_bytes(), "application/zip"),
+            ("太多.zip", crowded, "application/zip"),
+            ("坏的.zip", broken, "application/zip"),
+        ],
+    )
     Ingestor(app, "test").ingest(raw, SourceRef("file", "guards.eml"))
     with app.db.session() as session:
         items = {i.name: i for i in session.scalars(select(Item))}

@@ -15,15 +15,21 @@ def _message(payload: bytes, cte: str | None = None, linesep: str = "\r\n") -> b
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = "a@dl.edu.example.cn", "b@ln.gov.cn", "大连 视频"
     msg.set_content("见附件，谢谢。")
-    msg.add_attachment(payload, maintype="video", subtype="mp4", filename="宣传片.mp4",
-                       **({"cte": cte} if cte else {}))
+    msg.add_attachment(
+        payload,
+        maintype="video",
+        subtype="mp4",
+        filename="宣传片.mp4",
+        **({"cte": cte} if cte else {}),
+    )
     msg.add_attachment(b"small", maintype="application", subtype="octet-stream", filename="x.bin")
     return msg.as_bytes(policy=msg.policy.clone(linesep=linesep))
 
 
 def _stdlib_payloads(raw: bytes) -> list[bytes]:
-    return [p.get_payload(decode=True) for p in email.message_from_bytes(raw).walk()
-            if p.get_filename()]
+    return [
+        p.get_payload(decode=True) for p in email.message_from_bytes(raw).walk() if p.get_filename()
+    ]
 
 
 @pytest.mark.parametrize("linesep", ["\r\n", "\n"])
@@ -44,8 +50,8 @@ def test_large_quoted_printable_text_is_decoded_like_the_stdlib_does():
 
 
 def test_large_attachment_that_lost_its_padding_is_decoded_and_marked_damaged():
-    raw = _message(os.urandom(2 * LIFT_MIN_BYTES + 2))   # 3n+1 bytes: ends with "=="
-    head, found, tail = raw.partition(b"==\r\n\r\n--===")   # padding, then the boundary
+    raw = _message(os.urandom(2 * LIFT_MIN_BYTES + 2))  # 3n+1 bytes: ends with "=="
+    head, found, tail = raw.partition(b"==\r\n\r\n--===")  # padding, then the boundary
     assert found
     damaged = head + b"\r\n\r\n--===" + tail
     part = parse_message(damaged).parts[0]

@@ -24,8 +24,9 @@ def test_a_program_dies_with_its_killed_parent():
     children: list[str] = []
     while not children and time.monotonic() < deadline:
         time.sleep(0.1)
-        children = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True,
-                                  text=True).stdout.split()
+        children = subprocess.run(
+            ["pgrep", "-P", str(parent.pid)], capture_output=True, text=True
+        ).stdout.split()
     assert children, "the parent never started its program"
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()

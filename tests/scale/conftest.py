@@ -44,8 +44,10 @@ def backlog(tmp_path_factory) -> list[Path]:
     clips.mkdir()
     messages = []
     for n in range(1, 5):
-        attachments = [(f"照片{n}-{k}.jpg", files.jpeg(320 + 16 * n + k, 240), "image/jpeg")
-                       for k in range(1, 4)]
+        attachments = [
+            (f"照片{n}-{k}.jpg", files.jpeg(320 + 16 * n + k, 240), "image/jpeg")
+            for k in range(1, 4)
+        ]
         codec = "h264" if n == 1 else "hevc"
         clip = files.clip(clips, f"clip{n}.mp4", codec, seconds=1, size="160x120")
         attachments.append((f"视频{n}.mp4", clip.read_bytes(), "video/mp4"))
@@ -69,8 +71,12 @@ class Site:
         return self.folder / "config.toml"
 
     def run(self, *args: str, timeout: float = 600) -> str:
-        result = subprocess.run([MAILROOM, "--config", str(self.config), *args],
-                                capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [MAILROOM, "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert result.returncode == 0, f"mailroom {args} failed:\n{result.stderr[-3000:]}"
         return result.stdout
 
@@ -83,9 +89,21 @@ class Site:
     def start_worker(self, queues: str = "ingest,media", concurrency: int = 1) -> subprocess.Popen:
         """Starts a real `mailroom worker` in a session of its own (so it can be killed whole)."""
         log = open(self.folder / f"worker{len(self.workers)}.log", "wb")
-        proc = subprocess.Popen([MAILROOM, "--config", str(self.config), "worker", "--queues",
-                                 queues, "--concurrency", str(concurrency)],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                MAILROOM,
+                "--config",
+                str(self.config),
+                "worker",
+                "--queues",
+                queues,
+                "--concurrency",
+                str(concurrency),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.workers.append(proc)
         return proc
 
@@ -93,8 +111,10 @@ class Site:
         """Waits until every started worker has connected to the broker."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            logs = [(self.folder / f"worker{i}.log").read_text(errors="replace")
-                    for i in range(len(self.workers))]
+            logs = [
+                (self.folder / f"worker{i}.log").read_text(errors="replace")
+                for i in range(len(self.workers))
+            ]
             if all(" ready." in text for text in logs):
                 return
             assert all(p.poll() is None for p in self.workers), self.worker_logs()
@@ -102,8 +122,10 @@ class Site:
         raise AssertionError("workers not ready\n" + self.worker_logs())
 
     def worker_logs(self) -> str:
-        return "\n".join((self.folder / f"worker{i}.log").read_text(errors="replace")[-4000:]
-                         for i in range(len(self.workers)))
+        return "\n".join(
+            (self.folder / f"worker{i}.log").read_text(errors="replace")[-4000:]
+            for i in range(len(self.workers))
+        )
 
     def stop_workers(self) -> None:
         for proc in self.workers:
@@ -185,13 +207,18 @@ def wait_until_settled(site: Site, messages: int, timeout: float = 240) -> None:
         while time.monotonic() < deadline:
             with ctx.db.session() as session:
                 filed = session.scalar(select(func.count()).select_from(Message))
-                open_jobs = session.scalar(select(func.count()).select_from(MediaJob).where(
-                    MediaJob.state.in_(("pending", "running"))))
+                open_jobs = session.scalar(
+                    select(func.count())
+                    .select_from(MediaJob)
+                    .where(MediaJob.state.in_(("pending", "running")))
+                )
                 jobs = session.scalar(select(func.count()).select_from(MediaJob))
             if filed >= messages and jobs and not open_jobs:
                 return
             time.sleep(0.3)
     finally:
         ctx.close()
-    raise AssertionError(f"not settled after {timeout}s: {filed} messages, {open_jobs} open "
-                         f"jobs\n{site.worker_logs()}")
+    raise AssertionError(
+        f"not settled after {timeout}s: {filed} messages, {open_jobs} open "
+        f"jobs\n{site.worker_logs()}"
+    )

@@ -40,8 +40,9 @@ def s3_endpoint(tmp_path_factory) -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with socket.socket() as sock:
@@ -59,8 +60,11 @@ def s3_endpoint(tmp_path_factory) -> Iterator[str]:
 @pytest.fixture
 def bucket(s3_endpoint, request) -> S3BlobStore:
     name = "mailroom-" + request.node.name.replace("_", "-")[:40].lower()
-    store = S3BlobStore(S3Settings(bucket=name, endpoint_url=s3_endpoint,
-                                   access_key="testing", secret_key="testing-secret"))
+    store = S3BlobStore(
+        S3Settings(
+            bucket=name, endpoint_url=s3_endpoint, access_key="testing", secret_key="testing-secret"
+        )
+    )
     store.client.create_bucket(Bucket=name)
     return store
 
@@ -73,8 +77,10 @@ def test_local_store_round_trip_leaves_no_temporary_files(tmp_path):
     store.put_file("raw/ef/ef.eml", source)
     with store.open(".objects/ab/cd/abcd") as handle:
         assert handle.read() == b"hello"
-    assert store.exists("raw/ef/ef.eml") and store.path("raw/ef/ef.eml").read_bytes() == \
-        source.read_bytes()
+    assert (
+        store.exists("raw/ef/ef.eml")
+        and store.path("raw/ef/ef.eml").read_bytes() == source.read_bytes()
+    )
     store.delete(".objects/ab/cd/abcd")
     assert not store.exists(".objects/ab/cd/abcd")
     assert not list(tmp_path.rglob(".tmp-*"))
@@ -84,7 +90,7 @@ def test_s3_store_put_open_exists_delete_over_http(bucket, tmp_path):
     assert not bucket.exists(".objects/00/11/0011")
     bucket.put(".objects/00/11/0011", b"\x00photo bytes")
     source = tmp_path / "video.mp4"
-    source.write_bytes(os.urandom(9 << 20))     # above boto3's multipart threshold (8 MiB)
+    source.write_bytes(os.urandom(9 << 20))  # above boto3's multipart threshold (8 MiB)
     bucket.put_file(".derived/aa/aa/web.mp4", source)
     with bucket.open(".objects/00/11/0011") as body:
         assert body.read() == b"\x00photo bytes"
@@ -96,23 +102,32 @@ def test_s3_store_put_open_exists_delete_over_http(bucket, tmp_path):
 
 
 def test_s3_store_failure_names_the_bucket_and_endpoint(s3_endpoint):
-    store = S3BlobStore(S3Settings(bucket="no-such-bucket", endpoint_url=s3_endpoint,
-                                   access_key="testing", secret_key="testing-secret"))
+    store = S3BlobStore(
+        S3Settings(
+            bucket="no-such-bucket",
+            endpoint_url=s3_endpoint,
+            access_key="testing",
+            secret_key="testing-secret",
+        )
+    )
     with pytest.raises(StorageError, match="no-such-bucket"):
         store.put("raw/00/00.eml", b"x")
 
 
 def _s3_config(folder: Path, endpoint: str, bucket: str, archive: str = "archive") -> Path:
-    path = write_config(folder, f'\n[storage.s3]\nendpoint_url = "{endpoint}"\n'
-                                f'bucket = "{bucket}"\nprefix = "site"\n',
-                        database_url="sqlite:///" + str(folder.parent / "db" / "shared.db"))
-    text = path.read_text().replace('[storage]\n', '[storage]\nbackend = "s3"\n')
+    path = write_config(
+        folder,
+        f'\n[storage.s3]\nendpoint_url = "{endpoint}"\nbucket = "{bucket}"\nprefix = "site"\n',
+        database_url="sqlite:///" + str(folder.parent / "db" / "shared.db"),
+    )
+    text = path.read_text().replace("[storage]\n", '[storage]\nbackend = "s3"\n')
     path.write_text(text.replace('archive_dir = "archive"', f'archive_dir = "{archive}"'))
     return path
 
 
 def test_archive_on_s3_keeps_objects_in_the_bucket_and_another_machine_rebuilds_the_view(
-        bucket, s3_endpoint, tmp_path):
+    bucket, s3_endpoint, tmp_path
+):
     (tmp_path / "db").mkdir()
     photo = files.jpeg(64, 48)
     mail = tmp_path / "in" / "photo.eml"
@@ -120,8 +135,13 @@ def test_archive_on_s3_keeps_objects_in_the_bucket_and_another_machine_rebuilds_
     mail.write_bytes(files.message("大连市活动周照片", [("开幕式.jpg", photo, "image/jpeg")]))
     env = {**os.environ, **KEYS}
     first = _s3_config(tmp_path / "one", s3_endpoint, bucket.settings.bucket)
-    run = subprocess.run([MAILROOM, "--config", str(first), "ingest", "--no-wait", str(mail)],
-                         env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [MAILROOM, "--config", str(first), "ingest", "--no-wait", str(mail)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     listed = bucket.client.list_objects_v2(Bucket=bucket.settings.bucket)["Contents"]
     keys = {obj["Key"] for obj in listed}
@@ -130,8 +150,13 @@ def test_archive_on_s3_keeps_objects_in_the_bucket_and_another_machine_rebuilds_
 
     # Machine two: same index, an empty archive folder; the view comes from the bucket.
     second = _s3_config(tmp_path / "two", s3_endpoint, bucket.settings.bucket)
-    run = subprocess.run([MAILROOM, "--config", str(second), "archive", "rebuild-view"],
-                         env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [MAILROOM, "--config", str(second), "archive", "rebuild-view"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert "1 files linked" in run.stdout
     copies = list((tmp_path / "two" / "archive").rglob("开幕式.jpg"))
@@ -142,15 +167,22 @@ def test_derivatives_made_by_the_in_process_pool_go_to_the_bucket(bucket, s3_end
     (tmp_path / "db").mkdir()
     mail = tmp_path / "in" / "photo.eml"
     mail.parent.mkdir()
-    mail.write_bytes(files.message("大连市活动周照片", [("合影.jpg", files.jpeg(640, 480),
-                                                         "image/jpeg")]))
+    mail.write_bytes(
+        files.message("大连市活动周照片", [("合影.jpg", files.jpeg(640, 480), "image/jpeg")])
+    )
     config = _s3_config(tmp_path / "one", s3_endpoint, bucket.settings.bucket)
-    run = subprocess.run([MAILROOM, "--config", str(config), "ingest", str(mail)],
-                         env={**os.environ, **KEYS}, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [MAILROOM, "--config", str(config), "ingest", str(mail)],
+        env={**os.environ, **KEYS},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     listed = bucket.client.list_objects_v2(Bucket=bucket.settings.bucket)["Contents"]
-    derived = {obj["Key"].rsplit("/", 1)[-1] for obj in listed
-               if obj["Key"].startswith("site/.derived/")}
+    derived = {
+        obj["Key"].rsplit("/", 1)[-1] for obj in listed if obj["Key"].startswith("site/.derived/")
+    }
     assert {"thumb.jpg", "preview.jpg"} <= derived
 
 
@@ -163,17 +195,22 @@ def test_s3_backend_without_credentials_names_the_variable(tmp_path, monkeypatch
     assert err.value.key == "storage.s3.access_key_env"
 
 
-@pytest.mark.parametrize(("storage_line", "queue_table", "key"), [
-    ('backend = "nfs"', "", "storage.backend"),
-    ("", 'broker_url = "amqp://localhost"', "queue.broker_url"),
-    ("", "media_concurrency = 0", "queue.media_concurrency"),
-    ("", "time_limit = 4000", "queue.time_limit"),
-    ("", 'broker = "redis://x"', "queue.broker"),
-])
+@pytest.mark.parametrize(
+    ("storage_line", "queue_table", "key"),
+    [
+        ('backend = "nfs"', "", "storage.backend"),
+        ("", 'broker_url = "amqp://localhost"', "queue.broker_url"),
+        ("", "media_concurrency = 0", "queue.media_concurrency"),
+        ("", "time_limit = 4000", "queue.time_limit"),
+        ("", 'broker = "redis://x"', "queue.broker"),
+    ],
+)
 def test_bad_storage_and_queue_settings_name_the_key(tmp_path, storage_line, queue_table, key):
     path = tmp_path / "config.toml"
-    path.write_text(f'[storage]\narchive_dir = "archive"\n{storage_line}\n'
-                    f"[queue]\n{queue_table}\n", encoding="utf-8")
+    path.write_text(
+        f'[storage]\narchive_dir = "archive"\n{storage_line}\n[queue]\n{queue_table}\n',
+        encoding="utf-8",
+    )
     config = load_config(path)
     with pytest.raises(ConfigError) as err:
         blob_store(config) if key.startswith("storage") else queue_settings(config)

@@ -17,8 +17,11 @@ from workers.scale_config import queue_settings
 
 def _start_scheduler(site, n: int) -> tuple[subprocess.Popen, object]:
     log_path = site.folder / f"scheduler{n}.log"
-    proc = subprocess.Popen([MAILROOM, "--config", str(site.config), "scheduler"],
-                            stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [MAILROOM, "--config", str(site.config), "scheduler"],
+        stdout=open(log_path, "wb"),
+        stderr=subprocess.STDOUT,
+    )
     return proc, log_path
 
 
@@ -50,14 +53,17 @@ def test_second_scheduler_stands_by_and_takes_over_when_the_first_stops(make_sit
                 proc.wait(60)
 
 
-def test_jobs_lost_with_the_broker_are_sent_again_from_the_index(make_site, redis_server,
-                                                                 tmp_path):
+def test_jobs_lost_with_the_broker_are_sent_again_from_the_index(make_site, redis_server, tmp_path):
     url = redis_server.url()
     site = make_site(broker_url=url)
     mail = tmp_path / "photos.eml"
-    mail.write_bytes(files.message("大连市活动周照片", [
-        (f"照片{k}.jpg", files.jpeg(200 + k, 150), "image/jpeg") for k in range(3)]))
-    site.run("ingest", "--no-wait", str(mail))       # three thumbs jobs wait in the index
+    mail.write_bytes(
+        files.message(
+            "大连市活动周照片",
+            [(f"照片{k}.jpg", files.jpeg(200 + k, 150), "image/jpeg") for k in range(3)],
+        )
+    )
+    site.run("ingest", "--no-wait", str(mail))  # three thumbs jobs wait in the index
     ctx = site.context()
     try:
         settings = queue_settings(ctx.config)
@@ -66,8 +72,8 @@ def test_jobs_lost_with_the_broker_are_sent_again_from_the_index(make_site, redi
         broker = redis.Redis.from_url(url)
         assert queue.resubmit_stale(ctx, settings, now=later) == 3
         assert broker.llen("media") == 3
-        assert queue.resubmit_stale(ctx, settings, now=later) == 0   # sent recently: left alone
-        broker.flushdb()                                              # the broker loses it all
+        assert queue.resubmit_stale(ctx, settings, now=later) == 0  # sent recently: left alone
+        broker.flushdb()  # the broker loses it all
         assert queue.resubmit_stale(ctx, settings, now=later) == 3
     finally:
         queue.reset()

@@ -30,16 +30,18 @@ def _workers_of_jobs(site) -> set[int]:
     ctx = site.context()
     try:
         with ctx.db.session() as session:
-            ran = {int(w.rpartition(":")[2]) for w in session.scalars(
-                select(MediaJob.worker).where(MediaJob.worker.is_not(None)))}
+            ran = {
+                int(w.rpartition(":")[2])
+                for w in session.scalars(
+                    select(MediaJob.worker).where(MediaJob.worker.is_not(None))
+                )
+            }
     finally:
         ctx.close()
-    return {proc.pid for proc in site.workers
-            if ran & {proc.pid, *descendants(proc.pid)}}
+    return {proc.pid for proc in site.workers if ran & {proc.pid, *descendants(proc.pid)}}
 
 
-def test_two_workers_file_a_backlog_exactly_as_one_process_does(make_site, redis_server,
-                                                                backlog):
+def test_two_workers_file_a_backlog_exactly_as_one_process_does(make_site, redis_server, backlog):
     single = make_site()
     single.run("ingest", *map(str, backlog))
 
@@ -53,8 +55,9 @@ def test_two_workers_file_a_backlog_exactly_as_one_process_does(make_site, redis
     for what, keys in (("messages", ("message_id",)), ("items", ("message_id", "name"))):
         expected = _by_key(single.export(what), *keys)
         got = _by_key(spread.export(what), *keys)
-        assert json.dumps(got, ensure_ascii=False, indent=1) == \
-            json.dumps(expected, ensure_ascii=False, indent=1)
+        assert json.dumps(got, ensure_ascii=False, indent=1) == json.dumps(
+            expected, ensure_ascii=False, indent=1
+        )
     items = spread.export("items")
     assert all(i["thumbnail"] for i in items if i["media"] in ("image", "video"))
     assert all(i["web_video"] for i in items if i["media"] == "video")
@@ -64,23 +67,33 @@ def test_two_workers_file_a_backlog_exactly_as_one_process_does(make_site, redis
     assert len(_workers_of_jobs(spread)) == 2, "both workers should have taken media jobs"
 
 
-def test_worker_killed_mid_transcode_the_job_completes_on_the_other(make_site, redis_server,
-                                                                     tmp_path):
+def test_worker_killed_mid_transcode_the_job_completes_on_the_other(
+    make_site, redis_server, tmp_path
+):
     # A short visibility timeout, so Redis hands the dead worker's task on within seconds.
-    site = make_site(broker_url=redis_server.url(), queue_extra=(
-        "visibility_timeout = 20\ntime_limit = 15\nsoft_time_limit = 12\n"))
+    site = make_site(
+        broker_url=redis_server.url(),
+        queue_extra=("visibility_timeout = 20\ntime_limit = 15\nsoft_time_limit = 12\n"),
+    )
     clip = files.clip(tmp_path, "long.mp4", "hevc", seconds=4, size="320x240")
     mail = tmp_path / "video.eml"
-    mail.write_bytes(files.message("大连市活动周视频", [
-        ("开幕式.jpg", files.jpeg(), "image/jpeg"), ("开幕式.mp4", clip.read_bytes(), "video/mp4")]))
+    mail.write_bytes(
+        files.message(
+            "大连市活动周视频",
+            [
+                ("开幕式.jpg", files.jpeg(), "image/jpeg"),
+                ("开幕式.mp4", clip.read_bytes(), "video/mp4"),
+            ],
+        )
+    )
     first = site.start_worker("ingest,media")
     site.wait_ready()
-    submit_backlog(site, [mail])                # one message with an HEVC clip: a transcode
+    submit_backlog(site, [mail])  # one message with an HEVC clip: a transcode
     job_id, holder = _wait_for_running_video(site)
     victim = next(p for p in site.workers if holder in (p.pid, *descendants(p.pid)))
     assert victim is first
-    site.start_worker("media")                  # the survivor, started after the claim
-    kill_tree(victim.pid, signal.SIGKILL)      # the whole machine's share of the work dies
+    site.start_worker("media")  # the survivor, started after the claim
+    kill_tree(victim.pid, signal.SIGKILL)  # the whole machine's share of the work dies
     victim.wait(10)
 
     wait_until_settled(site, messages=1, timeout=90)
@@ -89,7 +102,7 @@ def test_worker_killed_mid_transcode_the_job_completes_on_the_other(make_site, r
         with ctx.db.session() as session:
             job = session.get(MediaJob, job_id)
             assert (job.state, job.error) == ("done", None)
-            assert job.attempts == 2                       # the killed attempt, then ours
+            assert job.attempts == 2  # the killed attempt, then ours
             assert int(job.worker.rpartition(":")[2]) != holder
             assert session.scalar(select(func.count()).select_from(Message)) == 1
             items = session.scalars(select(Item)).all()
@@ -100,8 +113,20 @@ def test_worker_killed_mid_transcode_the_job_completes_on_the_other(make_site, r
             web_video = ctx.archive.abspath(video.web_video)
     finally:
         ctx.close()
-    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name",
-                            "-of", "csv=p=0", str(web_video)], capture_output=True, text=True)
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+            str(web_video),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert "h264" in probe.stdout
 
 
@@ -113,8 +138,11 @@ def _wait_for_running_video(site, timeout: float = 120) -> tuple[int, int]:
     try:
         while time.monotonic() < deadline:
             with ctx.db.session() as session:
-                row = session.execute(select(MediaJob.id, MediaJob.worker).where(
-                    MediaJob.kind == "video", MediaJob.state == "running")).first()
+                row = session.execute(
+                    select(MediaJob.id, MediaJob.worker).where(
+                        MediaJob.kind == "video", MediaJob.state == "running"
+                    )
+                ).first()
             if row and row.worker and row.worker.startswith(host + ":"):
                 return row.id, int(row.worker.rpartition(":")[2])
             time.sleep(0.05)

@@ -50,11 +50,30 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
-        self._run(self.bindir / "initdb", "-D", self.data, "-U", self.user, "-A", "trust",
-                  "-E", "UTF8", "--locale=C.UTF-8")
+        self._run(
+            self.bindir / "initdb",
+            "-D",
+            self.data,
+            "-U",
+            self.user,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
-        self._run(self.bindir / "pg_ctl", "-D", self.data, "-l", self.root / "log", "-o",
-                  options, "-w", "start")
+        self._run(
+            self.bindir / "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            self.root / "log",
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with socket.socket() as sock:
@@ -72,8 +91,9 @@ class PostgresServer:
         name = f"mailroom_test_{self._counter}"
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 

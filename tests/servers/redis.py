@@ -26,8 +26,9 @@ class RedisServer:
     def __init__(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise RuntimeError("redis-server is not installed: `make test` installs Debian's "
-                               "redis-server")
+            raise RuntimeError(
+                "redis-server is not installed: `make test` installs Debian's redis-server"
+            )
         self.binary = binary
         self.root = Path(tempfile.mkdtemp(prefix="mailroom-redis-"))
         self.port = free_port()
@@ -36,12 +37,25 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         conf = self.root / "redis.conf"
-        conf.write_text("\n".join([
-            "bind 127.0.0.1", f"port {self.port}", f"dir {self.root}", "save \"\"",
-            "appendonly no", "protected-mode yes", "databases 64",
-            f"logfile {self.root / 'redis.log'}", "daemonize no"]) + "\n")
-        self.proc = subprocess.Popen([self.binary, str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        conf.write_text(
+            "\n".join(
+                [
+                    "bind 127.0.0.1",
+                    f"port {self.port}",
+                    f"dir {self.root}",
+                    'save ""',
+                    "appendonly no",
+                    "protected-mode yes",
+                    "databases 64",
+                    f"logfile {self.root / 'redis.log'}",
+                    "daemonize no",
+                ]
+            )
+            + "\n"
+        )
+        self.proc = subprocess.Popen(
+            [self.binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.ping():
@@ -49,7 +63,7 @@ class RedisServer:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        log = (self.root / "redis.log")
+        log = self.root / "redis.log"
         raise RuntimeError(f"redis-server did not start: {log.read_text() if log.exists() else ''}")
 
     def ping(self) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-with warnings.catch_warnings():   # Starlette 1.x suggests httpx2; httpx works the same here
+with warnings.catch_warnings():  # Starlette 1.x suggests httpx2; httpx works the same here
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
@@ -34,7 +34,7 @@ ROLES = {"viewer": "viewer", "editor": "editor", "admin": "admin"}
 
 @functools.cache
 def password_hash() -> str:
-    return hash_password(PASSWORD)   # argon2 is slow on purpose: hash once per test run
+    return hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per test run
 
 
 def open_site(folder: Path, eml: list[Path], extra: str = "") -> AppContext:
@@ -60,7 +60,9 @@ def fill_document_text(session, ctx: AppContext) -> None:
             if item.name.lower().endswith(".docx"):
                 item.text = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
             elif data.startswith(b"%PDF"):
-                item.text = "\n".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(data)).pages)
+                item.text = "\n".join(
+                    p.extract_text() or "" for p in PdfReader(io.BytesIO(data)).pages
+                )
         except Exception:
             continue
 
@@ -68,9 +70,28 @@ def fill_document_text(session, ctx: AppContext) -> None:
 def make_mp4(path: Path, seconds: int = 3) -> Path:
     """Writes a small H.264 MP4 (faststart) with ffmpeg and returns its path."""
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=25:duration={seconds}",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-movflags", "+faststart",
-         str(path)], check=True, timeout=60)
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=320x240:rate=25:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-preset",
+            "veryfast",
+            "-movflags",
+            "+faststart",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
     return path
 
 
@@ -80,7 +101,9 @@ def attach_web_video(ctx: AppContext, tmp: Path) -> int:
     with ctx.db.session() as session:
         item = session.scalars(select(Item).where(Item.media == "video").order_by(Item.id)).first()
         if not item.web_video:
-            item.web_video = ctx.archive.put_bytes(layout.derived_path(item.sha256, "web.mp4"), data)
+            item.web_video = ctx.archive.put_bytes(
+                layout.derived_path(item.sha256, "web.mp4"), data
+            )
         return item.id
 
 
@@ -99,9 +122,13 @@ def corpus_site(tmp_path_factory) -> Iterator[AppContext]:
 @pytest.fixture
 def small_site(tmp_path) -> Iterator[AppContext]:
     """A fresh site with a few messages (some in triage), for tests that change things."""
-    names = ["003-jinzhou-photos-subject-tag.eml", "045-reply-quotes-notice-no-clue.eml",
-             "048-weak-clue-venue-only.eml", "049-no-clue-at-all.eml",
-             "047-conflict-subject-dalian-address-shenyang.eml"]
+    names = [
+        "003-jinzhou-photos-subject-tag.eml",
+        "045-reply-quotes-notice-no-clue.eml",
+        "048-weak-clue-venue-only.eml",
+        "049-no-clue-at-all.eml",
+        "047-conflict-subject-dalian-address-shenyang.eml",
+    ]
     ctx = open_site(tmp_path / "small", [LABELLED / n for n in names])
     yield ctx
     ctx.close()
@@ -109,9 +136,11 @@ def small_site(tmp_path) -> Iterator[AppContext]:
 
 def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClient:
     token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"csrf_token": token, "name": name,
-                                           "password": password, "next": "/"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"csrf_token": token, "name": name, "password": password, "next": "/"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     return client
 

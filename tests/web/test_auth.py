@@ -8,15 +8,29 @@ from sqlalchemy import select
 from storage.models import AuditEntry
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
 
-PAGES = ["/", "/browse", "/units", "/units/shenyang", "/messages/1", "/messages/1/raw",
-         "/items/1", "/items/1/file", "/items/1/thumb", "/items/1/preview", "/items/1/video",
-         "/photos", "/search?q=视频", "/triage", "/reports", "/reports/tracker.csv",
-         "/reports/file/0"]
+PAGES = [
+    "/",
+    "/browse",
+    "/units",
+    "/units/shenyang",
+    "/messages/1",
+    "/messages/1/raw",
+    "/items/1",
+    "/items/1/file",
+    "/items/1/thumb",
+    "/items/1/preview",
+    "/items/1/video",
+    "/photos",
+    "/search?q=视频",
+    "/triage",
+    "/reports",
+    "/reports/tracker.csv",
+    "/reports/file/0",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_every_page_and_file_redirects_to_sign_in_without_a_session(corpus_site, client_for,
-                                                                    path):
+def test_every_page_and_file_redirects_to_sign_in_without_a_session(corpus_site, client_for, path):
     client = client_for(corpus_site, None)
     response = client.get(path, follow_redirects=False)
     assert response.status_code == 303
@@ -32,20 +46,30 @@ def test_posts_without_a_session_redirect_to_sign_in(corpus_site, client_for, pa
 
 def test_sign_in_returns_to_the_page_asked_for(corpus_site, client_for):
     client = client_for(corpus_site, None)
-    page = client.get("/units/shenyang")   # follows the redirect to the sign-in form
+    page = client.get("/units/shenyang")  # follows the redirect to the sign-in form
     assert "登录" in page.text
     token = csrf_of(page.text)
-    response = client.post("/login", data={"csrf_token": token, "name": "viewer",
-                                           "password": PASSWORD, "next": "/units/shenyang"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": token,
+            "name": "viewer",
+            "password": PASSWORD,
+            "next": "/units/shenyang",
+        },
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/units/shenyang"
 
 
 def test_session_cookie_is_secure_httponly_and_samesite(corpus_site, client_for):
     client = client_for(corpus_site, None)
     token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"csrf_token": token, "name": "viewer",
-                                           "password": PASSWORD}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"csrf_token": token, "name": "viewer", "password": PASSWORD},
+        follow_redirects=False,
+    )
     cookie = response.headers["set-cookie"].lower()
     assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
 
@@ -53,8 +77,9 @@ def test_session_cookie_is_secure_httponly_and_samesite(corpus_site, client_for)
 def test_wrong_password_is_refused_with_a_chinese_message(corpus_site, client_for):
     client = client_for(corpus_site, None)
     token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"csrf_token": token, "name": "viewer",
-                                           "password": "nope"})
+    response = client.post(
+        "/login", data={"csrf_token": token, "name": "viewer", "password": "nope"}
+    )
     assert response.status_code == 401
     assert "用户名或密码不正确" in response.text
 
@@ -65,8 +90,9 @@ def test_sign_in_is_rate_limited_after_repeated_failures(small_site, client_for)
     for _ in range(5):
         client.post("/login", data={"csrf_token": token, "name": "editor", "password": "x"})
     # even the right password is refused while the limit holds
-    response = client.post("/login", data={"csrf_token": token, "name": "editor",
-                                           "password": PASSWORD})
+    response = client.post(
+        "/login", data={"csrf_token": token, "name": "editor", "password": PASSWORD}
+    )
     assert response.status_code == 429
     assert "登录失败次数过多" in response.text
 
@@ -81,9 +107,16 @@ def test_sign_in_without_csrf_token_is_forbidden(corpus_site, client_for):
 def test_sign_in_never_redirects_to_another_site(corpus_site, client_for):
     client = client_for(corpus_site, None)
     token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"csrf_token": token, "name": "viewer",
-                                           "password": PASSWORD, "next": "//evil.example.com/"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": token,
+            "name": "viewer",
+            "password": PASSWORD,
+            "next": "//evil.example.com/",
+        },
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/"
 
 
@@ -109,8 +142,9 @@ def test_a_viewer_cannot_assign_or_change_kinds(small_site, client_for):
     page = client.get("/triage")
     assert "查看者" in page.text and 'action="/triage/assign"' not in page.text
     token = csrf_of(page.text)
-    response = client.post("/triage/assign", data={"csrf_token": token, "message": "2",
-                                                   "unit": "shenyang"})
+    response = client.post(
+        "/triage/assign", data={"csrf_token": token, "message": "2", "unit": "shenyang"}
+    )
     assert response.status_code == 403
     response = client.post("/items/1/kind", data={"csrf_token": token, "kind": "plan"})
     assert response.status_code == 403

@@ -18,8 +18,13 @@ from web.settings import load_web_settings
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -37,8 +42,9 @@ def server(corpus_site):
     base = load_web_settings({}, "test", corpus_site.config.base_dir)
     settings = replace(base, cookie_secure=False, port=_free_port())
     app = create_app(corpus_site, settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -80,7 +86,7 @@ def test_sign_in_and_see_the_dashboard(server, page):
 
 
 def test_browse_to_a_unit(server, page):
-    page.click('nav >> text=单位')
+    page.click("nav >> text=单位")
     page.click("text=锦州市教育局")
     page.wait_for_selector("h1:has-text('锦州市教育局')")
     assert page.locator("table.list tbody tr").count() >= 1
@@ -98,9 +104,12 @@ def test_open_a_photo(server, page, corpus_site):
 def test_play_a_video_to_one_second(server, page, corpus_site):
     page.goto(f"{server}/items/{corpus_site.video_item_id}")
     page.wait_for_selector("video#player")
-    page.evaluate("() => { const v = document.getElementById('player'); v.muted = true;"
-                  " return v.play(); }")
-    page.wait_for_function("() => document.getElementById('player').currentTime >= 1", timeout=20_000)
+    page.evaluate(
+        "() => { const v = document.getElementById('player'); v.muted = true; return v.play(); }"
+    )
+    page.wait_for_function(
+        "() => document.getElementById('player').currentTime >= 1", timeout=20_000
+    )
     # seeking works because the server answers Range requests
     page.evaluate("() => { document.getElementById('player').currentTime = 2.5; }")
     page.wait_for_function("() => document.getElementById('player').currentTime >= 2.5")
@@ -110,8 +119,9 @@ def test_play_a_video_to_one_second(server, page, corpus_site):
 
 def test_search_a_word_from_inside_a_document(server, page, corpus_site):
     with corpus_site.db.session() as session:
-        item = session.scalars(select(Item).where(Item.media == "document", Item.text != "")
-                               .order_by(Item.id)).first()
+        item = session.scalars(
+            select(Item).where(Item.media == "document", Item.text != "").order_by(Item.id)
+        ).first()
         word = next(w for w in ("辽宁", "职业", "活动", "学校") if w in item.text)
     page.goto(server + "/search")
     page.fill('input[name="q"]', word)

@@ -17,8 +17,16 @@ def _run(app, *args, stdin: str | None = None):
 
 
 def test_user_add_reads_the_password_from_stdin_and_hashes_it(app):
-    result = _run(app, "user", "add", "李老师", "--role", "editor", "--password-stdin",
-                  stdin="a long password\n")
+    result = _run(
+        app,
+        "user",
+        "add",
+        "李老师",
+        "--role",
+        "editor",
+        "--password-stdin",
+        stdin="a long password\n",
+    )
     assert result.exit_code == 0, result.output
     with app.db.session() as session:
         user = session.scalars(select(User).where(User.name == "李老师")).one()
@@ -39,8 +47,10 @@ def test_user_add_refuses_short_passwords_and_existing_names(app):
     assert again.exit_code != 0
 
 
-@pytest.mark.parametrize("command", [["user"], ["user", "add"], ["user", "list"], ["serve"],
-                                     ["search"], ["search", "reindex"]])
+@pytest.mark.parametrize(
+    "command",
+    [["user"], ["user", "add"], ["user", "list"], ["serve"], ["search"], ["search", "reindex"]],
+)
 def test_every_web_command_has_help_with_an_example(app, command):
     result = _run(app, *command, "--help")
     assert result.exit_code == 0 and "Example:" in result.output
@@ -52,11 +62,15 @@ def test_web_settings_have_working_defaults(tmp_path):
     assert settings.cookie_secure and settings.secret_key_file == tmp_path / "data/web-secret.key"
 
 
-@pytest.mark.parametrize("web, key", [
-    ({"port": "80"}, "web.port"), ({"cookie_secure": False, "host": "0.0.0.0"},
-                                   "web.cookie_secure"),
-    ({"colour": "blue"}, "web.colour"), ({"session_hours": 0}, "web.session_hours"),
-])
+@pytest.mark.parametrize(
+    "web, key",
+    [
+        ({"port": "80"}, "web.port"),
+        ({"cookie_secure": False, "host": "0.0.0.0"}, "web.cookie_secure"),
+        ({"colour": "blue"}, "web.colour"),
+        ({"session_hours": 0}, "web.session_hours"),
+    ],
+)
 def test_bad_web_settings_name_the_key(tmp_path, web, key):
     with pytest.raises(ConfigError) as error:
         load_web_settings({"web": web}, "config.toml", tmp_path)

@@ -30,8 +30,9 @@ def test_video_answers_a_range_request_with_206_and_those_bytes(corpus_site, cli
 
 def test_range_past_the_end_is_416(corpus_site, client_for):
     client = client_for(corpus_site)
-    response = client.get(f"/items/{corpus_site.video_item_id}/video",
-                          headers={"Range": "bytes=99999999-"})
+    response = client.get(
+        f"/items/{corpus_site.video_item_id}/video", headers={"Range": "bytes=99999999-"}
+    )
     assert response.status_code == 416
 
 
@@ -42,7 +43,7 @@ def test_download_keeps_the_chinese_file_name(corpus_site, client_for):
     disposition = response.headers["content-disposition"]
     assert disposition.startswith("attachment;")
     assert f"filename*=UTF-8''{quote(item.name, safe='')}" in disposition
-    assert 'filename="' in disposition   # ASCII fallback for old clients
+    assert 'filename="' in disposition  # ASCII fallback for old clients
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
@@ -60,26 +61,34 @@ def test_html_svg_and_script_attachments_are_only_downloads(small_site, client_f
     mail["From"] = "a@example.com"
     mail["Subject"] = "附件"
     mail.set_content("见附件")
-    mail.add_attachment(b"<html><script>alert(1)</script></html>", maintype="text",
-                        subtype="html", filename="页面.html")
-    mail.add_attachment(b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
-                        maintype="image", subtype="svg+xml", filename="图.svg")
-    mail.add_attachment(b"alert(1)", maintype="application", subtype="javascript",
-                        filename="x.js")
+    mail.add_attachment(
+        b"<html><script>alert(1)</script></html>",
+        maintype="text",
+        subtype="html",
+        filename="页面.html",
+    )
+    mail.add_attachment(
+        b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+        maintype="image",
+        subtype="svg+xml",
+        filename="图.svg",
+    )
+    mail.add_attachment(b"alert(1)", maintype="application", subtype="javascript", filename="x.js")
     path = tmp_path / "unsafe.eml"
     path.write_bytes(bytes(mail))
     pk = ingest_paths(small_site, [path], label="test").outcomes[0].message_pk
     client = client_for(small_site)
     with small_site.db.session() as session:
-        items = session.scalars(select(Item).where(Item.message_pk == pk,
-                                                   Item.blob_path.is_not(None))).all()
+        items = session.scalars(
+            select(Item).where(Item.message_pk == pk, Item.blob_path.is_not(None))
+        ).all()
         ids = [i.id for i in items if i.name.endswith((".html", ".svg", ".js"))]
     assert len(ids) == 3
     for item_id in ids:
         for suffix in ("/file", "/file?inline=1", "/preview", "/thumb"):
             response = client.get(f"/items/{item_id}{suffix}", follow_redirects=False)
             if response.status_code in (404, 307):
-                continue   # no preview of it: nothing served at all
+                continue  # no preview of it: nothing served at all
             assert response.headers["content-type"] == "application/octet-stream"
             assert response.headers["content-disposition"].startswith("attachment;")
             assert response.headers["x-content-type-options"] == "nosniff"
@@ -89,17 +98,20 @@ def test_selected_photos_download_as_one_zip(corpus_site, client_for):
     client = client_for(corpus_site)
     page = client.get("/photos")
     with corpus_site.db.session() as session:
-        photos = session.scalars(select(Item).where(Item.media == "image",
-                                                    Item.role == "material").limit(3)).all()
+        photos = session.scalars(
+            select(Item).where(Item.media == "image", Item.role == "material").limit(3)
+        ).all()
         names = {p.name for p in photos}
-    response = client.post("/photos/zip", data={"csrf_token": csrf_of(page.text),
-                                                "item": [str(p.id) for p in photos]})
+    response = client.post(
+        "/photos/zip", data={"csrf_token": csrf_of(page.text), "item": [str(p.id) for p in photos]}
+    )
     assert response.status_code == 200
     assert "filename*=UTF-8''" in response.headers["content-disposition"]
     members = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
     assert len(members) == 3
     assert {m.split("/")[-1] for m in members} <= {n for n in names} | {
-        m.split("/")[-1] for m in members if " (" in m}
+        m.split("/")[-1] for m in members if " (" in m
+    }
 
 
 def test_zip_without_csrf_token_is_forbidden(corpus_site, client_for):
@@ -109,10 +121,11 @@ def test_zip_without_csrf_token_is_forbidden(corpus_site, client_for):
 
 def test_thumbnail_falls_back_to_a_placeholder_for_what_cannot_be_shown(corpus_site, client_for):
     with corpus_site.db.session() as session:
-        heic = session.scalars(select(Item).where(Item.mime == "image/heic",
-                                                  Item.thumbnail.is_(None))).first()
+        heic = session.scalars(
+            select(Item).where(Item.mime == "image/heic", Item.thumbnail.is_(None))
+        ).first()
     if heic is None:
-        return   # the media stage made thumbnails for every HEIC
+        return  # the media stage made thumbnails for every HEIC
     response = client_for(corpus_site).get(f"/items/{heic.id}/thumb", follow_redirects=False)
     assert response.status_code == 307 and response.headers["location"].endswith(".svg")
 

@@ -13,11 +13,23 @@ from storage.search import SearchFilters, fts_query, index_message, search, spac
 from workers.cli import cli
 
 
-def _message(session, subject: str, body: str = "", unit: str | None = None,
-             files: tuple[tuple[str, str, str], ...] = ()) -> Message:
-    message = Message(raw_sha256=f"{abs(hash((subject, body))):064d}"[:64], raw_path="raw/x",
-                      raw_size=1, received_at=datetime(2023, 5, 15, 2, tzinfo=UTC),
-                      subject=subject, body_text=body, unit_code=unit, status="filed")
+def _message(
+    session,
+    subject: str,
+    body: str = "",
+    unit: str | None = None,
+    files: tuple[tuple[str, str, str], ...] = (),
+) -> Message:
+    message = Message(
+        raw_sha256=f"{abs(hash((subject, body))):064d}"[:64],
+        raw_path="raw/x",
+        raw_size=1,
+        received_at=datetime(2023, 5, 15, 2, tzinfo=UTC),
+        subject=subject,
+        body_text=body,
+        unit_code=unit,
+        status="filed",
+    )
     for seq, (name, kind, text) in enumerate(files):
         message.items.append(Item(seq=seq, name=name, media="document", kind=kind, text=text))
     session.add(message)
@@ -30,18 +42,37 @@ def _message(session, subject: str, body: str = "", unit: str | None = None,
 def indexed(app):
     with app.db.session() as session:
         _message(session, "北京来信", "关于报告的说明", unit="shenyang")
-        _message(session, "活动周视频", "见附件", unit="dalian",
-                 files=(("宣传片.mp4", "video", ""),))
-        _message(session, "工作总结", "", unit="dalian",
-                 files=(("总结.docx", "summary", "辽宁省卫生健康委员会与教育厅联合开展活动"),))
+        _message(
+            session, "活动周视频", "见附件", unit="dalian", files=(("宣传片.mp4", "video", ""),)
+        )
+        _message(
+            session,
+            "工作总结",
+            "",
+            unit="dalian",
+            files=(("总结.docx", "summary", "辽宁省卫生健康委员会与教育厅联合开展活动"),),
+        )
         _message(session, "Weekly Report", "english body text")
     return app
 
 
-@pytest.mark.parametrize("query, count", [
-    ("北京", 1), ("报告", 1), ("视频", 1), ("卫生健康委", 1), ("健康委员会", 1), ("总结", 2),
-    ("卫生 健康委", 1), ("ＲＥＰＯＲＴ", 1), ("repo", 1), ("健委", 0), ("上海", 0), ("的", 1),
-])
+@pytest.mark.parametrize(
+    "query, count",
+    [
+        ("北京", 1),
+        ("报告", 1),
+        ("视频", 1),
+        ("卫生健康委", 1),
+        ("健康委员会", 1),
+        ("总结", 2),
+        ("卫生 健康委", 1),
+        ("ＲＥＰＯＲＴ", 1),
+        ("repo", 1),
+        ("健委", 0),
+        ("上海", 0),
+        ("的", 1),
+    ],
+)
 def test_chinese_words_match_as_substrings(indexed, query, count):
     with indexed.db.session() as session:
         hits, total = search(session, query)
@@ -80,7 +111,7 @@ def test_reindexing_a_message_replaces_its_old_text(indexed):
 def test_query_syntax_characters_are_plain_text(indexed):
     with indexed.db.session() as session:
         for query in ('"', "AND", "*", "北京 OR", "NEAR(", "-", "'"):
-            search(session, query)   # never an FTS5 syntax error
+            search(session, query)  # never an FTS5 syntax error
 
 
 def test_han_characters_become_single_tokens():
@@ -90,8 +121,9 @@ def test_han_characters_become_single_tokens():
 
 def test_search_page_finds_a_word_inside_a_document(corpus_site, client_for):
     with corpus_site.db.session() as session:
-        item = session.scalars(select(Item).where(Item.media == "document", Item.text != "")
-                               .order_by(Item.id)).first()
+        item = session.scalars(
+            select(Item).where(Item.media == "document", Item.text != "").order_by(Item.id)
+        ).first()
         word = next(w for w in ("辽宁", "职业", "活动", "学校") if w in item.text)
     html = client_for(corpus_site).get("/search", params={"q": word}).text
     assert f"/items/{item.id}" in html
@@ -100,6 +132,6 @@ def test_search_page_finds_a_word_inside_a_document(corpus_site, client_for):
 def test_search_reindex_command_rebuilds_the_index(indexed):
     result = CliRunner().invoke(cli, ["--config", str(indexed.config.path), "search", "reindex"])
     assert result.exit_code == 0, result.output
-    assert "indexed 6 documents" in result.output   # 4 messages, 2 items
+    assert "indexed 6 documents" in result.output  # 4 messages, 2 items
     with indexed.db.session() as session:
         assert search(session, "卫生健康委")[1] == 1
