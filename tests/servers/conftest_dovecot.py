@@ -17,7 +17,7 @@ from tests.servers.dovecot import DovecotServer, dovecot_available
 
 def _run(**kwargs) -> Iterator[DovecotServer]:
     if not dovecot_available():
-        pytest.skip("Dovecot is not installed: apt-get install dovecot-imapd")
+        pytest.fail("Dovecot is not installed: run make test, which installs dovecot-imapd")
     server = DovecotServer(**kwargs)
     try:
         server.start()

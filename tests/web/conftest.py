@@ -111,7 +111,7 @@ def attach_web_video(ctx: AppContext, tmp: Path) -> int:
 def corpus_site(tmp_path_factory) -> Iterator[AppContext]:
     """The 60 labelled messages ingested once; read-only tests share it."""
     if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed (make test installs it)")
+        pytest.fail("ffmpeg is not installed: run make test, which installs it")
     folder = tmp_path_factory.mktemp("corpus-site")
     ctx = open_site(folder, sorted(LABELLED.glob("*.eml")))
     ctx.video_item_id = attach_web_video(ctx, folder)

@@ -58,7 +58,7 @@ def server(corpus_site):
 @pytest.fixture(scope="module")
 def page(server):
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (make test installs it)")
+        pytest.fail("Debian chromium is not installed: run make test, which installs it")
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
