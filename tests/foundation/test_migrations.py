@@ -30,3 +30,20 @@ def test_four_processes_migrating_a_fresh_index_at_once_all_succeed(backend, tmp
         assert {"messages", "items", "decisions"} <= set(inspect(db.engine).get_table_names())
     finally:
         db.dispose()
+
+
+def test_heads_read_from_the_files_match_what_alembic_applied(tmp_path):
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config, heads_in_database, heads_on_disk
+
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert heads_in_database(db.engine) == set()
+        db.migrate()
+        script = ScriptDirectory.from_config(alembic_config(db.url))
+        assert heads_on_disk() == set(script.get_heads()) == heads_in_database(db.engine)
+        db.migrate()   # up to date: returns without touching the schema
+        assert heads_in_database(db.engine) == heads_on_disk()
+    finally:
+        db.dispose()
