@@ -192,6 +192,12 @@ def build_config(data: dict[str, Any], path: Path | None, base_dir: Path) -> Con
     )
 
 
+def load_units_file(path: Path) -> tuple[Unit, ...]:
+    """Returns the validated units of a units file (the `units_file` form of config)."""
+    path = Path(path).resolve()
+    return _units(_Reader({"units_file": str(path)}, "--units", path.parent))
+
+
 def _shipped(name: str) -> dict[str, Any]:
     text = resources.files("workers.shipped").joinpath(name).read_text(encoding="utf-8")
     return tomllib.loads(text)

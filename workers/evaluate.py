@@ -21,7 +21,7 @@ from typing import Any
 
 from pipeline.errors import MailroomError
 from storage.models import Item, Message
-from workers.config import Config
+from workers.config import Config, load_units_file
 from workers.context import AppContext, open_context
 from workers.ingest import Ingestor
 from workers.sources import mail_files, read_messages
@@ -186,14 +186,6 @@ def throwaway_context(config: Config, units_file: Path | None = None) -> Iterato
     finally:
         ctx.close()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def load_units_file(path: Path) -> tuple:
-    """Returns the units of a units file (the `units_file` form of config)."""
-    from workers.config import _Reader, _units
-
-    path = Path(path).resolve()
-    return _units(_Reader({"units_file": str(path)}, "--units", path.parent))
 
 
 def ingest_labelled(

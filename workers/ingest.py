@@ -245,9 +245,7 @@ class Ingestor:
         created: list[str],
     ) -> dict[str, int]:
         archive, campaign = self.ctx.archive, self.ctx.campaign
-        unit = self.ctx.config.units and next(
-            (u for u in self.ctx.config.units if u.code == message.unit_code), None
-        )
+        unit = next((u for u in self.ctx.config.units if u.code == message.unit_code), None)
         day = campaign.local_day(message.received_at)
         kinds: dict[str, int] = {}
         for seq, plan in enumerate(plans):

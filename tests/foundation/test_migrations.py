@@ -43,7 +43,7 @@ def test_heads_read_from_the_files_match_what_alembic_applied(tmp_path):
         db.migrate()
         script = ScriptDirectory.from_config(alembic_config(db.url))
         assert heads_on_disk() == set(script.get_heads()) == heads_in_database(db.engine)
-        db.migrate()   # up to date: returns without touching the schema
+        db.migrate()  # up to date: returns without touching the schema
         assert heads_in_database(db.engine) == heads_on_disk()
     finally:
         db.dispose()

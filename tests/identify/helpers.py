@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 from pipeline.message import Forwarded, ParsedMessage, Part
 from pipeline.units import UnitDirectory
 from tests.conftest import TEST_UNITS
-from workers.config import load_config
-from workers.evaluate import load_units_file
+from workers.config import load_config, load_units_file
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
