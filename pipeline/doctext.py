@@ -1,6 +1,6 @@
 """Text of attached documents, for identification and classification.
 
-DOCX is read in memory (python-docx); the first two PDF pages go through
+DOCX is read in memory (its XML, with lxml); the first two PDF pages go through
 pdftotext and old Word .doc/.wps through antiword/catdoc, from a temporary file. Full extraction for search happens later in the media stage.
 """
 
@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import logging
+import zipfile
+
+from lxml import etree
 
 from pipeline.message import Part
 from pipeline.sniff import extension
@@ -40,16 +43,56 @@ def document_texts(parts: list[Part]) -> dict[str, str]:
 
 
 def _docx(data: bytes) -> str:
-    import docx
+    """Return the body paragraphs' text, as python-docx's Document.paragraphs gives it.
 
-    document = docx.Document(io.BytesIO(data))
-    lines = []
-    for paragraph in document.paragraphs:
-        if paragraph.text.strip():
-            lines.append(paragraph.text.strip())
-        if sum(len(line) for line in lines) > _MAX_CHARS:
+    Read straight from the main part's XML with lxml: python-docx loads the whole
+    package (styles, numbering, every part) and took 8 ms a document, most of the
+    filing time of a message with a DOCX; this takes well under 1 ms.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        body = etree.fromstring(package.read(_main_part(package)), _XML).find(f"{_W}body")
+    lines: list[str] = []
+    size = 0
+    for paragraph in body.iterchildren(f"{_W}p") if body is not None else ():
+        text = "".join(_run_text(run) for run in _RUNS(paragraph)).strip()
+        if text:
+            lines.append(text)
+            size += len(text)
+        if size > _MAX_CHARS:
             break
     return "\n".join(lines)
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_RUNS = etree.XPath("w:r | w:hyperlink/w:r", namespaces={"w": _W[1:-1]})
+_RUN_TEXT = {f"{_W}tab": "\t", f"{_W}ptab": "\t", f"{_W}cr": "\n", f"{_W}noBreakHyphen": "-"}
+_OFFICE_DOCUMENT = "/officeDocument"
+
+
+def _run_text(run) -> str:
+    out = []
+    for element in run.iterchildren():
+        if element.tag == f"{_W}t":
+            out.append(element.text or "")
+        elif element.tag == f"{_W}br":  # a line break; page and column breaks are no text
+            if element.get(f"{_W}type") in (None, "textWrapping"):
+                out.append("\n")
+        else:
+            out.append(_RUN_TEXT.get(element.tag, ""))
+    return "".join(out)
+
+
+def _main_part(package: zipfile.ZipFile) -> str:
+    """Return the name of the main document part, from the package relationships."""
+    try:
+        rels = etree.fromstring(package.read("_rels/.rels"), _XML)
+    except KeyError:
+        return "word/document.xml"
+    for rel in rels:
+        if (rel.get("Type") or "").endswith(_OFFICE_DOCUMENT):
+            return (rel.get("Target") or "word/document.xml").lstrip("/")
+    return "word/document.xml"
 
 
 def _pdf(data: bytes) -> str:

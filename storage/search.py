@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,21 +105,32 @@ def is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
+_HAS_FTS: weakref.WeakSet = weakref.WeakSet()  # engines known to have search_fts
+
+
 def _fts_available(session: Session) -> bool:
-    return (
+    engine = session.get_bind()
+    if engine in _HAS_FTS:  # asked for every filed message; a table, once made, stays
+        return True
+    found = (
         is_sqlite(session)
         and session.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'search_fts'")).first()
         is not None
     )
+    if found:
+        _HAS_FTS.add(engine)
+    return found
 
 
-def index_message(session: Session, message_pk: int) -> None:
+def index_message(session: Session, message_pk: int, *, new: bool = False) -> None:
     """(Re)indexes one message and its items; call it after ingesting or changing text.
 
     Runs inside the caller's transaction, so the index never disagrees with the rows.
+    new=True says the message was never indexed (just filed), so there is nothing to drop.
     """
     message = session.get(Message, message_pk)
-    drop_message(session, message_pk)
+    if not new:
+        drop_message(session, message_pk)
     if message is None:
         return
     docs = [(message.id, None, message_text(message))]

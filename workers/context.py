@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pipeline.identify import Sender
 from pipeline.units import UnitDirectory
@@ -24,6 +25,7 @@ class AppContext:
     config: Config
     db: Database
     archive: Archive
+    _directory: tuple[dict, UnitDirectory] | None = field(default=None, repr=False, compare=False)
 
     @property
     def campaign(self):
@@ -33,17 +35,20 @@ class AppContext:
         dept = self.config.department
         return Sender(addresses=dept.addresses, domains=dept.domains)
 
-    def unit_directory(self) -> UnitDirectory:
+    def unit_directory(self, session: Session | None = None) -> UnitDirectory:
         """Returns the units from config plus the sender addresses learned from triage."""
-        with self.db.session() as session:
-            learned = dict(
-                session.execute(
-                    select(SenderAddress.address, SenderAddress.unit_code).where(
-                        SenderAddress.source == "learned"
-                    )
-                ).all()
-            )
-        return UnitDirectory(self.config.units, learned)
+        query = select(SenderAddress.address, SenderAddress.unit_code).where(
+            SenderAddress.source == "learned"
+        )
+        if session is None:
+            with self.db.session() as own:
+                learned = dict(own.execute(query).all())
+        else:
+            learned = dict(session.execute(query).all())
+        cached = self._directory
+        if cached is None or cached[0] != learned:  # building it costs ms; messages come in runs
+            cached = self._directory = (learned, UnitDirectory(self.config.units, learned))
+        return cached[1]
 
     def close(self) -> None:
         self.db.dispose()

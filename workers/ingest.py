@@ -22,6 +22,7 @@ from pipeline.errors import MailroomError
 from pipeline.identify import UnitMatch, identify_unit
 from pipeline.message import ParsedMessage
 from pipeline.parse import parse_message
+from pipeline.units import UnitDirectory
 from storage import layout
 from storage.models import DecisionRecord, IngestError, IngestRun, Item, Message
 from storage.search import index_message
@@ -57,6 +58,7 @@ class IngestOutcome:
     items: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    media: list[media_jobs.JobRef] | None = None  # derivative jobs queued with the filing
 
 
 class Ingestor:
@@ -79,18 +81,21 @@ class Ingestor:
             log.exception("cannot ingest a message from %s", source.label())
             outcome = self._record_failure(raw, source, "ingest", exc)
         if outcome.status not in ("duplicate", "error") and outcome.message_pk is not None:
-            self._queue_media(outcome.message_pk)
+            self._queue_media(outcome)
         self.outcomes.append(outcome)
         return outcome
 
-    def _queue_media(self, message_pk: int) -> None:
-        """Opens the message's archives and queues its derivatives, after the message commit."""
+    def _queue_media(self, outcome: IngestOutcome) -> None:
+        """Submits the message's derivative jobs (opening its archives first), after its commit."""
         try:
-            media_jobs.after_ingest(self.ctx, message_pk)
+            if outcome.media is not None:  # queued in the filing transaction
+                media_jobs.submit_all(outcome.media)
+            else:
+                media_jobs.after_ingest(self.ctx, outcome.message_pk)
         except Exception:  # the message is filed; its thumbnails can be made later
             log.exception(
                 "cannot queue media work for message %d (`mailroom media run` queues it again)",
-                message_pk,
+                outcome.message_pk,
             )
 
     def finish(self) -> IngestRun:
@@ -120,24 +125,24 @@ class Ingestor:
                 f"({limit}); the raw copy is kept at {raw_rel}"
             )
         parsed = parse_message(raw)
-        if parsed.message_id:
-            with self.ctx.db.session() as session:
-                # The same Message-ID from the same sender with the same subject is the same
-                # message delivered again (another mailbox, a re-scan after UIDVALIDITY changed).
-                same_id = session.scalar(
-                    select(Message.id)
-                    .where(
-                        Message.message_id == parsed.message_id,
-                        Message.from_addr == parsed.from_addr[:320],
-                        Message.subject == parsed.subject,
-                    )
-                    .limit(1)
+        with self.ctx.db.session() as session:
+            directory = self.ctx.unit_directory(session)
+            # The same Message-ID from the same sender with the same subject is the same
+            # message delivered again (another mailbox, a re-scan after UIDVALIDITY changed).
+            same_id = parsed.message_id and session.scalar(
+                select(Message.id)
+                .where(
+                    Message.message_id == parsed.message_id,
+                    Message.from_addr == parsed.from_addr[:320],
+                    Message.subject == parsed.subject,
                 )
-            if same_id is not None:
-                log.info("skipped %s: already ingested with the same Message-ID", parsed.message_id)
-                return IngestOutcome("duplicate", same_id, parsed.message_id)
+                .limit(1)
+            )
+        if same_id:
+            log.info("skipped %s: already ingested with the same Message-ID", parsed.message_id)
+            return IngestOutcome("duplicate", same_id, parsed.message_id)
         received, received_source = _received(parsed, source)
-        return self._file(parsed, raw, sha, raw_rel, received, received_source, source)
+        return self._file(parsed, raw, sha, raw_rel, received, received_source, source, directory)
 
     def _file(
         self,
@@ -148,12 +153,13 @@ class Ingestor:
         received: datetime,
         received_source: str,
         source: SourceRef,
+        directory: UnitDirectory,
     ) -> IngestOutcome:
         ctx, cfg = self.ctx, self.ctx.config
         documents = document_texts(parsed.parts)
         match = identify_unit(
             parsed,
-            ctx.unit_directory(),
+            directory,
             department=ctx.department(),
             threshold=cfg.identify.confident_threshold,
             documents=documents,
@@ -206,7 +212,8 @@ class Ingestor:
                 session.flush()
                 session.add(_unit_decision(message.id, match, verdict.reason))
                 kinds = self._add_items(session, message, parsed, plans, created)
-                index_message(session, message.id)  # searchable in the same transaction
+                index_message(session, message.id, new=True)  # searchable in the same transaction
+                jobs = media_jobs.enqueue_filed(session, message)
                 if any(i.duplicate_of_id for i in message.items) and "duplicate" not in flags:
                     message.flags = [*flags, "duplicate"]
                 for error in (i for i in message.items if i.status == "corrupt"):
@@ -234,7 +241,7 @@ class Ingestor:
             parsed.from_addr or "?",
             parsed.subject[:60],
         )
-        return IngestOutcome(status, message.id, parsed.message_id, count, kinds)
+        return IngestOutcome(status, message.id, parsed.message_id, count, kinds, media=jobs)
 
     def _add_items(
         self,
@@ -248,60 +255,70 @@ class Ingestor:
         unit = next((u for u in self.ctx.config.units if u.code == message.unit_code), None)
         day = campaign.local_day(message.received_at)
         kinds: dict[str, int] = {}
-        for seq, plan in enumerate(plans):
-            data = plan.payload
-            if data is None and plan.part_index is not None:
-                data = parsed.parts[plan.part_index].payload
-            item = Item(
-                seq=seq,
-                name=plan.name[:1000],
-                declared_type=_declared(parsed, plan),
-                mime=plan.mime,
-                media=plan.media,
-                role=plan.role,
-                kind=plan.kind.value,
-                kind_confidence=plan.kind.confidence,
-                status=plan.status,
-                error=plan.error,
-                url=plan.url,
-                url_expiry=plan.url_expiry,
-                meta={"service": plan.service} if plan.service else {},
-            )
-            if data is not None:
-                item.sha256, item.blob_path = archive.put_blob(data)
-                item.size = len(data)
-                item.duplicate_of_id = _first_copy(session, item.sha256)
-            message.items.append(item)
-            session.flush()
-            session.add(
-                DecisionRecord(
-                    message_pk=message.id,
-                    item_id=item.id,
-                    subject="kind",
-                    value=plan.kind.value,
-                    confidence=plan.kind.confidence,
-                    level=plan.kind.level,
-                    evidence=plan.kind.evidence(),
+        firsts: dict[str, Item] = {}  # sha256 -> the first material copy within this message
+        with session.no_autoflush:  # one flush for all items, not one per item and query
+            for seq, plan in enumerate(plans):
+                data = plan.payload
+                if data is None and plan.part_index is not None:
+                    data = parsed.parts[plan.part_index].payload
+                item = Item(
+                    seq=seq,
+                    name=plan.name[:1000],
+                    declared_type=_declared(parsed, plan),
+                    mime=plan.mime,
+                    media=plan.media,
+                    role=plan.role,
+                    kind=plan.kind.value,
+                    kind_confidence=plan.kind.confidence,
+                    status=plan.status,
+                    error=plan.error,
+                    url=plan.url,
+                    url_expiry=plan.url_expiry,
+                    meta={"service": plan.service} if plan.service else {},
                 )
+                if data is not None:
+                    item.sha256, item.blob_path = archive.put_blob(data)
+                    item.size = len(data)
+                    item.duplicate_of_id = _first_copy(session, item.sha256)
+                    if item.duplicate_of_id is None and item.sha256 in firsts:
+                        item.duplicate_of = firsts[item.sha256]
+                    elif item.duplicate_of_id is None and plan.role == "material":
+                        firsts[item.sha256] = item
+                message.items.append(item)
+                if plan.role != "material":
+                    continue
+                kinds[plan.kind.value or ""] = kinds.get(plan.kind.value or "", 0) + 1
+                if not message.is_material or item.blob_path is None:
+                    continue
+                if item.duplicate_of is not None:
+                    item.path = item.duplicate_of.path
+                    continue
+                if item.duplicate_of_id is not None:
+                    item.path = session.get(Item, item.duplicate_of_id).path
+                    continue
+                folder = layout.message_folder(
+                    campaign.name,
+                    unit.name if unit else None,
+                    campaign.label(item.kind),
+                    day,
+                    message.subject,
+                )
+                item.path = archive.link(item.blob_path, layout.item_view_path(folder, item.name))
+                created.append(item.path)
+                message.folder = folder.rsplit("/", 2)[0]
+        session.flush()
+        session.add_all(
+            DecisionRecord(
+                message_pk=message.id,
+                item_id=item.id,
+                subject="kind",
+                value=plan.kind.value,
+                confidence=plan.kind.confidence,
+                level=plan.kind.level,
+                evidence=plan.kind.evidence(),
             )
-            if plan.role != "material":
-                continue
-            kinds[plan.kind.value or ""] = kinds.get(plan.kind.value or "", 0) + 1
-            if not message.is_material or item.blob_path is None:
-                continue
-            if item.duplicate_of_id is not None:
-                item.path = session.get(Item, item.duplicate_of_id).path
-                continue
-            folder = layout.message_folder(
-                campaign.name,
-                unit.name if unit else None,
-                campaign.label(item.kind),
-                day,
-                message.subject,
-            )
-            item.path = archive.link(item.blob_path, layout.item_view_path(folder, item.name))
-            created.append(item.path)
-            message.folder = folder.rsplit("/", 2)[0]
+            for item, plan in zip(message.items, plans, strict=True)
+        )
         return kinds
 
     def _record_failure(

@@ -70,14 +70,19 @@ _backend: JobBackend | None = None  # set by serve_media(); None: rows wait in t
 # -- queueing --------------------------------------------------------------------------
 
 
-def enqueue(session: Session, items: list[Item]) -> list[JobRef]:
-    """Returns the jobs added for items that need derivatives (none twice per item and kind)."""
-    ids = [i.id for i in items]
-    existing = set(
-        session.execute(
-            select(MediaJob.item_id, MediaJob.kind).where(MediaJob.item_id.in_(ids))
-        ).all()
-    )
+def enqueue(session: Session, items: list[Item], *, new: bool = False) -> list[JobRef]:
+    """Returns the jobs added for items that need derivatives (none twice per item and kind).
+
+    new=True says the items were made in this transaction, so none has a job yet.
+    """
+    existing: set = set()
+    if not new:
+        ids = [i.id for i in items]
+        existing = set(
+            session.execute(
+                select(MediaJob.item_id, MediaJob.kind).where(MediaJob.item_id.in_(ids))
+            ).all()
+        )
     jobs = []
     for item in items:
         if item.role != "material":
@@ -85,9 +90,22 @@ def enqueue(session: Session, items: list[Item]) -> list[JobRef]:
         for kind in derive.job_kinds(item):
             if (item.id, kind) not in existing:
                 jobs.append(MediaJob(item_id=item.id, kind=kind, priority=derive.PRIORITY[kind]))
+    if not jobs:
+        return []
     session.add_all(jobs)
     session.flush()
     return [JobRef(j.priority, j.id, j.kind) for j in jobs]
+
+
+def enqueue_filed(session: Session, message: Message) -> list[JobRef] | None:
+    """Queues a message's derivative jobs in its filing transaction; submit them after commit.
+
+    Returns None when the message has archives to open: after_ingest() does that
+    in a transaction of its own, since unpacking can take long and can fail.
+    """
+    if any(unpack.can_expand(item) for item in message.items):
+        return None
+    return enqueue(session, list(message.items), new=True)
 
 
 def after_ingest(ctx: AppContext, message_pk: int) -> list[JobRef]:
