@@ -49,6 +49,9 @@ def make_celery(settings: QueueSettings) -> Celery:
             "mailroom.report": {"queue": "ingest"},
         },
         worker_hijack_root_logger=False,
+        # Celery's stderr proxy would swallow the lines setup_logging() writes to it
+        # from a task process (it drops records that re-enter logging): keep stderr.
+        worker_redirect_stdouts=False,
         worker_send_task_events=False,
         enable_utc=True,
     )
@@ -131,16 +134,19 @@ class CeleryBackend:
             self._mark(kind, ids["job_id"], nx=False)
         self.app.send_task(TASK_OF[kind], kwargs=ids, queue=QUEUE_OF[kind])
 
-    def send_if_stale(self, kind: str, ids: dict[str, Any]) -> int:
-        """Sends unless the same job was sent within resubmit_after_minutes; returns 0 or 1."""
+    def send_if_stale(self, kind: str, ids: dict[str, Any], mark: str | None = None) -> int:
+        """Sends unless the same job was sent within resubmit_after_minutes; returns 0 or 1.
+
+        `mark` names "the same job" (default: the media job id).
+        """
         from workers.queue import QUEUE_OF, TASK_OF
 
-        if not self._mark(kind, ids["job_id"], nx=True):
+        if not self._mark(kind, mark or ids["job_id"], nx=True):
             return 0
         self.app.send_task(TASK_OF[kind], kwargs=ids, queue=QUEUE_OF[kind])
         return 1
 
-    def _mark(self, kind: str, job_id: int, *, nx: bool) -> bool:
+    def _mark(self, kind: str, job_id: int | str, *, nx: bool) -> bool:
         # The mark lives in the broker's Redis: if Redis loses its data, the marks go
         # with the queued tasks, and the sweep sends every pending row again.
         if self._redis is None:

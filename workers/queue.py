@@ -8,7 +8,8 @@ and object store.
 
 With no `[queue] broker_url` the jobs run in this process, as they always did:
 ingest and report inline, media in the in-process pool (workers/media_jobs.py).
-With a broker, Celery workers run them (workers/celery_app.py). Either way the
+With a broker, Celery workers run them (workers/celery_app.py), and the outbox
+flush of `mailroom scheduler` submits each due mail as a `report` job. Either way the
 index is the truth: a media row is `pending` until a worker claims it, so a job
 sent twice runs once, and `resubmit_stale()` re-sends rows a lost broker forgot.
 """
@@ -30,6 +31,7 @@ from storage.media_models import MediaJob
 from workers import media_jobs
 from workers.context import AppContext
 from workers.ingest import Ingestor, IngestOutcome, SourceRef
+from workers.reports import mailer
 from workers.scale_config import QueueSettings
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ def configure(ctx: AppContext, settings: QueueSettings) -> Backend:
 
         _backend = CeleryBackend(make_celery(settings), settings)
         media_jobs._backend = _backend.media()  # new derivative jobs go to the broker too
+        mailer._hand_over = _hand_over_report  # and the outbox's due mail, as report jobs
     else:
         _backend = InProcessBackend(ctx)
     return _backend
@@ -75,6 +78,7 @@ def reset() -> None:
     global _backend
     _backend = None
     media_jobs._backend = None
+    mailer._hand_over = None
 
 
 def offer_message(ctx: AppContext, raw: bytes, source: SourceRef) -> str:
@@ -173,26 +177,31 @@ def _init_media_worker(ctx: AppContext) -> None:
 
 
 def run_report(ctx: AppContext, outbox_id: int) -> str:
-    """Sends one outbox mail if it is still pending and due; returns sent, waiting or gone."""
-    from storage.report_models import OutboxMail
-    from workers.reports.mailer import FlushResult, _send_one
+    """Sends one outbox mail if pending and due; returns sent, waiting, failed or gone.
+
+    `waiting`: not due yet, being sent by another worker, or this attempt failed and
+    the row waits for its next try; `gone`: already sent, given up on, or deleted.
+    """
+    from storage.report_models import PENDING, OutboxMail
+    from workers.reports.mailer import send_one
     from workers.reports.settings import report_config
 
-    now = datetime.now(UTC)
+    result = send_one(ctx.db, report_config(ctx.config).smtp, outbox_id, datetime.now(UTC))
+    if result.sent:
+        return "sent"
+    if result.failed:
+        return "failed"
     with ctx.db.session() as session:
         row = session.get(OutboxMail, outbox_id)
-        if row is None or row.status != "pending":
-            return "gone"
-        due = row.next_attempt_at is None or _aware(row.next_attempt_at) <= now
-    if not due:
-        return "waiting"
-    result = FlushResult()
-    _send_one(ctx.db, report_config(ctx.config).smtp, outbox_id, now, result)
-    return "sent" if result.sent else "waiting"
+        return "waiting" if row is not None and row.status == PENDING else "gone"
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _hand_over_report(outbox_id: int, attempts: int) -> int:
+    # Called by every scheduler tick for each due mail: the mark per attempt keeps a
+    # slow or stopped worker from collecting a copy of the job every minute.
+    return _backend.send_if_stale(
+        "report", {"outbox_id": outbox_id}, mark=f"{outbox_id}.{attempts}"
+    )
 
 
 RUNNERS: dict[str, Callable[..., Any]] = {

@@ -171,11 +171,10 @@ def make_site(tmp_path: Path, postgres) -> Iterator[Callable[..., Site]]:
     """Returns a factory of sites, each on its own PostgreSQL database; workers are stopped."""
     sites: list[Site] = []
 
-    def factory(broker_url: str | None = None, queue_extra: str = "") -> Site:
+    def factory(broker_url: str | None = None, queue_extra: str = "", extra: str = "") -> Site:
         folder = tmp_path / f"site{len(sites)}"
-        extra = ""
         if broker_url:
-            extra = f'\n[queue]\nbroker_url = "{broker_url}"\n{queue_extra}\n'
+            extra += f'\n[queue]\nbroker_url = "{broker_url}"\n{queue_extra}\n'
         write_config(folder, extra, database_url=postgres.create_database())
         site = Site(folder)
         sites.append(site)

@@ -1,8 +1,9 @@
 """Composing mail and sending it by SMTP through the outbox, which retries with backoff.
 
 Everything to send is first written to the outbox table; flush_outbox() sends
-what is due. A failure is recorded on the row (attempts, error, next attempt
-time), so the next tick of the scheduler tries again, even after a restart.
+what is due, send_one() one mail by id (the `report` job of workers.queue). A
+failure is recorded on the row (attempts, error, next attempt time), so the next
+tick of the scheduler tries again, even after a restart.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pipeline.errors import MailroomError
 from storage.db import Database
@@ -40,9 +41,23 @@ class Attachment:
 
 @dataclass
 class FlushResult:
+    """What a flush did: sent, failed but retrying later, given up, handed to a worker."""
+
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    handed_over: int = 0
+
+    def add(self, other: FlushResult) -> None:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.handed_over += other.handed_over
+
+
+# Set by workers.queue.configure() when a broker is configured: takes (outbox id, attempts
+# so far), submits a `report` job unless that attempt was submitted recently; returns 0 or 1.
+_hand_over: Callable[[int, int], int] | None = None
 
 
 def compose(
@@ -142,56 +157,47 @@ def backoff(attempts: int, smtp: SmtpSettings) -> timedelta:
 
 
 def flush_outbox(db: Database, smtp: SmtpSettings, now: datetime) -> FlushResult:
-    """Sends every outbox message that is due; records failures for the next try."""
+    """Sends every outbox message that is due, or hands each to a worker; returns the counts.
+
+    With a broker configured (workers.queue.configure sets `_hand_over`), each due
+    mail becomes a `report` job for `mailroom worker`; otherwise it is sent here.
+    """
     result = FlushResult()
     if not smtp.configured:
         return result
     with db.session() as session:
-        due = list(
-            session.scalars(
-                select(OutboxMail.id)
-                .where(OutboxMail.status == PENDING, OutboxMail.next_attempt_at <= now)
-                .order_by(OutboxMail.id)
-            )
-        )
-    for outbox_id in due:
-        _send_one(db, smtp, outbox_id, now, result)
+        due = session.execute(
+            select(OutboxMail.id, OutboxMail.attempts)
+            .where(OutboxMail.status == PENDING, OutboxMail.next_attempt_at <= now)
+            .order_by(OutboxMail.id)
+        ).all()
+    for outbox_id, attempts in due:
+        if _hand_over is not None:
+            result.handed_over += _hand_over(outbox_id, attempts)
+        else:
+            result.add(send_one(db, smtp, outbox_id, now))
     return result
 
 
-def _send_one(
-    db: Database, smtp: SmtpSettings, outbox_id: int, now: datetime, result: FlushResult
-) -> None:
+def send_one(db: Database, smtp: SmtpSettings, outbox_id: int, now: datetime) -> FlushResult:
+    """Sends one outbox mail if it is pending and due; returns the counts (all 0: not sent).
+
+    The row is claimed first (its next attempt moved past the sending time, in one
+    conditional UPDATE), so two workers given the same id send it once.
+    """
+    result = FlushResult()
+    if not smtp.configured:
+        log.warning("cannot send outbox mail #%d: [smtp] host is not set here", outbox_id)
+        return result
+    if not _claim(db, outbox_id, now, smtp):
+        return result
     with db.session() as session:
         row = session.get(OutboxMail, outbox_id)
         try:
             send_raw(smtp, row.recipients, row.raw.encode("utf-8"))
         except SendError as exc:
-            row.attempts += 1
-            row.last_error = str(exc)[:2000]
-            if row.attempts >= smtp.max_attempts:
-                row.status = FAILED
-                result.failed += 1
-                log.error(
-                    "gave up sending %s #%d (%s) after %d attempts: %s",
-                    row.purpose,
-                    row.id,
-                    row.subject[:60],
-                    row.attempts,
-                    exc,
-                )
-            else:
-                row.next_attempt_at = now + backoff(row.attempts, smtp)
-                result.retrying += 1
-                log.warning(
-                    "sending %s #%d failed (attempt %d), next try at %s: %s",
-                    row.purpose,
-                    row.id,
-                    row.attempts,
-                    row.next_attempt_at,
-                    exc,
-                )
-            return
+            _record_failure(row, exc, smtp, now, result)
+            return result
         row.status, row.sent_at, row.last_error = SENT, now, None
         row.attempts += 1
         result.sent += 1
@@ -202,6 +208,52 @@ def _send_one(
             ", ".join(row.recipients),
             row.subject[:60],
         )
+    return result
+
+
+def _claim(db: Database, outbox_id: int, now: datetime, smtp: SmtpSettings) -> bool:
+    # A sender that dies mid-send leaves the row pending; it is due again after the lease.
+    lease = timedelta(seconds=60 + 4 * smtp.timeout_seconds)
+    with db.session() as session:
+        claimed = session.execute(
+            update(OutboxMail)
+            .where(
+                OutboxMail.id == outbox_id,
+                OutboxMail.status == PENDING,
+                OutboxMail.next_attempt_at <= now,
+            )
+            .values(next_attempt_at=now + lease)
+        )
+        return claimed.rowcount == 1
+
+
+def _record_failure(
+    row: OutboxMail, exc: SendError, smtp: SmtpSettings, now: datetime, result: FlushResult
+) -> None:
+    row.attempts += 1
+    row.last_error = str(exc)[:2000]
+    if row.attempts >= smtp.max_attempts:
+        row.status = FAILED
+        result.failed += 1
+        log.error(
+            "gave up sending %s #%d (%s) after %d attempts: %s",
+            row.purpose,
+            row.id,
+            row.subject[:60],
+            row.attempts,
+            exc,
+        )
+        return
+    row.next_attempt_at = now + backoff(row.attempts, smtp)
+    result.retrying += 1
+    log.warning(
+        "sending %s #%d failed (attempt %d), next try at %s: %s",
+        row.purpose,
+        row.id,
+        row.attempts,
+        row.next_attempt_at,
+        exc,
+    )
 
 
 def pending_mail(db: Database) -> list[dict]:
