@@ -35,6 +35,7 @@ class Archive:
 
     def __init__(self, root: Path, store: BlobStore | None = None):
         self.root = Path(root)
+        self._resolved_root: Path | None = None
         self.store = store if store is not None else LocalBlobStore(self.root)
         self.remote = not isinstance(self.store, LocalBlobStore)
 
@@ -49,10 +50,18 @@ class Archive:
         return path
 
     def _local(self, rel: str) -> Path:
-        path = (self.root / rel).resolve()
-        if path != self.root.resolve() and self.root.resolve() not in path.parents:
+        # Lexical check, not Path.resolve(): this runs for every file of every message, and
+        # resolve() stats each component. The archive itself holds no symbolic links.
+        clean = os.path.normpath(rel)
+        if os.path.isabs(clean) or clean == ".." or clean.startswith("../"):
             raise StorageError(f"refusing a path outside the archive: {rel}")
-        return path
+        return self._root / clean if clean != "." else self._root
+
+    @property
+    def _root(self) -> Path:
+        if self._resolved_root is None:
+            self._resolved_root = self.root.resolve()
+        return self._resolved_root
 
     def exists(self, rel: str) -> bool:
         if self.remote and is_store_key(rel):
