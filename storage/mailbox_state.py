@@ -38,6 +38,8 @@ from storage.models import Base, utcnow
 RETRY = "retry"
 # given up after max_attempts: recorded, raw kept if it could be, reported
 QUARANTINED = "quarantined"
+# fetched and its raw copy stored; an ingest job on a worker files it (a broker is set)
+QUEUED = "queued"
 
 
 class MailboxRecord(Base):
@@ -47,6 +49,7 @@ class MailboxRecord(Base):
     __table_args__ = (
         UniqueConstraint("account", "folder", "uidvalidity", "uid"),
         Index("ix_mailbox_records_pending", "account", "folder", "uidvalidity", "after_done"),
+        Index("ix_mailbox_records_status", "status", "raw_sha256"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account: Mapped[str] = mapped_column(String(200))
@@ -57,11 +60,13 @@ class MailboxRecord(Base):
         ForeignKey("messages.id", ondelete="SET NULL"), index=True
     )
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
-    # filed | triage | not_material | duplicate | error | retry | quarantined
+    # filed | triage | not_material | duplicate | error | retry | quarantined | queued
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     error: Mapped[str | None] = mapped_column(Text)
     after_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the server's INTERNALDATE, kept while queued so a re-sent job files it the same way
+    received_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -147,6 +152,17 @@ class FolderKey:
     folder: str
     uidvalidity: int
 
+    @property
+    def location(self) -> str:
+        """Return "account/folder", the SourceRef location of its messages."""
+        return f"{self.account}/{self.folder}"
+
+    @classmethod
+    def from_location(cls, location: str, uidvalidity: int) -> FolderKey:
+        """Return the key of a SourceRef location (account names never contain "/")."""
+        account, _, folder = location.partition("/")
+        return cls(account, folder, uidvalidity)
+
 
 def known_uidvalidities(session: Session, account: str, folder: str) -> set[int]:
     """Return every UIDVALIDITY recorded for a folder."""
@@ -182,7 +198,7 @@ def pending_after_action(session: Session, key: FolderKey) -> list[int]:
         session.scalars(
             select(MailboxRecord.uid)
             .where(*_match(key), MailboxRecord.after_done.is_(False))
-            .where(MailboxRecord.status != RETRY)
+            .where(MailboxRecord.status.not_in((RETRY, QUEUED)))
             .order_by(MailboxRecord.uid)
         )
     )
@@ -243,6 +259,81 @@ def record_failure(
         session, key, uid, status=status, message_pk=None, raw_sha256=raw_sha256, error=error
     )
     return row
+
+
+def record_queued(
+    session: Session,
+    key: FolderKey,
+    uid: int,
+    *,
+    raw_sha256: str,
+    received_at: datetime | None,
+    after_done: bool,
+) -> bool:
+    """Record a UID as queued for ingestion; return True if no other UID of these bytes is.
+
+    Only the first queued UID of a message gets a job: the job settles every queued
+    UID with the same bytes, so two copies are never filed by two workers at once.
+    """
+    row = session.scalar(select(MailboxRecord).where(*_match(key), MailboxRecord.uid == uid))
+    others = session.scalar(
+        select(func.count(MailboxRecord.id)).where(
+            MailboxRecord.raw_sha256 == raw_sha256,
+            MailboxRecord.status == QUEUED,
+            MailboxRecord.id != (row.id if row is not None else -1),
+        )
+    )
+    if row is None:
+        row = MailboxRecord(
+            account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=uid,
+            attempts=0,
+        )  # fmt: skip
+        session.add(row)
+    row.status, row.raw_sha256, row.message_pk, row.error = QUEUED, raw_sha256, None, None
+    row.received_at, row.after_done = received_at, after_done
+    session.flush()
+    return not others
+
+
+def queued_rows(session: Session, raw_sha256: str) -> list[MailboxRecord]:
+    """Return the UIDs queued for ingestion whose raw bytes have this hash."""
+    return list(
+        session.scalars(
+            select(MailboxRecord)
+            .where(MailboxRecord.raw_sha256 == raw_sha256, MailboxRecord.status == QUEUED)
+            .order_by(MailboxRecord.id)
+            .with_for_update()
+        )
+    )
+
+
+def settle_queued(
+    row: MailboxRecord, *, status: str, message_pk: int | None, error: str | None
+) -> None:
+    """Record what the ingest job made of a queued UID (an attempt counted)."""
+    row.status, row.message_pk = status, message_pk
+    row.error = error[:2000] if error else None
+    row.attempts = (row.attempts or 0) + 1
+
+
+def fail_queued(row: MailboxRecord, *, error: str, max_attempts: int) -> None:
+    """Count a failed ingest job: the UID is fetched again, or quarantined after max_attempts."""
+    row.attempts = (row.attempts or 0) + 1
+    row.status = QUARANTINED if row.attempts >= max_attempts else RETRY
+    row.error = error[:2000]
+
+
+def stale_queued(session: Session, older: datetime) -> list[MailboxRecord]:
+    """Return one queued UID per message not touched since older (its job may be lost)."""
+    rows = session.scalars(
+        select(MailboxRecord)
+        .where(MailboxRecord.status == QUEUED, MailboxRecord.updated_at < older)
+        .order_by(MailboxRecord.id)
+    )
+    first: dict[str, MailboxRecord] = {}
+    for row in rows:
+        first.setdefault(row.raw_sha256 or "", row)
+    return list(first.values())
 
 
 def _match(key: FolderKey) -> tuple:
