@@ -8,6 +8,11 @@ between the two is harmless: the refetched message is recognised by its
 raw hash. The after-action (seen, flag, move) is applied only to UIDs
 whose record is committed. A lease in the database keeps two mailroom
 processes from polling one account at once.
+
+When this process has a broker (workers.queue.distributed()), a fetched message
+is not filed here: its raw copy is stored, its UID recorded as `queued` and an
+ingest job submitted; a worker files it and settles the UID, and the after-action
+follows on a later poll (workers/queued_mail.py).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import imapclient
 from pipeline.errors import MailboxError, MailroomError
 from storage import mailbox_state as state
 from storage.mailbox_state import FolderKey
-from workers import imap_client
+from workers import imap_client, queue, queued_mail
 from workers.context import AppContext
 from workers.imap_config import MailboxConfig, parse_mailboxes, resolve_password
 from workers.imap_progress import Progress, default_progress
@@ -175,6 +180,7 @@ class _AccountPoll:
     def __init__(self, ctx, cfg: MailboxConfig, holder: str, progress: Progress, stop):
         self.ctx, self.cfg, self.holder, self.progress, self.stop = ctx, cfg, holder, progress, stop
         self.ingestor: Ingestor | None = None
+        self.hand_off = queue.distributed()  # with a broker, workers file what is fetched
         self.connection_lost = False
         self.renewed = time.monotonic()
 
@@ -260,15 +266,20 @@ class _AccountPoll:
                 since_action = 0
         messages.close()
 
+    def _source(self, key: FolderKey, message: imap_client.FetchedMessage) -> SourceRef:
+        return SourceRef(
+            kind="imap", location=key.location, uidvalidity=key.uidvalidity,
+            uid=message.uid, received_at=message.internaldate,
+        )  # fmt: skip
+
     def _store(self, key: FolderKey, message: imap_client.FetchedMessage) -> str:
         """Ingest one fetched message and record its UID; return the record's status."""
+        if self.hand_off:
+            return self._queue(key, message)
         if self.ingestor is None:
             self.ingestor = Ingestor(self.ctx, f"imap:{self.cfg.name}")
         sha = hashlib.sha256(message.raw).hexdigest()
-        source = SourceRef(
-            kind="imap", location=f"{self.cfg.name}/{key.folder}", uidvalidity=key.uidvalidity,
-            uid=message.uid, received_at=message.internaldate,
-        )  # fmt: skip
+        source = self._source(key, message)
         try:
             outcome: IngestOutcome | None = self.ingestor.ingest(message.raw, source)
             problem = outcome.error if outcome.message_pk is None else None
@@ -297,6 +308,29 @@ class _AccountPoll:
                 message.uid, self.cfg.name, key.folder, row.attempts, row.error,
             )  # fmt: skip
         return status
+
+    def _queue(self, key: FolderKey, message: imap_client.FetchedMessage) -> str:
+        """Store the raw message, record its UID as queued and submit its ingest job."""
+        where = f"UID {message.uid} of {self.cfg.name}/{key.folder}"
+        try:
+            sha, _ = self.ctx.archive.put_raw(message.raw)
+        except Exception as exc:  # the store is unreachable: fetch it again next time
+            log.exception("cannot store the raw copy of %s", where)
+            with self.ctx.db.session() as session:
+                row = state.record_failure(
+                    session, key, message.uid, raw_sha256=None,
+                    error=f"cannot store the raw copy: {type(exc).__name__}: {exc}",
+                    max_attempts=self.cfg.max_attempts,
+                )  # fmt: skip
+                row.after_done = self.cfg.after.kind == "none"
+                return row.status
+        acted = self.cfg.after.kind == "none"
+        if queued_mail.record(self.ctx, key, message.uid, sha, message.internaldate, acted=acted):
+            try:
+                queue.submit_ingest(sha, self._source(key, message))
+            except Exception:  # the UID stays queued in the index; the sweep sends it again
+                log.exception("cannot submit the ingest job of %s; it is sent again later", where)
+        return state.QUEUED
 
     def _keep_raw(self, raw: bytes) -> None:
         try:

@@ -10,7 +10,8 @@ With no `[queue] broker_url` the jobs run in this process, as they always did:
 ingest and report inline, media in the in-process pool (workers/media_jobs.py).
 With a broker, Celery workers run them (workers/celery_app.py), and the outbox
 flush of `mailroom scheduler` submits each due mail as a `report` job. Either way the
-index is the truth: a media row is `pending` until a worker claims it, so a job
+index is the truth: a media row is `pending` until a worker claims it, an IMAP
+UID `queued` until its ingest job settles it (workers/queued_mail.py), so a job
 sent twice runs once, and `resubmit_stale()` re-sends rows a lost broker forgot.
 """
 
@@ -28,7 +29,7 @@ from sqlalchemy import or_, select, update
 
 from pipeline.errors import MailroomError
 from storage.media_models import MediaJob
-from workers import media_jobs
+from workers import media_jobs, queued_mail
 from workers.context import AppContext
 from workers.ingest import Ingestor, IngestOutcome, SourceRef
 from workers.reports import mailer
@@ -73,6 +74,11 @@ def configure(ctx: AppContext, settings: QueueSettings) -> Backend:
     return _backend
 
 
+def distributed() -> bool:
+    """Return True when configure() chose a broker: jobs then run on worker machines."""
+    return _backend is not None and not isinstance(_backend, InProcessBackend)
+
+
 def reset() -> None:
     """Forgets the configured backend (tests, and processes that switch config)."""
     global _backend
@@ -84,17 +90,25 @@ def reset() -> None:
 def offer_message(ctx: AppContext, raw: bytes, source: SourceRef) -> str:
     """Stores a fetched message's raw bytes, submits its ingestion; returns its SHA-256."""
     sha, _ = ctx.archive.put_raw(raw)
-    received = source.received_at.isoformat() if source.received_at else None
-    submit(
-        "ingest",
-        raw_sha256=sha,
-        source_kind=source.kind,
-        location=source.location,
-        uidvalidity=source.uidvalidity,
-        uid=source.uid,
-        received_at=received,
-    )
+    submit_ingest(sha, source)
     return sha
+
+
+def submit_ingest(raw_sha256: str, source: SourceRef) -> None:
+    """Submits the ingestion of a message whose raw bytes are already in the store."""
+    submit("ingest", **_ingest_ids(raw_sha256, source))
+
+
+def _ingest_ids(raw_sha256: str, source: SourceRef) -> dict[str, Any]:
+    received = source.received_at.isoformat() if source.received_at else None
+    return {
+        "raw_sha256": raw_sha256,
+        "source_kind": source.kind,
+        "location": source.location,
+        "uidvalidity": source.uidvalidity,
+        "uid": source.uid,
+        "received_at": received,
+    }
 
 
 # -- the jobs themselves: plain functions of (context, ids), run by either backend ------
@@ -109,11 +123,12 @@ def run_ingest(
     uid: int | None = None,
     received_at: str | None = None,
 ) -> IngestOutcome:
-    """Ingests the stored raw message with this hash; a second run finds it a duplicate."""
+    """Ingests the stored raw message with this hash; a second run finds it a duplicate.
+
+    For an IMAP message the UID records queued with these bytes are settled after.
+    """
     from storage import layout
 
-    with ctx.archive.open(layout.raw_path(raw_sha256)) as handle:
-        raw = handle.read()
     source = SourceRef(
         source_kind,
         location,
@@ -121,8 +136,18 @@ def run_ingest(
         uid,
         datetime.fromisoformat(received_at) if received_at else None,
     )
-    ingestor = _ingestor(ctx, f"queue:{source_kind}:{location}")
-    return ingestor.ingest(raw, source)
+    try:
+        with ctx.archive.open(layout.raw_path(raw_sha256)) as handle:
+            raw = handle.read()
+    except Exception as exc:  # the UID is fetched again from the mailbox, then raised here
+        if source_kind == "imap":
+            problem = f"cannot read the stored raw copy: {type(exc).__name__}: {exc}"
+            queued_mail.settle(ctx, raw_sha256, source, IngestOutcome("error", None, error=problem))
+        raise
+    outcome = _ingestor(ctx, f"queue:{source_kind}:{location}").ingest(raw, source)
+    if source_kind == "imap":
+        queued_mail.settle(ctx, raw_sha256, source, outcome)
+    return outcome
 
 
 _ingestors: dict[tuple[int, str], Ingestor] = {}
@@ -234,12 +259,13 @@ class InProcessBackend:
 
 
 def resubmit_stale(ctx: AppContext, settings: QueueSettings, now: datetime | None = None) -> int:
-    """Re-sends media rows the broker may have lost; returns how many were sent.
+    """Re-sends media rows and queued IMAP messages the broker may have lost; returns how many.
 
     Pending rows created more than `resubmit_after_minutes` ago are sent again (the
     Celery backend remembers in Redis what it sent recently, so a healthy queue is
     not flooded); rows `running` for longer than the hard time limit belong to a
-    dead worker and go back to pending first (failed after MAX_ATTEMPTS).
+    dead worker and go back to pending first (failed after MAX_ATTEMPTS). IMAP UIDs
+    still `queued` after as long get their ingest job again, one per message.
     """
     now = now or datetime.now(UTC)
     older = now - timedelta(minutes=settings.resubmit_after_minutes)
@@ -282,4 +308,18 @@ def resubmit_stale(ctx: AppContext, settings: QueueSettings, now: datetime | Non
             sent += 1
     if sent:
         log.info("re-sent %d media jobs that were waiting in the index", sent)
+    return sent + _resubmit_queued_mail(ctx, older)
+
+
+def _resubmit_queued_mail(ctx: AppContext, older: datetime) -> int:
+    sent = 0
+    for sha, source in queued_mail.stale(ctx, older):
+        ids = _ingest_ids(sha, source)
+        if _backend is not None and getattr(_backend, "send_if_stale", None):
+            sent += _backend.send_if_stale("ingest", ids, mark=sha)
+        else:
+            submit("ingest", **ids)
+            sent += 1
+    if sent:
+        log.info("re-sent %d ingest jobs for IMAP messages still queued in the index", sent)
     return sent

@@ -1,0 +1,98 @@
+"""IMAP messages handed to ingest workers: the UID records on both sides of the queue.
+
+With a broker the poller does not file a fetched message itself: it stores the raw
+bytes, records the UID as `queued` (with the raw hash and INTERNALDATE) and submits
+an ingest job. The job files the message and then settles every queued UID with
+those bytes: its own gets the outcome, other copies `duplicate`. Settling only
+touches rows still `queued`, under a row lock, so a job that runs twice changes
+nothing the second time. A queued UID is never fetched again and gets no
+after-action until it is settled; one whose job the broker lost is sent again by
+the sweep (workers/queue.py `resubmit_stale`) from its stored raw copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from storage import mailbox_state as state
+from storage.mailbox_state import FolderKey
+from workers.context import AppContext
+from workers.imap_config import parse_mailboxes
+from workers.ingest import IngestOutcome, SourceRef
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+def record(
+    ctx: AppContext, key: FolderKey, uid: int, sha: str, received: datetime | None, *, acted: bool
+) -> bool:
+    """Record a fetched UID as queued; return True if it needs a job of its own.
+
+    False means another UID with the same bytes is already queued: its job settles both.
+    """
+    with ctx.db.session() as session:
+        return state.record_queued(
+            session, key, uid, raw_sha256=sha, received_at=received, after_done=acted
+        )
+
+
+def settle(ctx: AppContext, sha: str, source: SourceRef, outcome: IngestOutcome) -> list[str]:
+    """Record the job's outcome on every UID queued with these bytes; return their statuses."""
+    own = (*_own_key(source), source.uid)
+    statuses = []
+    with ctx.db.session() as session:
+        for row in state.queued_rows(session, sha):
+            mine = (row.account, row.folder, row.uidvalidity, row.uid) == own
+            if outcome.message_pk is None:
+                problem = outcome.error or "not recorded in the index"
+                state.fail_queued(row, error=problem, max_attempts=_max_attempts(ctx, row.account))
+                if row.status == state.QUARANTINED:
+                    log.error(
+                        "quarantined UID %s of %s/%s after %d failed attempts: %s",
+                        row.uid, row.account, row.folder, row.attempts, row.error,
+                    )  # fmt: skip
+            else:
+                state.settle_queued(
+                    row,
+                    status=outcome.status if mine else "duplicate",
+                    message_pk=outcome.message_pk,
+                    error=outcome.error if mine else None,
+                )
+            statuses.append(row.status)
+    return statuses
+
+
+def stale(ctx: AppContext, older: datetime) -> list[tuple[str, SourceRef]]:
+    """Return (raw hash, source) of each message queued before older and not filed yet."""
+    with ctx.db.session() as session:
+        rows = state.stale_queued(session, older)
+        return [
+            (
+                row.raw_sha256,
+                SourceRef(
+                    "imap",
+                    FolderKey(row.account, row.folder, row.uidvalidity).location,
+                    row.uidvalidity,
+                    row.uid,
+                    row.received_at,
+                ),
+            )
+            for row in rows
+            if row.raw_sha256
+        ]
+
+
+def _own_key(source: SourceRef) -> tuple[str, str, int | None]:
+    key = FolderKey.from_location(source.location, source.uidvalidity or 0)
+    return key.account, key.folder, source.uidvalidity
+
+
+def _max_attempts(ctx: AppContext, account: str) -> int:
+    # the worker reads the same config.toml as the scheduler, so the limit is the account's own
+    raw, file, base = ctx.config.raw.get("mailbox"), ctx.config.label, ctx.config.base_dir
+    for cfg in parse_mailboxes(raw, file=file, base_dir=base):
+        if cfg.name == account:
+            return cfg.max_attempts
+    return DEFAULT_MAX_ATTEMPTS
