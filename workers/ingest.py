@@ -207,11 +207,11 @@ class Ingestor:
                     forwarded_by=match.forwarded_by,
                     error="; ".join(sorted(set(parsed.defects)))[:2000] or None,
                     run_id=self.run_id,
+                    items=[],  # a new message: no lazy load of its (empty) collections
+                    decisions=[_unit_decision(match, verdict.reason)],
                 )
                 session.add(message)
-                session.flush()
-                session.add(_unit_decision(message.id, match, verdict.reason))
-                kinds = self._add_items(session, message, parsed, plans, created)
+                kinds = self._add_items(session, message, parsed, plans, created)  # flushes
                 index_message(session, message.id, new=True)  # searchable in the same transaction
                 jobs = media_jobs.enqueue_filed(session, message)
                 if any(i.duplicate_of_id for i in message.items) and "duplicate" not in flags:
@@ -397,14 +397,13 @@ def _forwarded_from(parsed: ParsedMessage, match: UnitMatch) -> str | None:
     return parsed.forwarded[0].from_addr or parsed.forwarded[0].from_name or None
 
 
-def _unit_decision(message_pk: int, match: UnitMatch, verdict_reason: str) -> DecisionRecord:
+def _unit_decision(match: UnitMatch, verdict_reason: str) -> DecisionRecord:
     evidence = match.evidence()
     if verdict_reason:
         evidence["not_material"] = verdict_reason
     if match.forwarded_by:
         evidence["forwarded_by"] = match.forwarded_by
     return DecisionRecord(
-        message_pk=message_pk,
         subject="unit",
         value=match.value,
         confidence=match.confidence,
