@@ -9,9 +9,11 @@ STAMP  := $(VENV)/.installed
 # Programs mailroom itself calls: ffmpeg/ffprobe (video), pdftoppm/pdftotext (PDF),
 # bsdtar (RAR via rarfile), 7z, antiword/catdoc (old .doc/.wps).
 RUN_PKGS  := ffmpeg poppler-utils libarchive-tools 7zip antiword catdoc
-# Real servers and a browser for the tests: Dovecot (IMAP), PostgreSQL, Redis,
-# Chromium with a CJK font for the web UI tests, openssl for test certificates.
-TEST_PKGS := dovecot-imapd postgresql redis-server chromium fonts-noto-cjk openssl
+# Real servers and a browser for the tests: Dovecot (IMAP), PostgreSQL, Redis, nginx
+# (X-Accel-Redirect in front of the web UI; on a machine with systemd, installing it
+# also starts Debian's default site on port 80), Chromium with a CJK font for the web UI
+# tests, openssl for test certificates.
+TEST_PKGS := dovecot-imapd postgresql redis-server nginx chromium fonts-noto-cjk openssl
 
 .PHONY: run test lint bench system-run system-test venv clean apt
 

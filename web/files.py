@@ -2,7 +2,8 @@
 
 A file is found by item id only; its path comes from the index, never from the
 request, and goes through Archive.abspath, which refuses anything outside the
-archive. A browser shows inline only types that cannot run script; every other
+archive. With [web] accel_redirect set (nginx in front, local archive) the
+answer is headers only, and nginx sends the file named in X-Accel-Redirect. A browser shows inline only types that cannot run script; every other
 file (HTML, SVG, XML, JS ...) is a download, with nosniff and a sandbox CSP.
 """
 
@@ -11,7 +12,8 @@ from __future__ import annotations
 import mimetypes
 import tempfile
 import zipfile
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -66,7 +68,30 @@ def send_file(
         "Content-Security-Policy": FILE_CSP,
         "Cache-Control": "private, max-age=300",
     }
+    internal = _nginx_uri(request, path)
+    if internal is not None:  # nginx sends the bytes (and answers Range) from its location
+        return Response(b"", media_type=mime, headers={**headers, "X-Accel-Redirect": internal})
     return FileResponse(path, media_type=mime, headers=headers)
+
+
+def _nginx_uri(request: Request, path: Path) -> str | None:
+    prefix = request.app.state.settings.accel_redirect
+    archive = request.app.state.ctx.archive
+    if not prefix or archive.remote:  # an S3 archive's cache is streamed by the app
+        return None
+    return accel_redirect_uri(prefix, path.relative_to(archive.root.resolve()).as_posix())
+
+
+def accel_redirect_uri(prefix: str, rel: str) -> str | None:
+    """Returns nginx's internal URI for an archive-relative path, or None to stream it here.
+
+    nginx percent-decodes an X-Accel-Redirect URI and then parses it again, so a
+    name holding '%' or '?' would be decoded twice or cut at the '?'; such a file
+    (archive paths never have one today) is sent by the app instead.
+    """
+    if not rel.isprintable() or any(c in rel for c in "%?#\\"):
+        return None
+    return prefix + quote(rel, safe="/")
 
 
 def _derived_type(rel: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from pipeline.errors import ConfigError
 
 SECRET_ENV = "MAILROOM_WEB_SECRET"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+ACCEL_PREFIX = re.compile(r"/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)+")  # no "." or ".." parts
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class WebSettings:
     login_max_failures: int = 5  # failed sign-ins per name or client ...
     login_window_minutes: int = 15  # ... within this many minutes, then refused
     max_zip_files: int = 500  # photos in one zip download
+    accel_redirect: str = ""  # nginx internal location of the archive; "" = the app sends files
 
 
 def load_web_settings(raw: dict[str, Any], file: str, base_dir: Path) -> WebSettings:
@@ -56,6 +59,7 @@ def load_web_settings(raw: dict[str, Any], file: str, base_dir: Path) -> WebSett
         **values,
         secret_key_file=key_file if key_file.is_absolute() else (base_dir / key_file).resolve(),
     )
+    _check_accel_redirect(raw, file, settings.accel_redirect)
     if not settings.cookie_secure and settings.host not in LOOPBACK:
         raise ConfigError(
             file,
@@ -64,6 +68,26 @@ def load_web_settings(raw: dict[str, Any], file: str, base_dir: Path) -> WebSett
             "127.0.0.1 or localhost (serve other hosts over https)",
         )
     return settings
+
+
+def _check_accel_redirect(raw: dict[str, Any], file: str, prefix: str) -> None:
+    if not prefix:
+        return
+    if not ACCEL_PREFIX.fullmatch(prefix):
+        raise ConfigError(
+            file,
+            "web.accel_redirect",
+            f'must be a URL path starting and ending with "/", such as '
+            f'"/_mailroom_archive/" (nginx\'s internal location), not {prefix!r}',
+        )
+    storage = raw.get("storage", {})
+    if isinstance(storage, dict) and storage.get("backend", "local") != "local":
+        raise ConfigError(
+            file,
+            "web.accel_redirect",
+            'works only with [storage] backend = "local"; with S3 the app streams '
+            "files from its local cache: remove accel_redirect",
+        )
 
 
 def secret_key(settings: WebSettings) -> str:
