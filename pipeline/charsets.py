@@ -12,9 +12,6 @@ import codecs
 import quopri
 import re
 
-import zhconv
-from charset_normalizer import from_bytes
-
 # GB2312 and GBK are subsets of GB18030: decoding as the superset never loses
 # a character the sender meant, and fixes "gb2312" labels on GBK-only bytes.
 _ALIASES = {
@@ -76,6 +73,8 @@ def guess_decode(data: bytes) -> str:
     chinese = _best_chinese(data)
     if chinese is not None:
         return chinese
+    from charset_normalizer import from_bytes  # here: only undecodable bytes get this far
+
     best = from_bytes(data, cp_isolation=_GUESS_CANDIDATES).best()
     if best is not None:
         return str(best)
@@ -87,6 +86,8 @@ def _common_han_share(text: str) -> float:
     wide = [c for c in text if ord(c) > 127]
     if not wide:
         return 0.0
+    import zhconv  # here, not at the top: it imports pkg_resources (~0.15 s) on load
+
     common = 0
     for ch in zhconv.convert("".join(wide), "zh-cn"):
         try:

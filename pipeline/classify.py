@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from PIL import Image
-
 from pipeline.campaign import Campaign
 from pipeline.evidence import Clue, Decision, combine
 from pipeline.message import ParsedMessage, Part
@@ -344,6 +342,8 @@ def _is_decorative(
     inline = part.disposition == "inline" or (part.content_id and part.content_id in referenced)
     if not inline:
         return False
+    from PIL import Image  # here, not at the top: only inline images need it
+
     try:
         with Image.open(io.BytesIO(part.payload)) as image:
             width, height = image.size

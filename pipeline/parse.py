@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.policy import Compat32
 
-import mailparser
-
 from pipeline.charsets import decode_bytes, decode_encoded_words, header_to_text
 from pipeline.errors import ParseError
 from pipeline.message import Forwarded, ParsedMessage, Part
@@ -262,6 +260,8 @@ def _topmost_received(msg: Message, raw: bytes) -> datetime | None:
 
 def _received_by_mailparser(raw: bytes) -> datetime | None:
     # mail-parser also understands Received headers folded in odd ways.
+    import mailparser  # here, not at the top: a rare fallback, and slow to import
+
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     try:
         hops = mailparser.parse_from_bytes(head + b"\n\n").received

@@ -12,8 +12,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import zhconv
-
 UNIT_TYPES = ("city", "zone", "college", "other")
 
 # A bare place name followed by one of these (before any separator) names some
@@ -54,6 +52,8 @@ class NameHit:
 @lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
     """Returns text folded for matching: NFKC, simplified Chinese, no spaces, lower case."""
+    import zhconv  # here, not at the top: it imports pkg_resources (~0.15 s) on load
+
     folded = unicodedata.normalize("NFKC", text)
     folded = zhconv.convert(folded, "zh-cn")
     return _SPACES.sub("", folded).lower()

@@ -12,19 +12,21 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from pipeline.charsets import decode_bytes
 from pipeline.errors import ConfigError, MediaError
-from pipeline.media import documents, video
-from pipeline.media.images import make_image_derivatives
 from pipeline.sniff import extension
 from storage import layout
 from storage.archive import Archive
 from storage.models import Item
 from workers.config import Config
+
+# PIL and the media stages are imported by the functions that run them: the job
+# queue, the poller and the config check import this module for its settings and
+# job kinds, and should not pay for loading the decoders.
+if TYPE_CHECKING:
+    from pipeline.media import video
 
 # Job kinds and the order they run in: thumbnails first, so a message's grid fills
 # in before its videos finish transcoding.
@@ -168,6 +170,8 @@ def _out(archive: Archive, src: Source, name: str) -> tuple[str, Path]:
 
 
 def _image(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Derived:
+    from pipeline.media.images import make_image_derivatives
+
     thumb_rel, thumb = _out(archive, src, "thumb.jpg")
     preview_rel, preview = _out(archive, src, "preview.jpg")
     info = make_image_derivatives(
@@ -207,6 +211,10 @@ def _video_meta(info: video.VideoInfo) -> dict[str, Any]:
 
 def _poster(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Derived:
     """Probes the video and makes its poster (preview size) and a thumbnail from it."""
+    from PIL import Image
+
+    from pipeline.media import video
+
     info = video.probe(path)
     preview_rel, preview = _out(archive, src, "poster.jpg")
     thumb_rel, _ = _out(archive, src, "thumb.jpg")
@@ -222,6 +230,8 @@ def _poster(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Deri
 
 def _web_video(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Derived:
     """Makes the browser-playable MP4 (remux when possible, else H.264 transcode)."""
+    from pipeline.media import video
+
     info = video.probe(path)
     plan = video.plan_web_video(info, short_side=s.video_short_side)
     rel, dst = _out(archive, src, "web.mp4")
@@ -249,12 +259,16 @@ def _doc_type(name: str, path: Path | None) -> str | None:
             head = handle.read(8)
         if head.startswith(b"%PDF"):
             return _PDF
+        from pipeline.media import documents
+
         if head == documents.OLE2_MAGIC:
             return _LEGACY
     return _DOCUMENT_EXTS.get(extension(name))
 
 
 def _document(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Derived:
+    from pipeline.media import documents
+
     kind = _TEXT if src.media == "text" else _doc_type(src.name, path)
     if kind == _TEXT:
         # the 正文.txt body item is UTF-8; attached .txt manuscripts are often GBK
@@ -274,6 +288,8 @@ def _document(path: Path, src: Source, archive: Archive, s: MediaSettings) -> De
 
 
 def _pdf(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Derived:
+    from pipeline.media import documents
+
     text = documents.pdf_text(path)
     thumb_rel, thumb = _out(archive, src, "thumb.jpg")
     preview_rel, preview = _out(archive, src, "preview.jpg")
@@ -288,6 +304,8 @@ def _pdf(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Derived
 
 
 def _docx(path: Path, src: Source, archive: Archive) -> Derived:
+    from pipeline.media import documents
+
     text = documents.docx_text(path)
     pictures = []
     for number, (name, data) in enumerate(documents.docx_images(path), start=1):
