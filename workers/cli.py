@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pipeline.errors import MailroomError
+from workers.commands import COMMANDS
 from workers.config import find_config_path, load_config
-from workers.context import AppContext, open_context
+
+if TYPE_CHECKING:  # workers.context loads SQLAlchemy; `mailroom --help` does not need it
+    from workers.context import AppContext
 
 log = logging.getLogger("mailroom")
 
@@ -34,6 +39,8 @@ class State:
 
     def app(self) -> AppContext:
         if self._ctx is None:
+            from workers.context import open_context
+
             config = self.config()
             setup_logging(config.log_level if not self.debug else "DEBUG")
             self._ctx = open_context(config)
@@ -59,7 +66,40 @@ def setup_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR if "pypdf" in noisy else logging.WARNING)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is used.
+
+    `lazy` maps a name to ("module:attribute", one-line summary); listing the
+    commands (`mailroom --help`) shows the summaries and imports nothing, so
+    every command starts without loading the modules of all the others.
+    """
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, _, attribute = self.lazy[cmd_name][0].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, self._short_help(ctx, name, limit)) for name in names])
+
+    def _short_help(self, ctx: click.Context, name: str, limit: int) -> str:
+        if name in self.lazy:  # shortened exactly as click shortens the command's own help
+            return click.Command(name, help=self.lazy[name][1]).get_short_help_str(limit)
+        return self.get_command(ctx, name).get_short_help_str(limit)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -181,7 +221,3 @@ def main() -> None:
             raise
         click.echo(f"mailroom: {exc}", err=True)
         sys.exit(1)
-
-
-# Commands defined in their own modules register themselves on `cli` when imported.
-from workers import commands  # noqa: E402,F401

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from workers.cli import State, cli
+from workers.cli import State
 
 
-@cli.command("eval")
+@click.command("eval")
 @click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option(

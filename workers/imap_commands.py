@@ -8,13 +8,12 @@ import threading
 import click
 
 from pipeline.errors import ConfigError, MailboxError
-from workers.cli import State, cli
+from workers.cli import State
 from workers.imap_config import resolve_password
-from workers.media_jobs import serve_media
 from workers.service import JOB_REGISTRARS
 
 
-@cli.command()
+@click.command()
 @click.option("--once", is_flag=True, help="Poll every mailbox once and exit (for cron and tests).")
 @click.option("--account", "accounts", multiple=True, metavar="NAME",
               help="Only the [[mailbox]] with this name (repeatable).")  # fmt: skip
@@ -39,6 +38,8 @@ def poll(state: State, once: bool, accounts: tuple[str, ...], no_wait: bool) -> 
     if not configs:
         raise ConfigError(ctx.config.label, "mailbox", "no [[mailbox]] to poll (see README: IMAP)")
     if not no_wait:  # derivatives are made while polling; --once finishes them before exiting
+        from workers.media_jobs import serve_media
+
         click.get_current_context().with_resource(serve_media(ctx, finish=once))
     stop = threading.Event()
     if not once:

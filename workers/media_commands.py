@@ -11,7 +11,7 @@ from sqlalchemy import select
 from storage.media_models import JOB_KINDS, JOB_STATES, MediaJob
 from storage.models import Item
 from workers import media_jobs
-from workers.cli import State, cli
+from workers.cli import State
 from workers.context import AppContext
 from workers.service import JOB_REGISTRARS
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 RESUBMIT_SECONDS = 60  # how often the service picks up rows queued by other processes
 
 
-@cli.group()
+@click.group()
 def media() -> None:
     """Thumbnails, previews and web videos: the derivative job queue.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.errors import ConfigError
-from workers.cli import State, cli
+from workers.cli import State
 from workers.service import JOB_REGISTRARS
 
 DAY = click.DateTime(["%Y-%m-%d"])
@@ -18,7 +18,7 @@ def _now(ctx) -> datetime:
     return datetime.now(ctx.campaign.tz)
 
 
-@cli.group()
+@click.group()
 def report() -> None:
     """Daily reports, the submission tracker, receipts and reminders.
 

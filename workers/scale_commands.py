@@ -18,7 +18,7 @@ import threading
 import click
 
 from pipeline.errors import MailroomError
-from workers.cli import State, cli
+from workers.cli import State
 from workers.scale_config import QUEUES, QueueSettings, queue_settings
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ LOCK_CHECK_SECONDS = 15
 STANDBY_SECONDS = 10
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--queues",
     default="ingest,media",
@@ -125,7 +125,7 @@ def _redact(url: str | None) -> str:
 # -- the scheduler -------------------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.pass_obj
 def scheduler(state: State) -> None:
     """Run the one scheduler of a multi-machine set-up: polls and reports, no web UI.
@@ -181,7 +181,8 @@ def run_scheduler(ctx, settings: QueueSettings, lock, stop: threading.Event) -> 
     """Runs the scheduled jobs (no web UI; media in workers when a broker is set)."""
     from workers import service
 
-    service.JOB_REGISTRARS[:] = [r for r in service.JOB_REGISTRARS if _keep_registrar(r, settings)]
+    registrars = service.load_registrars()
+    registrars[:] = [r for r in registrars if _keep_registrar(r, settings)]
     closers: list = []
     sched = service.build_scheduler(ctx, stop, closers)
     sched.add_job(
@@ -238,7 +239,7 @@ def _sweep(ctx, settings: QueueSettings) -> None:
 # -- mailroom queue -------------------------------------------------------------------
 
 
-@cli.group(name="queue")
+@click.group(name="queue")
 def queue_group() -> None:
     """The background job queue of a multi-machine set-up.
 
@@ -295,7 +296,7 @@ def queue_resubmit(state: State) -> None:
 # -- mailroom archive rebuild-view -----------------------------------------------------
 
 
-@cli.group(name="archive")
+@click.group(name="archive")
 def archive_group() -> None:
     """The archive's files and its readable folder view.
 

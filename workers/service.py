@@ -3,6 +3,9 @@
 The scheduler runs in this process only (APScheduler 3 cannot share jobs
 between processes); web servers started elsewhere never start it. Other
 modules add their jobs through JOB_REGISTRARS.
+
+The command modules import this one for JOB_REGISTRARS, so APScheduler and the
+folder source are imported where they are used, not here.
 """
 
 from __future__ import annotations
@@ -11,18 +14,32 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.background import BackgroundScheduler
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
-from workers.context import AppContext
-from workers.folder_source import poll_inbox
+    from workers.context import AppContext
 
 log = logging.getLogger(__name__)
 
 # Functions (scheduler, ctx, stop_event) that add jobs; modules append to this. One may
 # return a closer, called after the scheduler has stopped (e.g. to stop a worker pool).
-Registrar = Callable[[BackgroundScheduler, AppContext, threading.Event], Callable[[], None] | None]
+Registrar = Callable[
+    ["BackgroundScheduler", "AppContext", threading.Event], Callable[[], None] | None
+]
 JOB_REGISTRARS: list[Registrar] = []
+
+
+def load_registrars() -> list[Registrar]:
+    """Returns JOB_REGISTRARS once every module that appends to it has been imported.
+
+    `mailroom` imports a command's module only when that command runs, so the
+    scheduler's own command imports the ones that add jobs here.
+    """
+    from workers import imap_commands, media_commands, report_commands, web_commands  # noqa: F401
+
+    return JOB_REGISTRARS
 
 
 def build_scheduler(
@@ -33,6 +50,8 @@ def build_scheduler(
     What the registrars need done at shutdown is appended to `closers`; the caller
     runs them after `scheduler.shutdown()` (see run_service).
     """
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     scheduler = BackgroundScheduler(
         timezone=ctx.campaign.timezone,
         # Never two runs of a job at once; after a pause run it once, not N times.
@@ -47,7 +66,7 @@ def build_scheduler(
         next_run_time=_now(ctx),
         name="poll the inbox folder",
     )
-    for register in JOB_REGISTRARS:
+    for register in load_registrars():
         closer = register(scheduler, ctx, stop)
         if closer is not None and closers is not None:
             closers.append(closer)
@@ -70,6 +89,8 @@ def _now(ctx: AppContext):
 
 
 def _inbox_job(ctx: AppContext, stop: threading.Event) -> None:
+    from workers.folder_source import poll_inbox
+
     try:
         poll_inbox(ctx, stop)
     except Exception:  # a failed tick is logged; the next tick tries again

@@ -7,7 +7,7 @@ import getpass
 import click
 
 from pipeline.errors import MailroomError
-from workers.cli import State, cli
+from workers.cli import State
 
 
 def _default_actor() -> str:
@@ -17,7 +17,7 @@ def _default_actor() -> str:
         return "cli"
 
 
-@cli.group()
+@click.group()
 def triage() -> None:
     """Messages whose unit is unclear: list them, assign a unit, undo an assignment.
 

@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from pipeline.errors import MailroomError
 from storage.web_models import ROLES, User, hash_password, set_password
-from workers.cli import State, cli
+from workers.cli import State
 from workers.service import JOB_REGISTRARS
 
 log = logging.getLogger(__name__)
 
 
-@cli.group()
+@click.group()
 def user() -> None:
     """Manage who may sign in to the web UI.
 
@@ -91,7 +91,7 @@ def user_list(state: State) -> None:
             click.echo(f"{row.name}\t{row.role}\t{row.created_at:%Y-%m-%d}")
 
 
-@cli.command()
+@click.command()
 @click.option("--host", help="Address to listen on (default: [web] host, 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default: [web] port, 8080).")
 @click.pass_obj
@@ -116,7 +116,7 @@ def serve(state: State, host: str | None, port: int | None) -> None:
     )
 
 
-@cli.group()
+@click.group()
 def search() -> None:
     """Maintain the search index.
 

@@ -159,7 +159,9 @@ def test_config_option_overrides_the_environment(site, tmp_path):
 
 
 def all_commands(group: click.Group, prefix: str = ""):
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)  # list_commands/get_command: `mailroom` loads them lazily
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         yield f"{prefix}{name}", command
         if isinstance(command, click.Group):
             yield from all_commands(command, f"{prefix}{name} ")
