@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import logging
@@ -221,3 +222,8 @@ def main() -> None:
             raise
         click.echo(f"mailroom: {exc}", err=True)
         sys.exit(1)
+    finally:
+        # The command is done and its context closed. Without this the interpreter's
+        # exit walks every object SQLAlchemy and the models made, a few times over
+        # (~0.2 s of a 1 s `mailroom poll --once`); frozen objects are skipped.
+        gc.freeze()
