@@ -200,7 +200,7 @@ def run_scheduler(ctx, settings: QueueSettings, lock, stop: threading.Event) -> 
             args=[ctx, settings],
             id="queue-resubmit",
             seconds=max(30, settings.resubmit_after_minutes * 30),
-            name="re-send media jobs the broker may have lost",
+            name="re-send jobs the broker may have lost (media, queued IMAP mail)",
         )
     sched.start()
     log.info("mailroom scheduler running: jobs %s", ", ".join(job.id for job in sched.get_jobs()))
@@ -233,7 +233,7 @@ def _sweep(ctx, settings: QueueSettings) -> None:
     try:
         resubmit_stale(ctx, settings)
     except Exception:  # the broker is down: the rows wait in the index for the next tick
-        log.exception("cannot re-send waiting media jobs; trying again on the next tick")
+        log.exception("cannot re-send waiting jobs; trying again on the next tick")
 
 
 # -- mailroom queue -------------------------------------------------------------------
@@ -278,7 +278,7 @@ def queue_status(state: State) -> None:
 @queue_group.command(name="resubmit")
 @click.pass_obj
 def queue_resubmit(state: State) -> None:
-    """Send media jobs waiting in the index to the broker again (after losing Redis).
+    """Send jobs waiting in the index (media, queued IMAP mail) to the broker again.
 
     Example: mailroom queue resubmit
     """
@@ -290,7 +290,9 @@ def queue_resubmit(state: State) -> None:
     settings = queue_settings(ctx.config)
     queue.configure(ctx, settings)
     later = datetime.now(UTC) + timedelta(minutes=settings.resubmit_after_minutes)
-    click.echo(f"{queue.resubmit_stale(ctx, settings, now=later)} media jobs sent")
+    click.echo(
+        f"{queue.resubmit_stale(ctx, settings, now=later)} jobs sent (media and queued IMAP mail)"
+    )
 
 
 # -- mailroom archive rebuild-view -----------------------------------------------------
