@@ -97,6 +97,16 @@ def _inbox_job(ctx: AppContext, stop: threading.Event) -> None:
         log.exception("the inbox folder poll failed; it runs again on the next tick")
 
 
+def _warn_if_broker_unused(ctx: AppContext) -> None:
+    from workers.scale_config import queue_settings
+
+    if queue_settings(ctx.config).distributed:
+        log.warning(
+            "[queue] broker_url is set, but `mailroom run` does all the work in this process; "
+            "on several machines run `mailroom scheduler`, `mailroom worker` and `mailroom serve`"
+        )
+
+
 def run_service(ctx: AppContext) -> None:
     """Runs the scheduler until SIGTERM or SIGINT, then finishes the current message."""
     stop = threading.Event()
@@ -119,6 +129,7 @@ def run_service(ctx: AppContext) -> None:
         ctx.config.storage.archive_dir,
         ctx.db.engine.url.render_as_string(),
     )
+    _warn_if_broker_unused(ctx)
     stop.wait()
     scheduler.shutdown(wait=True)
     close_all(closers)

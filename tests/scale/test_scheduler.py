@@ -81,3 +81,20 @@ def test_jobs_lost_with_the_broker_are_sent_again_from_the_index(make_site, redi
     site.start_worker("media")
     wait_until_settled(site, messages=1, timeout=120)
     assert all(row["thumbnail"] for row in site.export("items"))
+
+
+def test_mailroom_run_says_it_does_not_use_a_configured_broker(make_site, redis_server, caplog):
+    from workers.service import _warn_if_broker_unused
+
+    site = make_site(broker_url=redis_server.url())
+    plain = make_site()
+    for current in (site, plain):
+        ctx = current.context()
+        try:
+            _warn_if_broker_unused(ctx)
+        finally:
+            ctx.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert "`mailroom run` does all the work in this process" in warnings[0]
+    assert "mailroom scheduler" in warnings[0]
