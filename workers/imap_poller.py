@@ -36,7 +36,7 @@ from workers import imap_client, queue, queued_mail
 from workers.context import AppContext
 from workers.imap_config import MailboxConfig, parse_mailboxes, resolve_password
 from workers.imap_progress import Progress, default_progress
-from workers.ingest import Ingestor, IngestOutcome, SourceRef
+from workers.ingest_result import IngestOutcome, SourceRef
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class _AccountPoll:
 
     def __init__(self, ctx, cfg: MailboxConfig, holder: str, progress: Progress, stop):
         self.ctx, self.cfg, self.holder, self.progress, self.stop = ctx, cfg, holder, progress, stop
-        self.ingestor: Ingestor | None = None
+        self.ingestor = None  # an Ingestor, made when the first new message arrives
         self.hand_off = queue.distributed()  # with a broker, workers file what is fetched
         self.connection_lost = False
         self.renewed = time.monotonic()
@@ -277,6 +277,8 @@ class _AccountPoll:
         if self.hand_off:
             return self._queue(key, message)
         if self.ingestor is None:
+            from workers.ingest import Ingestor  # the parser and classifier: only for new mail
+
             self.ingestor = Ingestor(self.ctx, f"imap:{self.cfg.name}")
         sha = hashlib.sha256(message.raw).hexdigest()
         source = self._source(key, message)

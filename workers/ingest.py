@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import traceback
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -28,37 +27,9 @@ from storage.models import DecisionRecord, IngestError, IngestRun, Item, Message
 from storage.search import index_message
 from workers import media_jobs
 from workers.context import AppContext
+from workers.ingest_result import IngestOutcome, SourceRef
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SourceRef:
-    """Where a raw message came from."""
-
-    kind: str = "file"  # file | maildir | mbox | imap
-    location: str = ""  # path, or account/folder
-    uidvalidity: int | None = None
-    uid: int | None = None
-    received_at: datetime | None = None  # IMAP INTERNALDATE, when known
-
-    def label(self) -> str:
-        if self.uid is not None:
-            return f"{self.kind}:{self.location};uidvalidity={self.uidvalidity};uid={self.uid}"
-        return f"{self.kind}:{self.location}"
-
-
-@dataclass
-class IngestOutcome:
-    """What happened to one message."""
-
-    status: str  # filed | triage | not_material | duplicate | error
-    message_pk: int | None
-    message_id: str = ""
-    items: int = 0
-    kinds: dict[str, int] = field(default_factory=dict)
-    error: str | None = None
-    media: list[media_jobs.JobRef] | None = None  # derivative jobs queued with the filing
 
 
 class Ingestor:

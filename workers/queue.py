@@ -29,12 +29,14 @@ from sqlalchemy import or_, select, update
 
 from pipeline.errors import MailroomError
 from storage.media_models import MediaJob
-from workers import media_jobs, queued_mail
+from workers import queued_mail
 from workers.context import AppContext
-from workers.ingest import Ingestor, IngestOutcome, SourceRef
-from workers.reports import mailer
+from workers.ingest_result import IngestOutcome, SourceRef
 from workers.scale_config import QueueSettings
 
+# The ingestion, media and mail modules are imported inside the functions that run
+# their jobs: the poller imports this module, and a poll of an unchanged mailbox
+# should not load the parser, the media decoders or the mailer.
 log = logging.getLogger(__name__)
 KINDS = ("ingest", "media", "report")
 QUEUE_OF = {"ingest": "ingest", "report": "ingest", "media": "media"}
@@ -62,6 +64,9 @@ def submit(kind: str, **ids: Any) -> None:
 
 def configure(ctx: AppContext, settings: QueueSettings) -> Backend:
     """Chooses the backend for this process from [queue]; returns it."""
+    from workers import media_jobs
+    from workers.reports import mailer
+
     global _backend
     if settings.distributed:
         from workers.celery_app import CeleryBackend, make_celery
@@ -81,6 +86,9 @@ def distributed() -> bool:
 
 def reset() -> None:
     """Forgets the configured backend (tests, and processes that switch config)."""
+    from workers import media_jobs
+    from workers.reports import mailer
+
     global _backend
     _backend = None
     media_jobs._backend = None
@@ -150,10 +158,12 @@ def run_ingest(
     return outcome
 
 
-_ingestors: dict[tuple[int, str], Ingestor] = {}
+_ingestors: dict[tuple[int, str], Any] = {}  # Ingestor by (process, source)
 
 
-def _ingestor(ctx: AppContext, label: str) -> Ingestor:
+def _ingestor(ctx: AppContext, label: str):
+    from workers.ingest import Ingestor
+
     # one IngestRun per process and source, not one per message
     key = (os.getpid(), label)
     if key not in _ingestors:
@@ -169,6 +179,8 @@ def run_media(ctx: AppContext, job_id: int, *, redelivered: bool = False) -> str
     would have been stopped by now): the row is taken over. Derivatives made in
     place are published to the blob store afterwards.
     """
+    from workers import media_jobs
+
     with ctx.db.session() as session:
         job = session.get(MediaJob, job_id)
         if job is None:
@@ -195,7 +207,7 @@ def _holder_dead(worker: str | None) -> bool:
 
 def _init_media_worker(ctx: AppContext) -> None:
     # media_jobs.run_job reads a per-process global; ours shares this context's store
-    from workers import derive
+    from workers import derive, media_jobs
 
     if media_jobs._worker is None or media_jobs._worker[1] is not ctx.archive:
         media_jobs._worker = (ctx.db, ctx.archive, derive.media_settings(ctx.config))
@@ -246,6 +258,8 @@ class InProcessBackend:
     ctx: AppContext
 
     def send(self, kind: str, ids: dict[str, Any]) -> None:
+        from workers import media_jobs
+
         if kind == "media":
             with self.ctx.db.session() as session:
                 job = session.get(MediaJob, ids["job_id"])
@@ -267,6 +281,8 @@ def resubmit_stale(ctx: AppContext, settings: QueueSettings, now: datetime | Non
     dead worker and go back to pending first (failed after MAX_ATTEMPTS). IMAP UIDs
     still `queued` after as long get their ingest job again, one per message.
     """
+    from workers import media_jobs
+
     now = now or datetime.now(UTC)
     older = now - timedelta(minutes=settings.resubmit_after_minutes)
     dead_since = now - timedelta(seconds=settings.time_limit + 60)

@@ -19,7 +19,7 @@ from storage import mailbox_state as state
 from storage.mailbox_state import FolderKey
 from workers.context import AppContext
 from workers.imap_config import parse_mailboxes
-from workers.ingest import IngestOutcome, SourceRef
+from workers.ingest_result import IngestOutcome, SourceRef
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_ATTEMPTS = 3

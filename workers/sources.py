@@ -7,7 +7,7 @@ import mailbox
 from collections.abc import Iterator
 from pathlib import Path
 
-from workers.ingest import SourceRef
+from workers.ingest_result import SourceRef
 
 log = logging.getLogger(__name__)
 _SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}

@@ -1,8 +1,8 @@
 """`mailroom poll --once` on a mailbox with nothing new loads only what polling needs.
 
 Checked by the modules a real run imports (not by timing it, which a busy test
-machine would make flaky): the decoders, the web server, the broker client and
-Alembic belong to other commands, or to filing a message.
+machine would make flaky): the decoders, the web server, the broker client,
+Alembic and the ingestion code belong to other commands, or to filing a message.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ NOT_FOR_AN_UNCHANGED_POLL = [
     "uvicorn",
     "workers.web_commands",
     "workers.report_commands",
+    "workers.ingest",  # filing: the parser, classifier and search index
+    "pipeline.parse",
+    "workers.reports.mailer",
 ]
 
 
