@@ -181,6 +181,7 @@ class _AccountPoll:
         self.ctx, self.cfg, self.holder, self.progress, self.stop = ctx, cfg, holder, progress, stop
         self.ingestor = None  # an Ingestor, made when the first new message arrives
         self.hand_off = queue.distributed()  # with a broker, workers file what is fetched
+        self.queued: list[tuple[int, str, datetime | None]] = []  # stored, not yet recorded
         self.connection_lost = False
         self.renewed = time.monotonic()
 
@@ -250,26 +251,31 @@ class _AccountPoll:
         self.progress.start(f"{cfg.name}/{key.folder}", len(uids))
         messages = imap_client.fetch_messages(client, uids, cfg.batch_size)
         since_action = 0
-        while not self.stopping():
-            with imap_client.translate_errors(cfg, f"fetching from {key.folder!r}"):
-                message = next(messages, None)
-            if message is None:
-                break
-            status = self._store(key, message)
-            result.fetched += 1
-            result.statuses[status] = result.statuses.get(status, 0) + 1
-            self.progress.advance()
-            self.keep_lease()
-            since_action += 1
-            if since_action >= cfg.batch_size:
-                self._apply_pending_after_action(client, key)
-                since_action = 0
-        messages.close()
+        try:
+            while not self.stopping():
+                with imap_client.translate_errors(cfg, f"fetching from {key.folder!r}"):
+                    message = next(messages, None)
+                if message is None:
+                    break
+                status = self._store(key, message)
+                result.fetched += 1
+                result.statuses[status] = result.statuses.get(status, 0) + 1
+                self.progress.advance()
+                self.keep_lease()
+                since_action += 1
+                if since_action >= cfg.batch_size:
+                    self._submit_queued(key)
+                    self._apply_pending_after_action(client, key)
+                    since_action = 0
+        finally:
+            self._submit_queued(key)  # what was stored before a failure is recorded too
+            messages.close()
 
-    def _source(self, key: FolderKey, message: imap_client.FetchedMessage) -> SourceRef:
+    @staticmethod
+    def _source(key: FolderKey, uid: int, received: datetime | None) -> SourceRef:
         return SourceRef(
             kind="imap", location=key.location, uidvalidity=key.uidvalidity,
-            uid=message.uid, received_at=message.internaldate,
+            uid=uid, received_at=received,
         )  # fmt: skip
 
     def _store(self, key: FolderKey, message: imap_client.FetchedMessage) -> str:
@@ -281,7 +287,7 @@ class _AccountPoll:
 
             self.ingestor = Ingestor(self.ctx, f"imap:{self.cfg.name}")
         sha = hashlib.sha256(message.raw).hexdigest()
-        source = self._source(key, message)
+        source = self._source(key, message.uid, message.internaldate)
         try:
             outcome: IngestOutcome | None = self.ingestor.ingest(message.raw, source)
             problem = outcome.error if outcome.message_pk is None else None
@@ -312,7 +318,7 @@ class _AccountPoll:
         return status
 
     def _queue(self, key: FolderKey, message: imap_client.FetchedMessage) -> str:
-        """Store the raw message, record its UID as queued and submit its ingest job."""
+        """Store the raw message; its UID is recorded and its job submitted with the batch."""
         where = f"UID {message.uid} of {self.cfg.name}/{key.folder}"
         try:
             sha, _ = self.ctx.archive.put_raw(message.raw)
@@ -326,13 +332,27 @@ class _AccountPoll:
                 )  # fmt: skip
                 row.after_done = self.cfg.after.kind == "none"
                 return row.status
-        acted = self.cfg.after.kind == "none"
-        if queued_mail.record(self.ctx, key, message.uid, sha, message.internaldate, acted=acted):
-            try:
-                queue.submit_ingest(sha, self._source(key, message))
-            except Exception:  # the UID stays queued in the index; the sweep sends it again
-                log.exception("cannot submit the ingest job of %s; it is sent again later", where)
+        self.queued.append((message.uid, sha, message.internaldate))
         return state.QUEUED
+
+    def _submit_queued(self, key: FolderKey) -> None:
+        """Record the stored messages' UIDs as queued (one transaction), then submit their jobs.
+
+        A crash before the commit loses nothing: those UIDs are fetched again, their raw
+        copies are already stored under the same hash, and filing recognises them.
+        """
+        fetched, self.queued = self.queued, []
+        if not fetched:
+            return
+        acted = self.cfg.after.kind == "none"
+        for uid, sha, received in queued_mail.record(self.ctx, key, fetched, acted=acted):
+            try:
+                queue.submit_ingest(sha, self._source(key, uid, received))
+            except Exception:  # the UID stays queued in the index; the sweep sends it again
+                log.exception(
+                    "cannot submit the ingest job of UID %s of %s; it is sent again later",
+                    uid, key.location,
+                )  # fmt: skip
 
     def _keep_raw(self, raw: bytes) -> None:
         try:

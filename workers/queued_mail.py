@@ -26,16 +26,21 @@ DEFAULT_MAX_ATTEMPTS = 3
 
 
 def record(
-    ctx: AppContext, key: FolderKey, uid: int, sha: str, received: datetime | None, *, acted: bool
-) -> bool:
-    """Record a fetched UID as queued; return True if it needs a job of its own.
+    ctx: AppContext, key: FolderKey, fetched: list[tuple[int, str, datetime | None]], *, acted: bool
+) -> list[tuple[int, str, datetime | None]]:
+    """Record fetched (UID, raw hash, INTERNALDATE)s as queued in one transaction.
 
-    False means another UID with the same bytes is already queued: its job settles both.
+    Returns those that need a job of their own: a UID whose bytes another queued UID
+    already has is settled by that one's job.
     """
     with ctx.db.session() as session:
-        return state.record_queued(
-            session, key, uid, raw_sha256=sha, received_at=received, after_done=acted
-        )
+        return [
+            (uid, sha, received)
+            for uid, sha, received in fetched
+            if state.record_queued(
+                session, key, uid, raw_sha256=sha, received_at=received, after_done=acted
+            )
+        ]
 
 
 def settle(ctx: AppContext, sha: str, source: SourceRef, outcome: IngestOutcome) -> list[str]:

@@ -197,3 +197,30 @@ def test_the_same_message_under_two_uids_is_filed_once(imap_site, dovecot):
             assert session.scalar(select(func.count(Message.id))) == 1
     finally:
         ctx.close()
+
+
+def test_server_dropped_mid_batch_with_a_broker_loses_and_doubles_nothing(imap_site, dovecot):
+    from tests.workers.test_imap_poller import KillServerAfter
+
+    site, _ = imap_site(batch_size=5)
+    dovecot.append_many("INBOX", [make_raw(n) for n in range(20)])
+    ctx = site.context()
+    try:
+        queue.configure(ctx, queue_settings(ctx.config))
+        broken = poll_account(
+            ctx, mailboxes(ctx)[0], "secret", progress=KillServerAfter(dovecot, 7)
+        )
+    finally:
+        queue.reset()
+        ctx.close()
+    assert broken.errors and "dropped" in broken.errors[0]
+    stored = records(site)  # what was fetched before the drop is recorded, batch or not
+    assert 7 <= len(stored) < 20 and all(r.status == QUEUED for r in stored)
+
+    dovecot.start()
+    rest = poll(site)
+    assert rest.fetched == 20 - len(stored) and not rest.errors
+    site.start_worker("ingest")
+    rows = wait_settled(site, uids=20)
+    assert len({r.message_pk for r in rows}) == 20
+    assert len(filed(site)) == 20
