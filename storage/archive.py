@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import BinaryIO
 
 from pipeline.errors import StorageError
 from storage import layout
-from storage.blobstore import BlobStore, LocalBlobStore, is_store_key
+from storage.blobstore import BlobStore, LocalBlobStore, is_store_key, temp_beside
 
 
 class Archive:
@@ -87,8 +86,7 @@ class Archive:
     def put_bytes(self, rel: str, data: bytes) -> str:
         """Writes data atomically at rel (replacing what was there); returns rel."""
         target = self._local(rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        fd, tmp = temp_beside(target)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -121,8 +119,7 @@ class Archive:
         rel = layout.blob_path(sha)
         target = self._local(rel)
         if not self.exists(rel):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            fd, tmp = temp_beside(target)
             os.close(fd)
             try:
                 shutil.copyfile(src, tmp)
@@ -172,7 +169,7 @@ class Archive:
         target = self.abspath(view_rel)
         target.unlink(missing_ok=True)
         parent = target.parent
-        while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
+        while parent != self._root and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()
             parent = parent.parent
 

@@ -54,10 +54,22 @@ class BlobStore(Protocol):
     def fetch(self, key: str, dest: Path) -> bool: ...
 
 
+def temp_beside(target: Path) -> tuple[int, str]:
+    """Opens a temp file in target's folder, made if missing; returns (fd, path).
+
+    The folder is made only when the first try fails: a mkdir of an existing folder
+    per stored file cost more than a millisecond a message.
+    """
+    try:
+        return tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+
+
 def atomic_write(target: Path, write) -> None:
     """Writes a file through write(handle) into a temp file beside target, fsyncs, renames."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    fd, tmp = temp_beside(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
