@@ -99,9 +99,9 @@ class Archive:
         self.publish(rel)
         return rel
 
-    def put_blob(self, data: bytes) -> tuple[str, str]:
-        """Stores bytes by content; returns (sha256, relative object path)."""
-        sha = hashlib.sha256(data).hexdigest()
+    def put_blob(self, data: bytes, sha: str | None = None) -> tuple[str, str]:
+        """Stores bytes by content (sha: their SHA-256, if known); returns (sha256, path)."""
+        sha = sha or hashlib.sha256(data).hexdigest()
         rel = layout.blob_path(sha)
         if not self.exists(rel):
             self.put_bytes(rel, data)
@@ -140,10 +140,12 @@ class Archive:
             self.put_bytes(rel, data)
         return sha, rel
 
-    def link(self, blob_rel: str, view_rel: str) -> str:
+    def link(self, blob_rel: str, view_rel: str, made: list[str] | None = None) -> str:
         """Makes view_rel show the object at blob_rel; returns the path used.
 
-        A different file already at view_rel keeps its name; ours gets ' (2)'.
+        A different file already at view_rel keeps its name; ours gets ' (2)'. A new
+        entry's path is added to `made` (for undoing it), one already there is not:
+        it belongs to whoever made it.
         """
         source = self.abspath(blob_rel)
         for n in range(1, 1000):
@@ -161,6 +163,8 @@ class Archive:
             except OSError:  # another file system, or links not allowed: copy instead
                 shutil.copyfile(source, tmp)
             os.replace(tmp, target)
+            if made is not None:
+                made.append(candidate)
             return candidate
         raise StorageError(f"too many files named like {view_rel}")
 

@@ -12,7 +12,8 @@ import logging
 import traceback
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.classify import ItemPlan, message_flags, message_verdict, plan_items
@@ -113,7 +114,17 @@ class Ingestor:
             log.info("skipped %s: already ingested with the same Message-ID", parsed.message_id)
             return IngestOutcome("duplicate", same_id, parsed.message_id)
         received, received_source = _received(parsed, source)
-        return self._file(parsed, raw, sha, raw_rel, received, received_source, source, directory)
+        try:
+            return self._file(
+                parsed, raw, sha, raw_rel, received, received_source, source, directory
+            )
+        except IntegrityError:
+            with self.ctx.db.session() as session:
+                known = session.scalar(select(Message.id).where(Message.raw_sha256 == sha))
+            if known is None:
+                raise
+            log.info("skipped %s: filed by another process at the same moment", sha[:12])
+            return IngestOutcome("duplicate", known, parsed.message_id)
 
     def _file(
         self,
@@ -182,7 +193,10 @@ class Ingestor:
                     decisions=[_unit_decision(match, verdict.reason)],
                 )
                 session.add(message)
-                kinds = self._add_items(session, message, parsed, plans, created)  # flushes
+                # Inserted before any view file is made: the same bytes filed by another
+                # process at this moment fail here (unique raw hash), not after linking.
+                session.flush()
+                kinds = self._add_items(session, message, parsed, plans, created)
                 index_message(session, message.id, new=True)  # searchable in the same transaction
                 jobs = media_jobs.enqueue_filed(session, message)
                 if any(i.duplicate_of_id for i in message.items) and "duplicate" not in flags:
@@ -227,11 +241,11 @@ class Ingestor:
         day = campaign.local_day(message.received_at)
         kinds: dict[str, int] = {}
         firsts: dict[str, Item] = {}  # sha256 -> the first material copy within this message
+        payloads = [_payload(parsed, plan) for plan in plans]
+        digests = [hashlib.sha256(d).hexdigest() if d is not None else None for d in payloads]
+        _lock_contents(session, digests)
         with session.no_autoflush:  # one flush for all items, not one per item and query
-            for seq, plan in enumerate(plans):
-                data = plan.payload
-                if data is None and plan.part_index is not None:
-                    data = parsed.parts[plan.part_index].payload
+            for seq, (plan, data, digest) in enumerate(zip(plans, payloads, digests, strict=True)):
                 item = Item(
                     seq=seq,
                     name=plan.name[:1000],
@@ -248,7 +262,7 @@ class Ingestor:
                     meta={"service": plan.service} if plan.service else {},
                 )
                 if data is not None:
-                    item.sha256, item.blob_path = archive.put_blob(data)
+                    item.sha256, item.blob_path = archive.put_blob(data, digest)
                     item.size = len(data)
                     item.duplicate_of_id = _first_copy(session, item.sha256)
                     if item.duplicate_of_id is None and item.sha256 in firsts:
@@ -274,8 +288,8 @@ class Ingestor:
                     day,
                     message.subject,
                 )
-                item.path = archive.link(item.blob_path, layout.item_view_path(folder, item.name))
-                created.append(item.path)
+                view = layout.item_view_path(folder, item.name)
+                item.path = archive.link(item.blob_path, view, made=created)
                 message.folder = folder.rsplit("/", 2)[0]
         session.flush()
         session.add_all(
@@ -345,6 +359,26 @@ def _received(parsed: ParsedMessage, source: SourceRef) -> tuple[datetime, str]:
     if parsed.date is not None:
         return parsed.date.astimezone(UTC), "date"
     return datetime.now(UTC), "ingest"
+
+
+def _payload(parsed: ParsedMessage, plan: ItemPlan) -> bytes | None:
+    if plan.payload is None and plan.part_index is not None:
+        return parsed.parts[plan.part_index].payload
+    return plan.payload
+
+
+def _lock_contents(session: Session, digests: list[str | None]) -> None:
+    """On PostgreSQL, lock these file contents until commit (sorted: no deadlock).
+
+    Two workers filing two messages with the same attachment at once would each find
+    no first copy and both file theirs as the original; with the lock the second
+    waits and then finds the first. SQLite needs none: its writers take turns, and
+    this transaction's first statement (the message insert) already waited its turn.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted({int(d[:15], 16) for d in digests if d}):  # 60 bits: a bigint key
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _first_copy(session: Session, sha: str) -> int | None:

@@ -157,8 +157,7 @@ def _link_view(
         if p not in ("", ".", "..")
     ]
     rel = str(PurePosixPath(folder, *parts)) if parts else layout.item_view_path(folder, "未命名")
-    item.path = ctx.archive.link(item.blob_path, rel)
-    created.append(item.path)
+    item.path = ctx.archive.link(item.blob_path, rel, made=created)
 
 
 def _first_copy(session: Session, sha: str) -> int | None:

@@ -216,3 +216,83 @@ def test_every_copied_corpus_message_ingests_without_an_uncaught_exception(app):
     assert len(outcomes) == 11
     errors = [o for o in outcomes if o.status == "error"]
     assert len(errors) == 1 and "Outlook" in errors[0].error
+
+
+def test_the_same_message_filed_by_two_processes_at_once_is_filed_once(app, make_app, mail_copy):
+    """B has checked that the bytes are new; A files them before B inserts: B's copy loses
+    cleanly (a duplicate) and leaves A's files alone."""
+    from workers.ingest import Ingestor, SourceRef
+
+    other = make_app(folder=app.config.base_dir, database_url=app.config.storage.database_url)
+    raw = mail_copy("gbk-rfc2047-filename.eml").read_bytes()
+    first, second = Ingestor(app, "process A"), Ingestor(other, "process B")
+    real_file, outcomes = Ingestor._file, {}
+
+    def file_after_a(self, *args, **kwargs):
+        if self is second and "A" not in outcomes:
+            outcomes["A"] = first.ingest(raw, SourceRef("imap", "a/INBOX", 1, 1))
+        return real_file(self, *args, **kwargs)
+
+    Ingestor._file = file_after_a
+    try:
+        outcomes["B"] = second.ingest(raw, SourceRef("imap", "b/INBOX", 1, 1))
+    finally:
+        Ingestor._file = real_file
+    assert outcomes["A"].status == "filed"
+    assert (outcomes["B"].status, outcomes["B"].message_pk) == (
+        "duplicate",
+        outcomes["A"].message_pk,
+    )
+    assert count(app, Message) == 1 and count(app, IngestError) == 0
+    with app.db.session() as session:
+        paths = [p for p in session.scalars(select(Item.path)) if p]
+    assert paths and all(app.archive.abspath(p).exists() for p in paths)
+
+
+def test_two_messages_with_the_same_file_filed_at_once_keep_one_original(app, make_app):
+    """A holds its transaction open after adding its items; B files another message with
+    the same photo meanwhile. B must wait and find A's copy, not file a second original."""
+    import threading
+    import time
+
+    from tests.media import files
+    from workers.ingest import Ingestor, SourceRef
+
+    other = make_app(folder=app.config.base_dir, database_url=app.config.storage.database_url)
+    photo = files.jpeg(400, 300)
+    raws = [
+        files.message(f"大连市活动周照片 第{n}批", [("开幕式.jpg", photo, "image/jpeg")], number=n)
+        for n in (1, 2)
+    ]
+    first, second = Ingestor(app, "process A"), Ingestor(other, "process B")
+    real_add, a_inside = Ingestor._add_items, threading.Event()
+
+    def add_then_linger(self, *args, **kwargs):
+        kinds = real_add(self, *args, **kwargs)
+        if self is first:
+            a_inside.set()
+            time.sleep(1.5)  # B reaches its items now, before A commits
+        return kinds
+
+    Ingestor._add_items = add_then_linger
+    outcomes = {}
+    try:
+        a = threading.Thread(
+            target=lambda: outcomes.setdefault("A", first.ingest(raws[0], SourceRef()))
+        )
+        a.start()
+        assert a_inside.wait(30)
+        outcomes["B"] = second.ingest(raws[1], SourceRef())
+        a.join(30)
+    finally:
+        Ingestor._add_items = real_add
+    assert outcomes["A"].status == outcomes["B"].status == "filed"
+    with app.db.session() as session:
+        photos = session.execute(
+            select(Item.message_pk, Item.duplicate_of_id, Item.id, Item.path)
+            .where(Item.name == "开幕式.jpg")
+            .order_by(Item.id)
+        ).all()
+    assert [p.message_pk for p in photos] == [outcomes["A"].message_pk, outcomes["B"].message_pk]
+    assert photos[0].duplicate_of_id is None and photos[1].duplicate_of_id == photos[0].id
+    assert photos[1].path == photos[0].path  # one file in the tree, shown for both messages
