@@ -23,8 +23,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     delete,
     func,
+    or_,
     select,
     update,
 )
@@ -40,6 +42,9 @@ RETRY = "retry"
 QUARANTINED = "quarantined"
 # fetched and its raw copy stored; an ingest job on a worker files it (a broker is set)
 QUEUED = "queued"
+# queued, and an ingest job has claimed it and is filing it now
+INGESTING = "ingesting"
+WAITING_FOR_WORKER = (QUEUED, INGESTING)
 
 
 class MailboxRecord(Base):
@@ -198,7 +203,7 @@ def pending_after_action(session: Session, key: FolderKey) -> list[int]:
         session.scalars(
             select(MailboxRecord.uid)
             .where(*_match(key), MailboxRecord.after_done.is_(False))
-            .where(MailboxRecord.status.not_in((RETRY, QUEUED)))
+            .where(MailboxRecord.status.not_in((RETRY, *WAITING_FOR_WORKER)))
             .order_by(MailboxRecord.uid)
         )
     )
@@ -279,7 +284,7 @@ def record_queued(
     others = session.scalar(
         select(func.count(MailboxRecord.id)).where(
             MailboxRecord.raw_sha256 == raw_sha256,
-            MailboxRecord.status == QUEUED,
+            MailboxRecord.status.in_(WAITING_FOR_WORKER),
             MailboxRecord.id != (row.id if row is not None else -1),
         )
     )
@@ -300,34 +305,88 @@ def queued_rows(session: Session, raw_sha256: str) -> list[MailboxRecord]:
     return list(
         session.scalars(
             select(MailboxRecord)
-            .where(MailboxRecord.raw_sha256 == raw_sha256, MailboxRecord.status == QUEUED)
+            .where(
+                MailboxRecord.raw_sha256 == raw_sha256,
+                MailboxRecord.status.in_(WAITING_FOR_WORKER),
+            )
             .order_by(MailboxRecord.id)
             .with_for_update()
         )
     )
 
 
+def claim_queued(session: Session, raw_sha256: str, *, dead_before: datetime) -> int:
+    """Claim the queued UIDs of these bytes for one ingest job; return how many were claimed.
+
+    One conditional UPDATE, so of two jobs for one message only one claims it; a UID
+    claimed by a job that has not finished by dead_before (its worker died) is claimed
+    again. Each claim counts an attempt, so a message that kills its worker every time
+    runs out of attempts (see quarantine_claimed).
+    """
+    claimable = or_(
+        MailboxRecord.status == QUEUED,
+        and_(MailboxRecord.status == INGESTING, MailboxRecord.updated_at < dead_before),
+    )
+    result = session.execute(
+        update(MailboxRecord)
+        .where(MailboxRecord.raw_sha256 == raw_sha256, claimable)
+        .values(status=INGESTING, attempts=MailboxRecord.attempts + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def waiting_counts(session: Session) -> dict[str, int]:
+    """Return the number of UIDs queued for, or being filed by, an ingest worker."""
+    return dict(
+        session.execute(
+            select(MailboxRecord.status, func.count())
+            .where(MailboxRecord.status.in_(WAITING_FOR_WORKER))
+            .group_by(MailboxRecord.status)
+        ).all()
+    )
+
+
+def being_ingested(session: Session, raw_sha256: str) -> bool:
+    """Return True if a job has claimed UIDs of these bytes and not finished."""
+    return (
+        session.scalar(
+            select(MailboxRecord.id)
+            .where(MailboxRecord.raw_sha256 == raw_sha256, MailboxRecord.status == INGESTING)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def settle_queued(
     row: MailboxRecord, *, status: str, message_pk: int | None, error: str | None
 ) -> None:
-    """Record what the ingest job made of a queued UID (an attempt counted)."""
+    """Record what the ingest job made of a queued UID (its attempt was counted at the claim)."""
     row.status, row.message_pk = status, message_pk
     row.error = error[:2000] if error else None
-    row.attempts = (row.attempts or 0) + 1
 
 
 def fail_queued(row: MailboxRecord, *, error: str, max_attempts: int) -> None:
-    """Count a failed ingest job: the UID is fetched again, or quarantined after max_attempts."""
-    row.attempts = (row.attempts or 0) + 1
-    row.status = QUARANTINED if row.attempts >= max_attempts else RETRY
+    """Record a failed ingest job: the UID is fetched again, or quarantined after max_attempts."""
+    row.status = QUARANTINED if (row.attempts or 0) >= max_attempts else RETRY
     row.error = error[:2000]
 
 
-def stale_queued(session: Session, older: datetime) -> list[MailboxRecord]:
-    """Return one queued UID per message not touched since older (its job may be lost)."""
+def stale_queued(session: Session, older: datetime, dead_before: datetime) -> list[MailboxRecord]:
+    """Return one UID per message whose ingest job may be lost.
+
+    That is: queued before older, or claimed before dead_before by a job that never
+    finished (its worker died).
+    """
     rows = session.scalars(
         select(MailboxRecord)
-        .where(MailboxRecord.status == QUEUED, MailboxRecord.updated_at < older)
+        .where(
+            or_(
+                and_(MailboxRecord.status == QUEUED, MailboxRecord.updated_at < older),
+                and_(MailboxRecord.status == INGESTING, MailboxRecord.updated_at < dead_before),
+            )
+        )
         .order_by(MailboxRecord.id)
     )
     first: dict[str, MailboxRecord] = {}

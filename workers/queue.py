@@ -144,6 +144,17 @@ def run_ingest(
         uid,
         datetime.fromisoformat(received_at) if received_at else None,
     )
+    if source_kind == "imap":
+        from workers.scale_config import queue_settings
+
+        limit = queue_settings(ctx.config).time_limit + 60
+        dead_before = datetime.now(UTC) - timedelta(seconds=limit)
+        claim = queued_mail.claim(ctx, raw_sha256, dead_before=dead_before)
+        if claim == "busy":
+            log.info("message %s is being filed by another job; this copy does nothing", raw_sha256)
+            return IngestOutcome("skipped", None)
+        if claim == "quarantined":
+            return IngestOutcome("error", None, error="quarantined: its jobs never finished")
     try:
         with ctx.archive.open(layout.raw_path(raw_sha256)) as handle:
             raw = handle.read()
@@ -324,12 +335,12 @@ def resubmit_stale(ctx: AppContext, settings: QueueSettings, now: datetime | Non
             sent += 1
     if sent:
         log.info("re-sent %d media jobs that were waiting in the index", sent)
-    return sent + _resubmit_queued_mail(ctx, older)
+    return sent + _resubmit_queued_mail(ctx, older, dead_since)
 
 
-def _resubmit_queued_mail(ctx: AppContext, older: datetime) -> int:
+def _resubmit_queued_mail(ctx: AppContext, older: datetime, dead_before: datetime) -> int:
     sent = 0
-    for sha, source in queued_mail.stale(ctx, older):
+    for sha, source in queued_mail.stale(ctx, older, dead_before):
         ids = _ingest_ids(sha, source)
         if _backend is not None and getattr(_backend, "send_if_stale", None):
             sent += _backend.send_if_stale("ingest", ids, mark=sha)

@@ -69,10 +69,41 @@ def settle(ctx: AppContext, sha: str, source: SourceRef, outcome: IngestOutcome)
     return statuses
 
 
-def stale(ctx: AppContext, older: datetime) -> list[tuple[str, SourceRef]]:
-    """Return (raw hash, source) of each message queued before older and not filed yet."""
+def claim(ctx: AppContext, sha: str, *, dead_before: datetime) -> str:
+    """Claim the UIDs queued with these bytes for this job; return what the job should do.
+
+    `run`: file it. `busy`: another job is filing it now (a copy of the job sent again);
+    this one does nothing. `none`: nothing is queued with these bytes (already settled);
+    filing again finds the message a duplicate. `quarantined`: jobs for it were started
+    max_attempts times and none finished (it kills its worker, say); it is not run again.
+    """
+    with ctx.db.session() as session:  # the UPDATE first: it takes the write lock at once
+        claimed = state.claim_queued(session, sha, dead_before=dead_before)
+    if not claimed:
+        with ctx.db.session() as session:
+            return "busy" if state.being_ingested(session, sha) else "none"
     with ctx.db.session() as session:
-        rows = state.stale_queued(session, older)
+        rows = state.queued_rows(session, sha)
+        worn = [r for r in rows if r.attempts > _max_attempts(ctx, r.account)]
+        if not worn:
+            return "run"
+        for row in rows:
+            row.status = state.QUARANTINED
+            row.error = (
+                f"its ingest job was started {row.attempts - 1} times and never finished "
+                "(the worker died or hit the time limit); the raw copy is kept"
+            )
+        log.error(
+            "quarantined UID %s of %s/%s: %s", worn[0].uid, worn[0].account, worn[0].folder,
+            worn[0].error,
+        )  # fmt: skip
+        return "quarantined"
+
+
+def stale(ctx: AppContext, older: datetime, dead_before: datetime) -> list[tuple[str, SourceRef]]:
+    """Return (raw hash, source) of each message whose ingest job may be lost (see stale_queued)."""
+    with ctx.db.session() as session:
+        rows = state.stale_queued(session, older, dead_before)
         return [
             (
                 row.raw_sha256,

@@ -250,10 +250,11 @@ def queue_group() -> None:
 @queue_group.command(name="status")
 @click.pass_obj
 def queue_status(state: State) -> None:
-    """Show the broker's queue lengths next to the index's media jobs by state.
+    """Show the broker's queue lengths next to the jobs waiting in the index.
 
     Example: mailroom queue status
     """
+    from storage import mailbox_state
     from workers import media_jobs
     from workers.celery_app import CeleryBackend, make_celery
 
@@ -270,8 +271,14 @@ def queue_status(state: State) -> None:
     for (_, job_state), n in counts.items():
         by_state[job_state] = by_state.get(job_state, 0) + n
     click.echo(
-        "index: "
+        "index, media jobs: "
         + ", ".join(f"{s} {by_state.get(s, 0)}" for s in ("pending", "running", "done", "failed"))
+    )
+    with ctx.db.session() as session:
+        mail = mailbox_state.waiting_counts(session)
+    click.echo(
+        f"index, IMAP mail for the ingest workers: queued {mail.get('queued', 0)}, "
+        f"being filed {mail.get('ingesting', 0)}"
     )
 
 

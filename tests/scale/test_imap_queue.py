@@ -14,7 +14,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from storage.mailbox_state import QUEUED, MailboxRecord
+from storage.mailbox_state import INGESTING, QUARANTINED, QUEUED, WAITING_FOR_WORKER, MailboxRecord
 from storage.models import IngestRun, Message
 from tests.workers.test_imap_client import make_raw
 from workers import queue, queued_mail
@@ -81,7 +81,7 @@ def wait_settled(site, uids: int, timeout: float = 120) -> list[MailboxRecord]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rows = records(site)
-        if len(rows) == uids and all(r.status != QUEUED for r in rows):
+        if len(rows) == uids and all(r.status not in WAITING_FOR_WORKER for r in rows):
             return rows
         time.sleep(0.3)
     raise AssertionError(f"still queued after {timeout}s: {rows}\n{site.worker_logs()}")
@@ -160,7 +160,7 @@ def test_jobs_the_broker_lost_are_sent_again_and_filed_once(imap_site, dovecot):
         later = datetime.now(UTC) + timedelta(minutes=settings.resubmit_after_minutes + 1)
         assert queue.resubmit_stale(ctx, settings, now=later) == 2
         assert queue.resubmit_stale(ctx, settings, now=later) == 0  # sent recently
-        queue.submit_ingest(*queued_mail.stale(ctx, later)[0])
+        queue.submit_ingest(*queued_mail.stale(ctx, later, datetime.now(UTC))[0])
         assert broker.llen("ingest") == 3  # one message's job twice: it must run harmlessly
     finally:
         queue.reset()
@@ -224,3 +224,73 @@ def test_server_dropped_mid_batch_with_a_broker_loses_and_doubles_nothing(imap_s
     rows = wait_settled(site, uids=20)
     assert len({r.message_pk for r in rows}) == 20
     assert len(filed(site)) == 20
+
+
+def queued_site(imap_site, dovecot, count: int = 1):
+    """A site with `count` messages polled and queued, no worker running; returns (site, shas)."""
+    site, _ = imap_site()
+    dovecot.append_many("INBOX", [make_raw(n) for n in range(count)])
+    assert poll(site).count("queued") == count
+    return site, [r.raw_sha256 for r in records(site)]
+
+
+def test_a_copy_of_a_job_sent_while_the_first_runs_does_nothing(imap_site, dovecot):
+    site, [sha] = queued_site(imap_site, dovecot)
+    ctx = site.context()
+    try:
+        long_ago = datetime.now(UTC) - timedelta(hours=1)
+        assert queued_mail.claim(ctx, sha, dead_before=long_ago) == "run"  # the first job
+        row = records(site)[0]
+        assert (row.status, row.attempts) == (INGESTING, 1)
+        location = f"{row.account}/{row.folder}"
+        copy = queue.run_ingest(ctx, sha, "imap", location, row.uidvalidity, row.uid)
+        assert copy.status == "skipped"
+        assert filed(site) == [] and records(site)[0].attempts == 1
+    finally:
+        ctx.close()
+
+
+def test_a_message_whose_jobs_never_finish_is_quarantined(imap_site, dovecot):
+    site, [sha] = queued_site(imap_site, dovecot)
+    ctx = site.context()
+    try:
+        now = datetime.now(UTC)
+        assert queued_mail.stale(ctx, now - timedelta(minutes=10), now - timedelta(hours=1)) == []
+        for attempt in (1, 2, 3):  # each job's worker dies: the claim outlives the time limit
+            dead = datetime.now(UTC) + timedelta(seconds=1)
+            assert [s for s, _ in queued_mail.stale(ctx, dead, dead)] == [sha]  # swept again
+            assert queued_mail.claim(ctx, sha, dead_before=dead) == "run"
+            assert records(site)[0].attempts == attempt
+        dead = datetime.now(UTC) + timedelta(seconds=1)
+        assert queued_mail.claim(ctx, sha, dead_before=dead) == "quarantined"
+        assert queued_mail.stale(ctx, dead, dead) == []  # never sent again
+    finally:
+        ctx.close()
+    [row] = records(site)
+    assert row.status == QUARANTINED and "never finished" in row.error
+    assert filed(site) == []
+
+
+def test_queue_status_shows_mail_waiting_for_the_ingest_workers(imap_site, dovecot):
+    site, shas = queued_site(imap_site, dovecot, count=2)
+    ctx = site.context()
+    try:
+        long_ago = datetime.now(UTC) - timedelta(hours=1)
+        assert queued_mail.claim(ctx, shas[0], dead_before=long_ago) == "run"
+    finally:
+        ctx.close()
+    out = site.run("queue", "status")
+    assert "ingest 2 waiting" in out  # the two jobs in Redis, no worker running
+    assert "IMAP mail for the ingest workers: queued 1, being filed 1" in out
+
+
+def test_without_the_broker_queue_resubmit_files_the_mail_still_queued(imap_site, dovecot):
+    site, _ = queued_site(imap_site, dovecot, count=2)
+    text = site.config.read_text(encoding="utf-8")
+    site.config.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("broker_url")),
+        encoding="utf-8",
+    )
+    assert "2 jobs sent" in site.run("queue", "resubmit")
+    assert len(filed(site)) == 2
+    assert all(r.status not in WAITING_FOR_WORKER and r.message_pk for r in records(site))
