@@ -49,7 +49,9 @@ def backlog(tmp_path_factory) -> list[Path]:
             for k in range(1, 4)
         ]
         codec = "h264" if n == 1 else "hevc"
-        clip = files.clip(clips, f"clip{n}.mp4", codec, seconds=1, size="160x120")
+        # each clip its own size, so no two messages carry the same file: which copy of a
+        # shared file counts as the first depends on which worker commits first
+        clip = files.clip(clips, f"clip{n}.mp4", codec, seconds=1, size=f"{160 + 16 * n}x120")
         attachments.append((f"视频{n}.mp4", clip.read_bytes(), "video/mp4"))
         raw = files.message(f"大连市活动周照片和视频 第{n}批", attachments, day=14 + n, number=n)
         path = folder / "mail" / f"{n:02d}.eml"
