@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models import Base, utcnow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+SENDING = "sending"  # claimed by one sender until next_attempt_at (then taken over)
 
 
 class OutboxMail(Base):

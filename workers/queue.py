@@ -230,7 +230,7 @@ def run_report(ctx: AppContext, outbox_id: int) -> str:
     `waiting`: not due yet, being sent by another worker, or this attempt failed and
     the row waits for its next try; `gone`: already sent, given up on, or deleted.
     """
-    from storage.report_models import PENDING, OutboxMail
+    from storage.report_models import PENDING, SENDING, OutboxMail
     from workers.reports.mailer import send_one
     from workers.reports.settings import report_config
 
@@ -241,7 +241,7 @@ def run_report(ctx: AppContext, outbox_id: int) -> str:
         return "failed"
     with ctx.db.session() as session:
         row = session.get(OutboxMail, outbox_id)
-        return "waiting" if row is not None and row.status == PENDING else "gone"
+        return "waiting" if row is not None and row.status in (PENDING, SENDING) else "gone"
 
 
 def _hand_over_report(outbox_id: int, attempts: int) -> int:

@@ -123,3 +123,24 @@ def test_without_a_broker_the_tick_sends_the_outbox_in_this_process(make_app, sm
     assert row_of(ctx, first).status == row_of(ctx, second).status == "sent"
     result = flush_outbox(ctx.db, rc.smtp, now + timedelta(minutes=1))
     assert (result.sent, result.handed_over) == (0, 0)
+
+
+def test_a_retry_asked_for_while_a_mail_is_being_sent_does_not_send_it_twice(make_app, smtp_server):
+    from workers.reports.mailer import _claim, release_backoff
+
+    ctx = make_app(smtp_server.toml())
+    smtp = report_config(ctx.config).smtp
+    now = datetime.now(UTC)
+    outbox_id = outbox_mail(ctx, "每日报告 2023-05-21", now)
+    assert _claim(ctx.db, outbox_id, now, smtp)  # a worker is sending it right now
+    assert row_of(ctx, outbox_id).status == "sending"
+
+    assert release_backoff(ctx.db, now) == 0  # `report outbox --retry` leaves it alone
+    assert send_one(ctx.db, smtp, outbox_id, now).sent == 0  # so does a second job
+    assert smtp_server.received.envelopes == []
+
+    later = now + timedelta(seconds=61 + 4 * smtp.timeout_seconds)  # that sender died
+    assert send_one(ctx.db, smtp, outbox_id, later).sent == 1
+    assert send_one(ctx.db, smtp, outbox_id, later).sent == 0
+    assert len(smtp_server.received.envelopes) == 1
+    assert row_of(ctx, outbox_id).status == "sent"

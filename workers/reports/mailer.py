@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 
 from pipeline.errors import MailroomError
 from storage.db import Database
-from storage.report_models import FAILED, PENDING, SENT, OutboxMail
+from storage.report_models import FAILED, PENDING, SENDING, SENT, OutboxMail
 from workers.reports.settings import SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def flush_outbox(db: Database, smtp: SmtpSettings, now: datetime) -> FlushResult
     with db.session() as session:
         due = session.execute(
             select(OutboxMail.id, OutboxMail.attempts)
-            .where(OutboxMail.status == PENDING, OutboxMail.next_attempt_at <= now)
+            .where(OutboxMail.status.in_((PENDING, SENDING)), OutboxMail.next_attempt_at <= now)
             .order_by(OutboxMail.id)
         ).all()
     for outbox_id, attempts in due:
@@ -182,8 +182,9 @@ def flush_outbox(db: Database, smtp: SmtpSettings, now: datetime) -> FlushResult
 def send_one(db: Database, smtp: SmtpSettings, outbox_id: int, now: datetime) -> FlushResult:
     """Sends one outbox mail if it is pending and due; returns the counts (all 0: not sent).
 
-    The row is claimed first (its next attempt moved past the sending time, in one
-    conditional UPDATE), so two workers given the same id send it once.
+    The row is claimed first (status `sending` until its lease runs out, in one
+    conditional UPDATE), so two workers given the same id send it once, and a person's
+    retry (release_backoff) leaves a mail being sent alone.
     """
     result = FlushResult()
     if not smtp.configured:
@@ -212,17 +213,17 @@ def send_one(db: Database, smtp: SmtpSettings, outbox_id: int, now: datetime) ->
 
 
 def _claim(db: Database, outbox_id: int, now: datetime, smtp: SmtpSettings) -> bool:
-    # A sender that dies mid-send leaves the row pending; it is due again after the lease.
+    # A sender that dies mid-send leaves the row `sending`; after the lease it is claimed again.
     lease = timedelta(seconds=60 + 4 * smtp.timeout_seconds)
     with db.session() as session:
         claimed = session.execute(
             update(OutboxMail)
             .where(
                 OutboxMail.id == outbox_id,
-                OutboxMail.status == PENDING,
+                OutboxMail.status.in_((PENDING, SENDING)),  # sending: its lease ran out
                 OutboxMail.next_attempt_at <= now,
             )
-            .values(next_attempt_at=now + lease)
+            .values(status=SENDING, next_attempt_at=now + lease)
         )
         return claimed.rowcount == 1
 
@@ -244,7 +245,7 @@ def _record_failure(
             exc,
         )
         return
-    row.next_attempt_at = now + backoff(row.attempts, smtp)
+    row.status, row.next_attempt_at = PENDING, now + backoff(row.attempts, smtp)
     result.retrying += 1
     log.warning(
         "sending %s #%d failed (attempt %d), next try at %s: %s",
@@ -280,7 +281,9 @@ def pending_mail(db: Database) -> list[dict]:
 def release_backoff(db: Database, now: datetime) -> int:
     """Makes waiting and given-up mail due now (a person asked to retry); returns how many."""
     with db.session() as session:
-        rows = list(session.scalars(select(OutboxMail).where(OutboxMail.status != SENT)))
+        rows = list(  # not a mail being sent right now: it would go out twice
+            session.scalars(select(OutboxMail).where(OutboxMail.status.not_in((SENT, SENDING))))
+        )
         for row in rows:
             if row.status == FAILED:  # give it a fresh set of attempts
                 row.attempts = 0
