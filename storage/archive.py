@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from pipeline.errors import StorageError
 from storage import layout
-from storage.blobstore import BlobStore, LocalBlobStore, is_store_key, temp_beside
+from storage.blobstore import BlobStore, LocalBlobStore, atomic_write, is_store_key, temp_beside
 
 
 class Archive:
@@ -85,17 +85,7 @@ class Archive:
 
     def put_bytes(self, rel: str, data: bytes) -> str:
         """Writes data atomically at rel (replacing what was there); returns rel."""
-        target = self._local(rel)
-        fd, tmp = temp_beside(target)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self._local(rel), lambda handle: handle.write(data))
         self.publish(rel)
         return rel
 
