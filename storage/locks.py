@@ -34,6 +34,23 @@ def advisory_key(name: str) -> int:
     )
 
 
+def process_gone(host: str, pid: str) -> bool | None:
+    """Return whether process pid of host has ended; None when this machine cannot tell.
+
+    Lock holders, leases and jobs name their process "host:pid"; only on that host can
+    a dead holder be told from a live one (elsewhere, only an expiry can).
+    """
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 class SingletonLock:
     """A named lock that one process in the whole deployment can hold."""
 

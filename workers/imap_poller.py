@@ -31,6 +31,7 @@ import imapclient
 
 from pipeline.errors import MailboxError, MailroomError
 from storage import mailbox_state as state
+from storage.locks import process_gone
 from storage.mailbox_state import FolderKey
 from workers import imap_client, queue, queued_mail
 from workers.context import AppContext
@@ -162,16 +163,7 @@ def _take_lease(ctx: AppContext, name: str, holder: str) -> bool:
 def _holder_is_dead(holder: str) -> bool:
     """Return True if holder names a process on this host that no longer runs."""
     host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another host: only the lease's expiry can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return process_gone(host, rest.partition(":")[0]) is True  # another host: lease expiry
 
 
 class _AccountPoll:

@@ -377,7 +377,9 @@ def _lock_contents(session: Session, digests: list[str | None]) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    for key in sorted({int(d[:15], 16) for d in digests if d}):  # 60 bits: a bigint key
+    from storage.locks import advisory_key
+
+    for key in sorted({advisory_key(f"content:{d}") for d in digests if d}):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from storage.archive import Archive
 from storage.db import Database
+from storage.locks import process_gone
 from storage.media_models import MediaJob
 from storage.models import Item, Message
 from storage.search import index_message
@@ -189,16 +190,11 @@ def recover_stale(session: Session) -> int:
 
 def _is_dead(job: MediaJob, host: str) -> bool:
     worker_host, _, pid = (job.worker or "").rpartition(":")
-    if worker_host != host or not pid.isdigit():
+    gone = process_gone(worker_host, pid) if worker_host == host else None
+    if gone is None:  # another host: only the time since it started can tell
         started = job.started_at or job.created_at
         return started < datetime.now(UTC) - STALE_AFTER
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return _is_zombie(int(pid))
+    return gone or _is_zombie(int(pid))
 
 
 def _is_zombie(pid: int) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select, update
 
 from pipeline.errors import MailroomError
+from storage.locks import process_gone
 from storage.media_models import MediaJob
 from workers import queued_mail
 from workers.context import AppContext
@@ -205,15 +205,7 @@ def run_media(ctx: AppContext, job_id: int, *, redelivered: bool = False) -> str
 
 def _holder_dead(worker: str | None) -> bool:
     host, _, pid = (worker or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return process_gone(host, pid) is True
 
 
 def _init_media_worker(ctx: AppContext) -> None:
