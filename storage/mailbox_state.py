@@ -232,13 +232,7 @@ def record_outcome(
     after_done: bool = False,
 ) -> MailboxRecord:
     """Record (or update a retried) UID as handled and return its row."""
-    row = session.scalar(select(MailboxRecord).where(*_match(key), MailboxRecord.uid == uid))
-    if row is None:
-        row = MailboxRecord(
-            account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=uid,
-            attempts=0,
-        )  # fmt: skip
-        session.add(row)
+    row = _uid_row(session, key, uid)
     row.status, row.message_pk, row.raw_sha256 = status, message_pk, raw_sha256
     row.error = error[:2000] if error else None
     row.attempts = (row.attempts or 0) + 1
@@ -280,23 +274,17 @@ def record_queued(
     Only the first queued UID of a message gets a job: the job settles every queued
     UID with the same bytes, so two copies are never filed by two workers at once.
     """
-    row = session.scalar(select(MailboxRecord).where(*_match(key), MailboxRecord.uid == uid))
+    row = _uid_row(session, key, uid)
+    row.status, row.raw_sha256, row.message_pk, row.error = QUEUED, raw_sha256, None, None
+    row.received_at, row.after_done = received_at, after_done
+    session.flush()
     others = session.scalar(
         select(func.count(MailboxRecord.id)).where(
             MailboxRecord.raw_sha256 == raw_sha256,
             MailboxRecord.status.in_(WAITING_FOR_WORKER),
-            MailboxRecord.id != (row.id if row is not None else -1),
+            MailboxRecord.id != row.id,
         )
     )
-    if row is None:
-        row = MailboxRecord(
-            account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=uid,
-            attempts=0,
-        )  # fmt: skip
-        session.add(row)
-    row.status, row.raw_sha256, row.message_pk, row.error = QUEUED, raw_sha256, None, None
-    row.received_at, row.after_done = received_at, after_done
-    session.flush()
     return not others
 
 
@@ -393,6 +381,18 @@ def stale_queued(session: Session, older: datetime, dead_before: datetime) -> li
     for row in rows:
         first.setdefault(row.raw_sha256 or "", row)
     return list(first.values())
+
+
+def _uid_row(session: Session, key: FolderKey, uid: int) -> MailboxRecord:
+    """Return the record of this UID, made (with no attempts yet) if there is none."""
+    row = session.scalar(select(MailboxRecord).where(*_match(key), MailboxRecord.uid == uid))
+    if row is None:
+        row = MailboxRecord(
+            account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=uid,
+            attempts=0,
+        )  # fmt: skip
+        session.add(row)
+    return row
 
 
 def _match(key: FolderKey) -> tuple:

@@ -22,8 +22,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 
 class UTCDateTime(TypeDecorator):
@@ -168,6 +169,16 @@ class Item(Base):
     )
     container: Mapped[Item | None] = relationship(
         remote_side="Item.id", foreign_keys=[container_id]
+    )
+
+
+def first_copy(session: Session, sha: str) -> int | None:
+    """Return the id of the item holding the first filed copy of these bytes, if any."""
+    return session.scalar(
+        select(Item.id)
+        .where(Item.sha256 == sha, Item.duplicate_of_id.is_(None), Item.role == "material")
+        .order_by(Item.id)
+        .limit(1)
     )
 
 

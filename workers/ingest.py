@@ -24,7 +24,7 @@ from pipeline.message import ParsedMessage
 from pipeline.parse import parse_message
 from pipeline.units import UnitDirectory
 from storage import layout
-from storage.models import DecisionRecord, IngestError, IngestRun, Item, Message
+from storage.models import DecisionRecord, IngestError, IngestRun, Item, Message, first_copy
 from storage.search import index_message
 from workers import media_jobs
 from workers.context import AppContext
@@ -264,7 +264,7 @@ class Ingestor:
                 if data is not None:
                     item.sha256, item.blob_path = archive.put_blob(data, digest)
                     item.size = len(data)
-                    item.duplicate_of_id = _first_copy(session, item.sha256)
+                    item.duplicate_of_id = first_copy(session, item.sha256)
                     if item.duplicate_of_id is None and item.sha256 in firsts:
                         item.duplicate_of = firsts[item.sha256]
                     elif item.duplicate_of_id is None and plan.role == "material":
@@ -381,15 +381,6 @@ def _lock_contents(session: Session, digests: list[str | None]) -> None:
 
     for key in sorted({advisory_key(f"content:{d}") for d in digests if d}):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-
-
-def _first_copy(session: Session, sha: str) -> int | None:
-    return session.scalar(
-        select(Item.id)
-        .where(Item.sha256 == sha, Item.duplicate_of_id.is_(None), Item.role == "material")
-        .order_by(Item.id)
-        .limit(1)
-    )
 
 
 def _declared(parsed: ParsedMessage, plan: ItemPlan) -> str:

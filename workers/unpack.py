@@ -23,7 +23,7 @@ from pipeline.errors import ArchiveError
 from pipeline.media.archives import ENCRYPTED, OK, Member, archive_kind, list_and_extract
 from pipeline.sniff import sniff
 from storage import layout
-from storage.models import DecisionRecord, Item, Message
+from storage.models import DecisionRecord, Item, Message, first_copy
 from workers.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def _member_item(
         with open(member.path, "rb") as handle:
             head = handle.read(8192)
         item.sha256, item.blob_path, item.size = ctx.archive.put_blob_file(member.path)
-        item.duplicate_of_id = _first_copy(session, item.sha256)
+        item.duplicate_of_id = first_copy(session, item.sha256)
     found = sniff(head, PurePosixPath(name).name)
     item.mime, item.media = found.mime, found.media
     kind = classify_kind(
@@ -158,12 +158,3 @@ def _link_view(
     ]
     rel = str(PurePosixPath(folder, *parts)) if parts else layout.item_view_path(folder, "未命名")
     item.path = ctx.archive.link(item.blob_path, rel, made=created)
-
-
-def _first_copy(session: Session, sha: str) -> int | None:
-    return session.scalar(
-        select(Item.id)
-        .where(Item.sha256 == sha, Item.duplicate_of_id.is_(None), Item.role == "material")
-        .order_by(Item.id)
-        .limit(1)
-    )
