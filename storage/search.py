@@ -127,8 +127,11 @@ def index_message(session: Session, message_pk: int, *, new: bool = False) -> No
 
     Runs inside the caller's transaction, so the index never disagrees with the rows.
     new=True says the message was never indexed (just filed), so there is nothing to drop.
+    Otherwise the message row is locked first (PostgreSQL; SQLite writers already take
+    turns), so two jobs re-indexing one message at once cannot leave duplicate or stale
+    documents behind.
     """
-    message = session.get(Message, message_pk)
+    message = session.get(Message, message_pk, with_for_update=None if new else True)
     if not new:
         drop_message(session, message_pk)
     if message is None:

@@ -273,16 +273,30 @@ def _claim(db: Database, job_id: int) -> tuple[str, derive.Source] | None:
 
 
 def _finish(db: Database, job_id: int, result: derive.Derived | None, error: str | None) -> None:
+    """Settles a job and merges what it made into its item.
+
+    A video's poster and its web copy finish in two lanes at once and both merge
+    into item.meta: the job row is written first, so on SQLite this transaction
+    holds the write lock before it reads the item, and on PostgreSQL the item row
+    is locked — otherwise the later commit would drop the other job's keys.
+    """
     with db.session() as session:
-        job = session.get(MediaJob, job_id)
-        if result is not None:
-            item = session.get(Item, job.item_id)
-            derive.apply_derived(item, result)
-            if result.text is not None:  # the document's words become searchable
-                index_message(session, item.message_pk)
-        job.state = "failed" if error else "done"
-        job.error = error[:4000] if error else None
-        job.finished_at = datetime.now(UTC)
+        session.execute(
+            update(MediaJob)
+            .where(MediaJob.id == job_id)
+            .values(
+                state="failed" if error else "done",
+                error=error[:4000] if error else None,
+                finished_at=datetime.now(UTC),
+            )
+        )
+        if result is None:
+            return
+        item_id = session.scalar(select(MediaJob.item_id).where(MediaJob.id == job_id))
+        item = session.get(Item, item_id, with_for_update=True, populate_existing=True)
+        derive.apply_derived(item, result)
+        if result.text is not None:  # the document's words become searchable
+            index_message(session, item.message_pk)
 
 
 # -- the in-process pool -----------------------------------------------------------------

@@ -6,18 +6,20 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from pipeline.errors import ConfigError
 from storage.media_models import MediaJob
 from storage.models import Item
+from storage.search import SearchDoc, index_message, search
 from tests.media import files
 from tests.media.conftest import MAILROOM, env_without_ffmpeg, make_site
-from workers import media_jobs
+from workers import derive, media_jobs
 from workers.cli import cli
 from workers.derive import media_settings
 from workers.ingest import Ingestor, SourceRef
@@ -61,6 +63,89 @@ def test_thumbnails_are_queued_before_videos_and_the_pool_makes_them(app, tmp_pa
         assert video.meta["codec"] == "hevc" and video.meta["web_action"] == "transcode"
         assert app.archive.abspath(video.web_video).is_file()
         assert app.archive.abspath(video.thumbnail).is_file()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_two_jobs_finishing_at_once_keep_what_both_made(engine, make_app, request, tmp_path):
+    """A video's poster and web copy settle in two lanes at once; neither loses the other's meta."""
+    url = request.getfixturevalue("postgres").create_database() if engine == "postgresql" else None
+    app = make_app(database_url=url)
+    Ingestor(app, "test").ingest(_video_message(tmp_path), SourceRef("file", "video.eml"))
+    with app.db.session() as session:
+        item_id = session.scalar(select(Item.id).where(Item.name == "宣传片.mp4"))
+        jobs = dict(
+            session.execute(
+                select(MediaJob.kind, MediaJob.id).where(MediaJob.item_id == item_id)
+            ).all()
+        )
+
+    # The poster job is committing: it has written its job row and the item's meta.
+    first = app.db.sessions()
+    first.execute(update(MediaJob).where(MediaJob.id == jobs["thumbs"]).values(state="done"))
+    item = first.get(Item, item_id, with_for_update=True)
+    item.meta = {**item.meta, "width": 320}
+    first.flush()
+    # Meanwhile the web copy finishes.
+    result = derive.Derived(meta={"web_action": "transcode"})
+    second = threading.Thread(target=media_jobs._finish, args=(app.db, jobs["video"], result, None))
+    second.start()
+    time.sleep(0.5)  # long enough for the second to read the item if it would not wait
+    first.commit()
+    first.close()
+    second.join(timeout=60)
+
+    with app.db.session() as session:
+        meta = session.get(Item, item_id).meta
+        states = set(session.scalars(select(MediaJob.state).where(MediaJob.item_id == item_id)))
+    assert meta["width"] == 320 and meta["web_action"] == "transcode"
+    assert states == {"done"}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_two_documents_read_at_once_are_both_searchable_once(engine, make_app, request, tmp_path):
+    """Two jobs of one message re-index it at once: no duplicate or stale search rows."""
+    url = request.getfixturevalue("postgres").create_database() if engine == "postgresql" else None
+    app = make_app(database_url=url)
+    Ingestor(app, "test").ingest(_video_message(tmp_path), SourceRef("file", "video.eml"))
+    with app.db.session() as session:
+        message_pk = session.scalar(select(Item.message_pk))
+        jobs = {
+            name: job_id
+            for name, job_id in session.execute(
+                select(Item.name, MediaJob.id)
+                .join(Item, Item.id == MediaJob.item_id)
+                .where(MediaJob.kind == "thumbs")
+            )
+        }
+
+    def read(name: str, words: str) -> None:
+        media_jobs._finish(app.db, jobs[name], derive.Derived(text=words), None)
+
+    # The first job's transaction is open and has re-indexed the message ...
+    first = app.db.sessions()
+    first.execute(update(MediaJob).where(MediaJob.id == jobs["现场.jpg"]).values(state="done"))
+    picture = first.scalar(select(Item).where(Item.name == "现场.jpg").with_for_update())
+    picture.text = "实训基地开放日"
+    index_message(first, message_pk)
+    first.flush()
+    # ... when the second finishes.
+    second = threading.Thread(target=read, args=("宣传片.mp4", "技能大赛颁奖典礼"))
+    second.start()
+    time.sleep(0.5)  # long enough for the second to index if it would not wait
+    first.commit()
+    first.close()
+    second.join(timeout=60)
+
+    with app.db.session() as session:
+        docs = session.execute(
+            select(SearchDoc.item_id, SearchDoc.body).where(SearchDoc.message_pk == message_pk)
+        ).all()
+        items = session.scalar(select(func.count(Item.id)).where(Item.message_pk == message_pk))
+        assert len(docs) == items + 1  # the message and each item once
+        names = dict(session.execute(select(Item.id, Item.name)).all())
+        for words, name in (("实训基地", "现场.jpg"), ("颁奖典礼", "宣传片.mp4")):
+            hits, total = search(session, words)
+            assert [names.get(hit.item_id) for hit in hits] == [name] and total == 1
 
 
 def test_media_retry_redoes_a_job_that_failed(tmp_path):
