@@ -129,9 +129,11 @@ def index_message(session: Session, message_pk: int, *, new: bool = False) -> No
     new=True says the message was never indexed (just filed), so there is nothing to drop.
     Otherwise the message row is locked first (PostgreSQL; SQLite writers already take
     turns), so two jobs re-indexing one message at once cannot leave duplicate or stale
-    documents behind.
+    documents behind. FOR NO KEY UPDATE, so rows that merely refer to the message
+    (new items, their search rows) are not held up by it.
     """
-    message = session.get(Message, message_pk, with_for_update=None if new else True)
+    lock = None if new else {"key_share": True}
+    message = session.get(Message, message_pk, with_for_update=lock)
     if not new:
         drop_message(session, message_pk)
     if message is None:

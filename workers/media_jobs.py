@@ -29,6 +29,7 @@ from multiprocessing import get_context
 from typing import Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from storage.archive import Archive
@@ -44,6 +45,7 @@ from workers.context import AppContext
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is marked failed
 STALE_AFTER = timedelta(hours=6)  # a running row from another machine is presumed dead
+SAVE_ATTEMPTS = 3  # a result the index refused (deadlock, dropped connection) is saved again
 
 
 @dataclass(frozen=True, order=True)
@@ -243,10 +245,40 @@ def run_job(job_id: int) -> str:
     # before the index says they exist, so every machine can serve them.
     for rel in filter(None, (result.thumbnail, result.preview, result.web_video)):
         archive.publish(rel)
-    _finish(db, job_id, result, None)
+    if not _save(db, job_id, kind, source, result):
+        return "failed"
     if result.status:
         log.info("%s is %s: %s", source.name, result.status, result.error)
     return "done"
+
+
+def _save(
+    db: Database, job_id: int, kind: str, source: derive.Source, result: derive.Derived
+) -> bool:
+    """Saves a job's result; a job whose result cannot be saved is failed, never left running.
+
+    A deadlock or a dropped connection is tried again (the files are already made,
+    so saving twice is harmless); after that the job is recorded as failed, so
+    `mailroom media retry` can run it again.
+    """
+    reason = "its result could not be saved"
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        try:
+            _finish(db, job_id, result, None)
+            return True
+        except DBAPIError as exc:
+            log.warning(
+                "could not save the %s of %s (attempt %d of %d): %s",
+                kind, source.name, attempt, SAVE_ATTEMPTS, str(exc).splitlines()[0],
+            )  # fmt: skip
+            reason = f"the index did not take its result: {exc.orig or exc}"
+            time.sleep(0.2 * attempt)
+        except Exception as exc:
+            log.exception("could not save the %s of %s", kind, source.name)
+            reason = f"its result could not be saved: {type(exc).__name__}: {exc}"
+            break
+    _finish(db, job_id, None, reason[:4000])
+    return False
 
 
 def _claim(db: Database, job_id: int) -> tuple[str, derive.Source] | None:
@@ -273,30 +305,40 @@ def _claim(db: Database, job_id: int) -> tuple[str, derive.Source] | None:
 
 
 def _finish(db: Database, job_id: int, result: derive.Derived | None, error: str | None) -> None:
-    """Settles a job and merges what it made into its item.
-
-    A video's poster and its web copy finish in two lanes at once and both merge
-    into item.meta: the job row is written first, so on SQLite this transaction
-    holds the write lock before it reads the item, and on PostgreSQL the item row
-    is locked — otherwise the later commit would drop the other job's keys.
-    """
+    """Settles a job and merges what it made into its item, in one transaction."""
     with db.session() as session:
-        session.execute(
-            update(MediaJob)
-            .where(MediaJob.id == job_id)
-            .values(
-                state="failed" if error else "done",
-                error=error[:4000] if error else None,
-                finished_at=datetime.now(UTC),
-            )
-        )
-        if result is None:
+        item = settle_job(session, job_id, error, with_item=result is not None)
+        if item is None or result is None:
             return
-        item_id = session.scalar(select(MediaJob.item_id).where(MediaJob.id == job_id))
-        item = session.get(Item, item_id, with_for_update=True, populate_existing=True)
         derive.apply_derived(item, result)
         if result.text is not None:  # the document's words become searchable
             index_message(session, item.message_pk)
+
+
+def settle_job(session: Session, job_id: int, error: str | None, *, with_item: bool) -> Item | None:
+    """Marks a job done or failed; returns its item, locked for the result, if asked.
+
+    A video's poster and its web copy finish in two lanes at once and both merge
+    into item.meta, so the item is read only once no other result can be written
+    in between: on SQLite the job row is written first, which takes the write lock;
+    on PostgreSQL the item row is locked FOR NO KEY UPDATE. Not FOR UPDATE: a job
+    re-indexing a sibling item's message inserts search rows that refer to this
+    item (a KEY SHARE lock), and FOR UPDATE would deadlock with it.
+    """
+    session.execute(
+        update(MediaJob)
+        .where(MediaJob.id == job_id)
+        .values(
+            state="failed" if error else "done",
+            error=error[:4000] if error else None,
+            finished_at=datetime.now(UTC),
+        )
+    )
+    if not with_item:
+        return None
+    item_id = session.scalar(select(MediaJob.item_id).where(MediaJob.id == job_id))
+    lock = {"key_share": True}
+    return session.get(Item, item_id, with_for_update=lock, populate_existing=True)
 
 
 # -- the in-process pool -----------------------------------------------------------------
@@ -378,22 +420,54 @@ class LocalPool:
             self.wait()
             with self.ctx.db.session() as session:
                 open_rows = session.execute(
-                    select(MediaJob.priority, MediaJob.id, MediaJob.kind, MediaJob.state).where(
+                    select(
+                        MediaJob.priority,
+                        MediaJob.id,
+                        MediaJob.kind,
+                        MediaJob.state,
+                        MediaJob.worker,
+                    ).where(
                         MediaJob.id.in_(self._submitted), MediaJob.state.in_(("pending", "running"))
                     )
                 ).all()
             if not open_rows:
                 return
-            for priority, job_id, kind, state in open_rows:
+            mine = {f"{socket.gethostname()}:{pid}" for pid in self._pids()}
+            with self._cond:
+                orphans = [job_id for _, job_id, _, state, worker in open_rows
+                           if state == "running" and worker in mine
+                           and job_id not in self._known]  # fmt: skip
+            if orphans:  # our worker returned without settling the row (the index was down)
+                self._release(orphans)
+                continue
+            for priority, job_id, kind, state, _ in open_rows:
                 if state == "pending":
                     self.submit(JobRef(priority, job_id, kind))
             time.sleep(0.5)
 
+    def _pids(self) -> list[int]:
+        # ProcessPoolExecutor has no public list of its processes; its _processes map
+        # (pid -> process) has been stable since Python 3.2.
+        return [pid for ex in self._executors.values() for pid in (ex._processes or {})]
+
+    def _release(self, job_ids: list[int]) -> None:
+        """Puts jobs our workers left `running` back to pending (failed after MAX_ATTEMPTS)."""
+        try:
+            with self.ctx.db.session() as session:
+                for job in session.scalars(
+                    select(MediaJob).where(MediaJob.id.in_(job_ids), MediaJob.state == "running")
+                ):
+                    if job.attempts >= MAX_ATTEMPTS:
+                        job.state, job.finished_at = "failed", datetime.now(UTC)
+                        job.error = job.error or "its result could not be saved"
+                    else:
+                        job.state, job.worker = "pending", None
+        except Exception:  # the index is unreachable: the next start recovers these rows
+            log.exception("could not put media jobs %s back in the queue", job_ids)
+
     def _interrupt_running(self) -> None:
         """Interrupts the worker processes and puts their jobs back to pending."""
-        # ProcessPoolExecutor has no public way to interrupt a running call; its
-        # _processes map (pid -> process) has been stable since Python 3.2.
-        pids = [pid for ex in self._executors.values() for pid in (ex._processes or {})]
+        pids = self._pids()  # ProcessPoolExecutor has no public way to interrupt a call
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGINT)  # run_command then kills its ffmpeg too
@@ -445,6 +519,7 @@ class LocalPool:
                 log.info("media job %d interrupted; it stays queued", job.id)
             except Exception:  # the job's own errors are recorded by run_job; this is ours
                 log.exception("media job %d could not be run", job.id)
+                self._release([job.id])
             finally:
                 with self._cond:
                     self._known.discard(job.id)

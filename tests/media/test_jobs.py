@@ -11,7 +11,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from pipeline.errors import ConfigError
 from storage.media_models import MediaJob
@@ -79,11 +79,10 @@ def test_two_jobs_finishing_at_once_keep_what_both_made(engine, make_app, reques
             ).all()
         )
 
-    # The poster job is committing: it has written its job row and the item's meta.
+    # The poster job is committing: it has settled its job row and merged its meta.
     first = app.db.sessions()
-    first.execute(update(MediaJob).where(MediaJob.id == jobs["thumbs"]).values(state="done"))
-    item = first.get(Item, item_id, with_for_update=True)
-    item.meta = {**item.meta, "width": 320}
+    item = media_jobs.settle_job(first, jobs["thumbs"], None, with_item=True)
+    derive.apply_derived(item, derive.Derived(meta={"width": 320}))
     first.flush()
     # Meanwhile the web copy finishes.
     result = derive.Derived(meta={"web_action": "transcode"})
@@ -103,7 +102,7 @@ def test_two_jobs_finishing_at_once_keep_what_both_made(engine, make_app, reques
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_two_documents_read_at_once_are_both_searchable_once(engine, make_app, request, tmp_path):
-    """Two jobs of one message re-index it at once: no duplicate or stale search rows."""
+    """Two jobs of one message re-index it at once: no deadlock, no duplicate or stale rows."""
     url = request.getfixturevalue("postgres").create_database() if engine == "postgresql" else None
     app = make_app(database_url=url)
     Ingestor(app, "test").ingest(_video_message(tmp_path), SourceRef("file", "video.eml"))
@@ -121,17 +120,16 @@ def test_two_documents_read_at_once_are_both_searchable_once(engine, make_app, r
     def read(name: str, words: str) -> None:
         media_jobs._finish(app.db, jobs[name], derive.Derived(text=words), None)
 
-    # The first job's transaction is open and has re-indexed the message ...
+    # The first job has settled and merged its text, and is about to re-index ...
     first = app.db.sessions()
-    first.execute(update(MediaJob).where(MediaJob.id == jobs["现场.jpg"]).values(state="done"))
-    picture = first.scalar(select(Item).where(Item.name == "现场.jpg").with_for_update())
-    picture.text = "实训基地开放日"
-    index_message(first, message_pk)
+    picture = media_jobs.settle_job(first, jobs["现场.jpg"], None, with_item=True)
+    derive.apply_derived(picture, derive.Derived(text="实训基地开放日\x00"))
     first.flush()
-    # ... when the second finishes.
+    # ... when the second finishes (its search rows refer to the first's locked item).
     second = threading.Thread(target=read, args=("宣传片.mp4", "技能大赛颁奖典礼"))
     second.start()
-    time.sleep(0.5)  # long enough for the second to index if it would not wait
+    time.sleep(0.5)  # long enough for the second to reach its own re-index
+    index_message(first, message_pk)
     first.commit()
     first.close()
     second.join(timeout=60)
@@ -146,6 +144,23 @@ def test_two_documents_read_at_once_are_both_searchable_once(engine, make_app, r
         for words, name in (("实训基地", "现场.jpg"), ("颁奖典礼", "宣传片.mp4")):
             hits, total = search(session, words)
             assert [names.get(hit.item_id) for hit in hits] == [name] and total == 1
+
+
+def test_a_result_the_index_refuses_fails_the_job_instead_of_leaving_it_running(
+    app, tmp_path, monkeypatch
+):
+    """A pool waiting for its jobs once waited forever for a row left `running`."""
+    Ingestor(app, "test").ingest(_video_message(tmp_path), SourceRef("file", "video.eml"))
+    unsaveable = derive.Derived(meta={"camera": object()})  # not JSON: the flush raises
+    monkeypatch.setattr(derive, "derive", lambda *args: unsaveable)
+    media_jobs.init_worker(app.config, media_settings(app.config))
+    with app.db.session() as session:
+        job_id = session.scalar(select(MediaJob.id).where(MediaJob.kind == "video"))
+    assert media_jobs.run_job(job_id) == "failed"
+    with app.db.session() as session:
+        job = session.get(MediaJob, job_id)
+        assert job.state == "failed" and "could not be saved" in job.error
+        assert job.attempts == 1
 
 
 def test_media_retry_redoes_a_job_that_failed(tmp_path):
