@@ -64,8 +64,10 @@ def codec_for(label: str | None) -> str | None:
 
 def guess_decode(data: bytes) -> str:
     """Returns bytes decoded with the most plausible charset (UTF-8 first, then a guess)."""
-    if not data:
-        return ""
+    return without_nul(_guess_decode(data)) if data else ""
+
+
+def _guess_decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -116,14 +118,24 @@ def _best_chinese(data: bytes) -> str | None:
     return text if share >= 0.6 else None
 
 
+def without_nul(text: str) -> str:
+    """Returns text without NUL characters.
+
+    They never mean anything in mail or document text (a broken encoder, UTF-16
+    read as 8-bit), and PostgreSQL refuses to store them: one NUL in a subject
+    would stop the whole message from being filed there.
+    """
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def decode_bytes(data: bytes, label: str | None) -> str:
     """Returns bytes decoded by their declared charset, falling back to a guess."""
     codec = codec_for(label)
     if codec == "utf-8" and data.isascii():
-        return data.decode("ascii")
+        return without_nul(data.decode("ascii"))
     if codec:
         try:
-            return data.decode(codec)
+            return without_nul(data.decode(codec))
         except UnicodeDecodeError:
             pass
     return guess_decode(data)
@@ -186,5 +198,5 @@ def header_to_text(value: object) -> str:
         if any("\udc80" <= ch <= "\udcff" for ch in text):
             # compat32 keeps raw 8-bit header bytes as surrogate escapes.
             text = guess_decode(text.encode("ascii", "surrogateescape"))
-    text = decode_encoded_words(text)
+    text = without_nul(decode_encoded_words(text))
     return " ".join(text.replace("\r", " ").replace("\n", " ").split())

@@ -12,6 +12,7 @@ import zipfile
 
 from lxml import etree
 
+from pipeline.charsets import without_nul
 from pipeline.message import Part
 from pipeline.sniff import extension
 
@@ -38,7 +39,7 @@ def document_texts(parts: list[Part]) -> dict[str, str]:
             log.debug("no text from %s: %s", part.filename, exc)
             continue
         if text.strip():
-            texts[part.filename] = text[:_MAX_CHARS]
+            texts[part.filename] = without_nul(text[:_MAX_CHARS])
     return texts
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.charsets import decode_bytes
+from pipeline.charsets import decode_bytes, without_nul
 from pipeline.errors import ConfigError, MediaError
 from pipeline.sniff import extension
 from storage import layout
@@ -153,12 +153,23 @@ def apply_derived(item: Item, result: Derived) -> None:
     for name in ("thumbnail", "preview", "web_video"):
         if getattr(result, name) is not None:
             setattr(item, name, getattr(result, name))
-    if result.meta:
-        item.meta = {**(item.meta or {}), **result.meta}  # a new dict, so the JSON is saved
+    if result.meta:  # a new dict, so the JSON is saved
+        item.meta = {**(item.meta or {}), **_without_nul(result.meta)}
     if result.text is not None:
-        item.text = result.text[:MAX_TEXT_CHARS]
+        item.text = without_nul(result.text[:MAX_TEXT_CHARS])
     if result.status is not None:
         item.status, item.error = result.status, result.error
+
+
+def _without_nul(value: Any) -> Any:
+    """Returns meta with NUL taken out of its strings (EXIF fields and PDF text carry them)."""
+    if isinstance(value, str):
+        return without_nul(value)
+    if isinstance(value, dict):
+        return {key: _without_nul(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(inner) for inner in value]
+    return value
 
 
 def _out(archive: Archive, src: Source, name: str) -> tuple[str, Path]:

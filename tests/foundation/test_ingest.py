@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from pathlib import Path
@@ -296,3 +297,36 @@ def test_two_messages_with_the_same_file_filed_at_once_keep_one_original(app, ma
     assert [p.message_pk for p in photos] == [outcomes["A"].message_pk, outcomes["B"].message_pk]
     assert photos[0].duplicate_of_id is None and photos[1].duplicate_of_id == photos[0].id
     assert photos[1].path == photos[0].path  # one file in the tree, shown for both messages
+
+
+def _b64word(text: str) -> str:
+    return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
+
+
+def test_nul_characters_in_headers_body_and_file_name_do_not_stop_filing(app, tmp_path):
+    """PostgreSQL refuses NUL in text: a subject with one used to fail the whole message."""
+    body = base64.b64encode("大连市教育局\x00 活动周方案请查收".encode()).decode()
+    name = _b64word("大连市活动周\x00方案.txt")
+    sender, subject = _b64word("大连\x00市教育局"), _b64word("【大连市教育局】活动周\x00方案")
+    raw = (
+        f"From: {sender} <xuanchuan@dl.edu.example.cn>\r\n"
+        "To: zcc@example.cn\r\n"
+        f"Subject: {subject}\r\n"
+        "Message-ID: <nul-in-headers@dl.edu.example.cn>\r\n"
+        "Date: Tue, 16 May 2023 10:00:00 +0800\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n"
+        f'--b\r\nContent-Type: text/plain; name="{name}"\r\n'
+        f'Content-Disposition: attachment; filename="{name}"\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n--b--\r\n"
+    )
+    mail = tmp_path / "nul.eml"
+    mail.write_bytes(raw.encode())
+    [outcome] = ingest(app, mail)
+    assert outcome.status == "filed", outcome.error
+    message = one(app, select(Message))
+    assert message.subject == "【大连市教育局】活动周方案"
+    assert message.from_name == "大连市教育局" and "\x00" not in message.body_text
+    assert one(app, select(Item).where(Item.role == "material")).name == "大连市活动周方案.txt"
