@@ -46,6 +46,24 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class Clipped(TypeDecorator):
+    """A VARCHAR(n) for text that comes from the sender: longer values keep their first n
+    characters (the raw message keeps every one).
+
+    SQLite ignores the length but PostgreSQL refuses a longer value, so a 400-character
+    Content-Type or a 2,000-character display name would stop the whole message there.
+    Paths and codes are not clipped: a cut path would point at the wrong file.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        if value is None or len(value) <= self.impl.length:
+            return value
+        return value[: self.impl.length]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -68,7 +86,7 @@ class SenderAddress(Base):
     """A sender address known to belong to a unit, configured or learned from triage."""
 
     __tablename__ = "sender_addresses"
-    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    address: Mapped[str] = mapped_column(Clipped(320), primary_key=True)
     unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"))
     source: Mapped[str] = mapped_column(String(16), default="learned")  # configured | learned
     learned_by: Mapped[str | None] = mapped_column(String(100))
@@ -80,7 +98,7 @@ class IngestRun(Base):
 
     __tablename__ = "ingest_runs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(Clipped(500))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     messages: Mapped[int] = mapped_column(Integer, default=0)
@@ -97,15 +115,15 @@ class Message(Base):
     raw_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     raw_path: Mapped[str] = mapped_column(String(500))
     raw_size: Mapped[int] = mapped_column(BigInteger)
-    message_id: Mapped[str] = mapped_column(String(998), default="", index=True)
-    source: Mapped[str] = mapped_column(String(1000), default="")
+    message_id: Mapped[str] = mapped_column(Clipped(998), default="", index=True)
+    source: Mapped[str] = mapped_column(Clipped(1000), default="")
     received_at: Mapped[datetime] = mapped_column(index=True)  # the mailbox's clock
     received_source: Mapped[str] = mapped_column(
         String(16), default=""
     )  # imap|received|date|ingest
     header_date: Mapped[datetime | None]  # the sender's Date: header
-    from_addr: Mapped[str] = mapped_column(String(320), default="", index=True)
-    from_name: Mapped[str] = mapped_column(String(500), default="")
+    from_addr: Mapped[str] = mapped_column(Clipped(320), default="", index=True)
+    from_name: Mapped[str] = mapped_column(Clipped(500), default="")
     to_addrs: Mapped[list[Any]] = mapped_column(default=list)
     subject: Mapped[str] = mapped_column(Text, default="")
     body_text: Mapped[str] = mapped_column(Text, default="")
@@ -116,8 +134,8 @@ class Message(Base):
     # filed | triage | not_material | error | quarantined
     is_material: Mapped[bool] = mapped_column(Boolean, default=True)
     flags: Mapped[list[Any]] = mapped_column(default=list)
-    forwarded_from: Mapped[str | None] = mapped_column(String(320))
-    forwarded_by: Mapped[str | None] = mapped_column(String(320))
+    forwarded_from: Mapped[str | None] = mapped_column(Clipped(320))
+    forwarded_by: Mapped[str | None] = mapped_column(Clipped(320))
     folder: Mapped[str | None] = mapped_column(String(1000))  # view folder, relative to archive
     error: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id"))
@@ -139,9 +157,9 @@ class Item(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(1000))
-    declared_type: Mapped[str] = mapped_column(String(200), default="")
-    mime: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(Clipped(1000))
+    declared_type: Mapped[str] = mapped_column(Clipped(200), default="")
+    mime: Mapped[str] = mapped_column(Clipped(200), default="")
     media: Mapped[str] = mapped_column(String(16))
     role: Mapped[str] = mapped_column(String(16), default="material")  # material | decorative
     kind: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -209,7 +227,7 @@ class IngestError(Base):
     message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(1000), default="")
+    source: Mapped[str] = mapped_column(Clipped(1000), default="")
     stage: Mapped[str] = mapped_column(String(32))
     error: Mapped[str] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text, default="")

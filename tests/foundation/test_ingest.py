@@ -330,3 +330,32 @@ def test_nul_characters_in_headers_body_and_file_name_do_not_stop_filing(app, tm
     assert message.subject == "【大连市教育局】活动周方案"
     assert message.from_name == "大连市教育局" and "\x00" not in message.body_text
     assert one(app, select(Item).where(Item.role == "material")).name == "大连市活动周方案.txt"
+
+
+def test_over_long_sender_fields_and_file_names_are_clipped_not_refused(app, tmp_path):
+    """PostgreSQL refuses a value longer than its column; the index keeps the first part."""
+    long_name = "大连市职业教育活动周方案" * 100 + ".docx"  # 1,205 characters
+    raw = (
+        f"From: {_b64word('大连市教育局' * 100)} <{'x' * 400}@dl.edu.example.cn>\r\n"
+        "To: zcc@example.cn\r\n"
+        f"Subject: {_b64word('【大连市教育局】活动周方案')}\r\n"
+        f"Message-ID: <{'m' * 1200}@dl.edu.example.cn>\r\n"
+        "Date: Tue, 16 May 2023 10:00:00 +0800\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n请查收\r\n"
+        f'--b\r\nContent-Type: application/x-{"v" * 300}; name="{_b64word(long_name)}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+        f"{base64.b64encode(b'plan').decode()}\r\n--b--\r\n"
+    )
+    mail = tmp_path / "long.eml"
+    mail.write_bytes(raw.encode())
+    [outcome] = ingest(app, mail)
+    assert outcome.status in ("filed", "triage"), outcome.error
+    message = one(app, select(Message))
+    assert message.from_name == ("大连市教育局" * 100)[:500]
+    assert len(message.from_addr) == 320 and len(message.message_id) == 998
+    item = one(app, select(Item).where(Item.role == "material"))
+    assert item.name == long_name[:1000] and item.declared_type.startswith("application/x-vvv")
+    assert len(item.declared_type) == 200
+    assert app.archive.abspath(item.blob_path).read_bytes() == b"plan"
