@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipeline.doctext import document_texts
@@ -161,6 +161,9 @@ def set_item_kind(ctx: AppContext, item_id: int, kind: str, actor: str) -> int:
     moved: list[dict] = []
     try:
         with ctx.db.session() as session:
+            message_pk = session.scalar(select(Item.message_pk).where(Item.id == item_id))
+            if message_pk is not None:
+                _locked_message(session, message_pk)
             item = session.get(Item, item_id)
             if item is None:
                 raise TriageError(f"no item {item_id}: see the item ids in `mailroom triage list`")
@@ -235,12 +238,35 @@ def _check_kinds(ctx: AppContext, kinds: dict[int, str] | None) -> None:
 
 
 def _message(session: Session, pk: int) -> Message:
-    message = session.get(Message, pk)
+    message = _locked_message(session, pk)
     if message is None:
         raise TriageError(f"no message {pk}: see `mailroom triage list`")
     if message.status == "error":
         raise TriageError(f"message {pk} could not be read ({message.error}); re-ingest it first")
     return message
+
+
+def _locked_message(session: Session, pk: int) -> Message | None:
+    """Returns message pk, it and its items locked until this transaction ends.
+
+    Two clerks filing one message at once would each move its files from where they
+    were before the other committed, leaving a copy in the first one's folders: so the
+    rows are locked before they are read. The items first, then the message, as a media
+    job does (it locks its item, then the message to re-index it); the other order
+    deadlocks with it on PostgreSQL. FOR NO KEY UPDATE, like the job, so rows that only
+    refer to these (decisions, search rows) are not held up. SQLite has no row locks:
+    a first (no-op) write takes the database's write lock instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Message).where(Message.id == pk).values(id=Message.id))
+    else:
+        session.execute(
+            select(Item.id)
+            .where(Item.message_pk == pk)
+            .order_by(Item.id)
+            .with_for_update(key_share=True)
+        )
+    return session.get(Message, pk, with_for_update={"key_share": True}, populate_existing=True)
 
 
 def _state(message: Message) -> dict:
