@@ -35,6 +35,7 @@ _HEADER_RUN = re.compile(
     rb"(?m)^(?:From [^\r\n]*\r?\n)?[A-Za-z0-9-]{1,76}[ \t]*:[^\r\n]*\r?\n"
     rb"(?:[ \t]|[A-Za-z0-9-]{1,76}[ \t]*:)"
 )
+PLAUSIBLE_YEARS = (1980, 2200)  # a Date: or Received: outside these is ignored
 MAX_DEPTH = 40  # MimeKit's stack-overflow test nests thousands of multiparts
 _KEPT_HEADERS = (
     "auto-submitted",
@@ -246,7 +247,17 @@ def _header_date(value: object) -> datetime | None:
         return None
     if moment is None:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return _plausible(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def _plausible(moment: datetime) -> datetime | None:
+    """Returns moment, or None when no working clock could have stamped it.
+
+    1970 or 9999 is a broken clock or a forged header, not a time to sort or judge a
+    deadline by (and "31 Dec 9999 -1200" cannot even be stored in UTC): the message
+    then counts as received when it was fetched.
+    """
+    return moment if PLAUSIBLE_YEARS[0] <= moment.year <= PLAUSIBLE_YEARS[1] else None
 
 
 def _topmost_received(msg: Message, raw: bytes) -> datetime | None:
@@ -271,9 +282,11 @@ def _received_by_mailparser(raw: bytes) -> datetime | None:
         stamp = hop.get("date_utc")
         if stamp:
             try:
-                return datetime.fromisoformat(stamp).replace(tzinfo=UTC)
+                moment = _plausible(datetime.fromisoformat(stamp).replace(tzinfo=UTC))
             except ValueError:
                 continue
+            if moment is not None:
+                return moment
     return None
 
 

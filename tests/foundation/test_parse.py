@@ -143,3 +143,23 @@ def test_gb2312_label_on_gbk_bytes_decodes_as_gb18030():
 )
 def test_charset_guess_for_unlabelled_bytes(text, codec):
     assert guess_decode(text.encode(codec)) == text
+
+
+@pytest.mark.parametrize(
+    ("date", "kept"),
+    [
+        ("Tue, 16 May 2023 09:12:00 +0800", "2023-05-16T09:12:00+08:00"),
+        ("Fri, 31 Dec 9999 23:59:59 -1200", None),  # past the last datetime once in UTC
+        ("Mon, 01 Jan 1601 00:00:00 +0800", None),  # a broken clock: no deadline judged by it
+        ("Thu, 01 Jan 1970 00:00:00 +0000", None),
+        ("not a date", None),
+    ],
+)
+def test_a_date_no_clock_could_have_stamped_is_ignored(date, kept):
+    raw = (
+        "From: a@dl.edu.example.cn\r\nSubject: test\r\n"
+        f"Received: from mx by mx.example.cn; {date}\r\nDate: {date}\r\n\r\nhello\r\n"
+    )
+    msg = parse_message(raw.encode())
+    assert (msg.date.isoformat() if msg.date else None) == kept
+    assert (msg.received_at.isoformat() if msg.received_at else None) == kept
