@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from pipeline.errors import MailroomError
 from storage.db import Database
@@ -199,6 +199,11 @@ def send_one(db: Database, smtp: SmtpSettings, outbox_id: int, now: datetime) ->
         except SendError as exc:
             _record_failure(row, exc, smtp, now, result)
             return result
+        except Exception as exc:  # not the server's answer (a non-ASCII address, a bug): a
+            # row left `sending` would be claimed after every lease, for ever, never counted
+            log.exception("could not send %s #%d", row.purpose, row.id)
+            _record_failure(row, SendError(f"{type(exc).__name__}: {exc}"), smtp, now, result)
+            return result
         row.status, row.sent_at, row.last_error = SENT, now, None
         row.attempts += 1
         result.sent += 1
@@ -281,11 +286,16 @@ def pending_mail(db: Database) -> list[dict]:
 def release_backoff(db: Database, now: datetime) -> int:
     """Makes waiting and given-up mail due now (a person asked to retry); returns how many."""
     with db.session() as session:
-        rows = list(  # not a mail being sent right now: it would go out twice
-            session.scalars(select(OutboxMail).where(OutboxMail.status.not_in((SENT, SENDING))))
+        # One conditional UPDATE, not a read and a later write: a mail a sender claimed in
+        # between would lose its lease (become due again) and go out twice.
+        released = session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.status.not_in((SENT, SENDING)))
+            .values(
+                status=PENDING,
+                next_attempt_at=now,
+                # a mail given up on gets a fresh set of attempts
+                attempts=case((OutboxMail.status == FAILED, 0), else_=OutboxMail.attempts),
+            )
         )
-        for row in rows:
-            if row.status == FAILED:  # give it a fresh set of attempts
-                row.attempts = 0
-            row.status, row.next_attempt_at = PENDING, now
-        return len(rows)
+        return released.rowcount
