@@ -11,6 +11,7 @@ SQLite and PostgreSQL, with no file locks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,9 +26,11 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     delete,
+    false,
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -274,6 +277,7 @@ def record_queued(
     Only the first queued UID of a message gets a job: the job settles every queued
     UID with the same bytes, so two copies are never filed by two workers at once.
     """
+    lock_raw(session, [raw_sha256])  # the job we count on has not read its UIDs yet
     row = _uid_row(session, key, uid)
     row.status, row.raw_sha256, row.message_pk, row.error = QUEUED, raw_sha256, None, None
     row.received_at, row.after_done = received_at, after_done
@@ -288,8 +292,28 @@ def record_queued(
     return not others
 
 
+def lock_raw(session: Session, raw_sha256s: Iterable[str]) -> None:
+    """Holds, until the transaction ends, the turn to record or settle UIDs of these bytes.
+
+    A UID queued while another of its bytes waits gets no job: that one's job
+    settles it. So recording and settling take turns; otherwise the job could read
+    its UIDs just before the new one is committed and leave it queued with no job.
+    PostgreSQL: one advisory lock per hash, in sorted order (two pollers never wait
+    for each other in a circle); SQLite: a write, which takes the write lock now,
+    before the reads, instead of at the first UPDATE after them.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(update(MailboxRecord).where(false()).values(status=MailboxRecord.status))
+        return
+    from storage.locks import advisory_key  # storage.locks imports this module
+
+    for key in sorted({advisory_key(f"raw:{sha}") for sha in raw_sha256s}):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def queued_rows(session: Session, raw_sha256: str) -> list[MailboxRecord]:
-    """Return the UIDs queued for ingestion whose raw bytes have this hash."""
+    """Return the UIDs queued for ingestion whose raw bytes have this hash, locked."""
+    lock_raw(session, [raw_sha256])
     return list(
         session.scalars(
             select(MailboxRecord)

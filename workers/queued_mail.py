@@ -5,7 +5,9 @@ bytes, records the UID as `queued` (with the raw hash and INTERNALDATE) and subm
 an ingest job. The job files the message and then settles every queued UID with
 those bytes: its own gets the outcome, other copies `duplicate`. Settling only
 touches rows still `queued`, under a row lock, so a job that runs twice changes
-nothing the second time. A queued UID is never fetched again and gets no
+nothing the second time; recording a UID and settling UIDs of the same bytes take
+turns (`lock_raw`), so a copy queued while its twin's job settles is never left
+without a job. A queued UID is never fetched again and gets no
 after-action until it is settled; one whose job the broker lost is sent again by
 the sweep (workers/queue.py `resubmit_stale`) from its stored raw copy.
 """
@@ -34,6 +36,7 @@ def record(
     already has is settled by that one's job.
     """
     with ctx.db.session() as session:
+        state.lock_raw(session, [sha for _, sha, _ in fetched])  # all at once, in order
         return [
             (uid, sha, received)
             for uid, sha, received in fetched
