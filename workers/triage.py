@@ -428,6 +428,8 @@ def _refile_same_sender(ctx: AppContext, result: AssignResult, address: str, act
         except Exception:  # one unreadable message must not undo the assignment
             log.exception("cannot re-decide message %s after learning %s", pk, address)
             audit_id = None
+        if audit_id is False:  # another clerk filed it meanwhile: their decision stands
+            continue
         if audit_id is None:
             result.still_triage.append(pk)
         else:
@@ -439,10 +441,18 @@ def _refile_same_sender(ctx: AppContext, result: AssignResult, address: str, act
             entry.data = {**entry.data, "children": children}
 
 
-def _refile_learned(ctx: AppContext, pk: int, units, actor: str, parent: int) -> int | None:
-    """Files message pk if the learned address now decides it; returns its audit id."""
+def _refile_learned(ctx: AppContext, pk: int, units, actor: str, parent: int) -> int | bool | None:
+    """Files message pk if the learned address now decides it; returns its audit id.
+
+    None: still unclear. False: no longer in triage (a clerk filed it since the
+    assignment looked), so it is left as that clerk decided. The message is locked as
+    a triage edit locks it (items, then the message), or it deadlocks with a media job
+    saving a result for one of its items on PostgreSQL.
+    """
     with ctx.db.session() as session:
-        message = session.get(Message, pk)
+        message = _locked_message(session, pk)
+        if message is None or message.status != "triage":
+            return False
         match = _redecide(ctx, message, units)
         if match.value is None:
             return None
@@ -487,15 +497,26 @@ def _redecide(ctx: AppContext, message: Message, units) -> UnitMatch:
 
 
 def _undo_one(ctx: AppContext, session: Session, entry: AuditEntry, actor: str) -> None:
+    # Lock as a triage edit does (items, then the message) before reading what to check:
+    # the other order deadlocks with a media job on PostgreSQL, and a clerk's edit made
+    # between the check and the write would be overwritten.
     data = entry.data
     if entry.action == KIND:
-        item = session.get(Item, int(entry.target.split(":")[1]))
+        item_id = int(entry.target.split(":")[1])
+        message_pk = session.scalar(select(Item.message_pk).where(Item.id == item_id))
+        if message_pk is not None:
+            _locked_message(session, message_pk)
+        item = session.get(Item, item_id, populate_existing=True)
+        if item is None:
+            raise TriageError(f"item {item_id} no longer exists; audit {entry.id} cannot be undone")
         if item.kind != data["kind"]:
             raise TriageError(f"item {item.id} was changed after audit {entry.id}; undo that first")
         item.kind, item.kind_confidence = data["before"]["kind"], data["before"]["kind_confidence"]
         item.message.folder = data["before"]["folder"]
     else:
-        message = session.get(Message, int(entry.target.split(":")[1]))
+        message = _locked_message(session, int(entry.target.split(":")[1]))
+        if message is None:
+            raise TriageError(f"message {entry.target} no longer exists; cannot undo {entry.id}")
         if message.unit_code != data["after"]["unit"]:
             raise TriageError(
                 f"message {message.id} was changed after audit {entry.id}; undo that first"
