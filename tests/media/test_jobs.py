@@ -65,12 +65,18 @@ def test_thumbnails_are_queued_before_videos_and_the_pool_makes_them(app, tmp_pa
         assert app.archive.abspath(video.thumbnail).is_file()
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_two_jobs_finishing_at_once_keep_what_both_made(engine, make_app, request, tmp_path):
-    """A video's poster and web copy settle in two lanes at once; neither loses the other's meta."""
+def _filed_video(engine, make_app, request, tmp_path):
+    """Returns a context on SQLite or PostgreSQL with the video message filed, jobs pending."""
     url = request.getfixturevalue("postgres").create_database() if engine == "postgresql" else None
     app = make_app(database_url=url)
     Ingestor(app, "test").ingest(_video_message(tmp_path), SourceRef("file", "video.eml"))
+    return app
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_two_jobs_finishing_at_once_keep_what_both_made(engine, make_app, request, tmp_path):
+    """A video's poster and web copy settle in two lanes at once; neither loses the other's meta."""
+    app = _filed_video(engine, make_app, request, tmp_path)
     with app.db.session() as session:
         item_id = session.scalar(select(Item.id).where(Item.name == "宣传片.mp4"))
         jobs = dict(
@@ -103,9 +109,7 @@ def test_two_jobs_finishing_at_once_keep_what_both_made(engine, make_app, reques
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_two_documents_read_at_once_are_both_searchable_once(engine, make_app, request, tmp_path):
     """Two jobs of one message re-index it at once: no deadlock, no duplicate or stale rows."""
-    url = request.getfixturevalue("postgres").create_database() if engine == "postgresql" else None
-    app = make_app(database_url=url)
-    Ingestor(app, "test").ingest(_video_message(tmp_path), SourceRef("file", "video.eml"))
+    app = _filed_video(engine, make_app, request, tmp_path)
     with app.db.session() as session:
         message_pk = session.scalar(select(Item.message_pk))
         jobs = {

@@ -90,6 +90,45 @@ def _until_blocked_or_done(app, thread: threading.Thread, inside: set[int]) -> N
         time.sleep(0.01)
 
 
+def _pause_before(monkeypatch, name: str) -> tuple[threading.Event, threading.Event]:
+    """Makes workers.triage.<name> wait: returns (reached, go on)."""
+    reached, go_on = threading.Event(), threading.Event()
+    original = getattr(triage, name)
+
+    def waits_first(*args):
+        reached.set()
+        assert go_on.wait(60)
+        return original(*args)
+
+    monkeypatch.setattr(triage, name, waits_first)
+    return reached, go_on
+
+
+def _while_a_media_job_saves(app, job_id, message_pk, clerk_action):
+    """Runs clerk_action in a thread while a media job has settled its row and merged its
+    item's text, then lets the job re-index message_pk and commit; returns (the clerk's
+    errors, the job's errors), a deadlock victim among them."""
+    inside = _watch_statements(app)
+    job = app.db.sessions()
+    item = media_jobs.settle_job(job, job_id, None, with_item=True)
+    derive.apply_derived(item, derive.Derived(text="实训基地开放日"))
+    job.flush()
+    clerk, errors = _in_thread(clerk_action)
+    job_errors: list[BaseException] = []
+    try:
+        _until_blocked_or_done(app, clerk, inside)
+        index_message(job, message_pk)
+        job.commit()
+    except Exception as exc:  # reported to the test, after the clerk is done
+        job_errors.append(exc)
+        job.rollback()
+    finally:
+        job.close()
+        clerk.join(timeout=60)
+    assert not clerk.is_alive()
+    return errors, job_errors
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_refiling_the_senders_other_mail_while_its_media_result_is_saved_both_succeed(
     engine, make_app, request
@@ -98,30 +137,15 @@ def test_refiling_the_senders_other_mail_while_its_media_result_is_saved_both_su
     re-filing that follows a clerk's assignment must not lock them the other way round, or
     PostgreSQL kills one of the two as a deadlock (and the other message stays in triage)."""
     app, mine, other, item_id, job_id = _two_from_one_sender(engine, make_app, request)
-    inside = _watch_statements(app)
     results: list[triage.AssignResult] = []
-
-    # The media job has settled its row and merged the photo's text, about to re-index ...
-    job = app.db.sessions()
-    photo = media_jobs.settle_job(job, job_id, None, with_item=True)
-    derive.apply_derived(photo, derive.Derived(text="实训基地开放日"))
-    job.flush()
-    # ... when a clerk files the sender's first message, which learns the address.
-    clerk, errors = _in_thread(
-        lambda: results.append(triage.assign_unit(app, mine, "panjin", "editor"))
+    # A clerk files the sender's first message (which learns the address) while the job
+    # for the other message's photo is about to re-index it.
+    errors, job_errors = _while_a_media_job_saves(
+        app,
+        job_id,
+        other,
+        lambda: results.append(triage.assign_unit(app, mine, "panjin", "editor")),
     )
-    job_errors: list[BaseException] = []
-    try:
-        _until_blocked_or_done(app, clerk, inside)
-        index_message(job, other)
-        job.commit()
-    except Exception as exc:  # a deadlock victim: reported below, after the clerk is done
-        job_errors.append(exc)
-        job.rollback()
-    finally:
-        job.close()
-        clerk.join(timeout=60)
-    assert not clerk.is_alive()
     assert errors == [] and job_errors == []
 
     [result] = results
@@ -143,15 +167,7 @@ def test_a_message_another_clerk_filed_meanwhile_is_not_refiled_over(
     """A clerk's assignment found the sender's other message in triage; another clerk filed
     it before the re-filing reached it: that decision (and where its files are) stands."""
     app, mine, other, item_id, _ = _two_from_one_sender(engine, make_app, request)
-    reached, go_on = threading.Event(), threading.Event()
-    refile_learned = triage._refile_learned
-
-    def waits_first(*args):
-        reached.set()
-        assert go_on.wait(60)
-        return refile_learned(*args)
-
-    monkeypatch.setattr(triage, "_refile_learned", waits_first)
+    reached, go_on = _pause_before(monkeypatch, "_refile_learned")
     results: list[triage.AssignResult] = []
     # One clerk files the first message; it is about to re-file the other ...
     first, first_errors = _in_thread(
@@ -193,27 +209,10 @@ def test_undoing_an_assignment_while_its_media_result_is_saved_both_succeed(
         before = {i.id: i.path for i in session.get(Message, message_pk).items if i.path}
         unit = session.get(Message, message_pk).unit_code
     audit_id = triage.assign_unit(app, message_pk, "yingkou", "editor").audit_id
-    inside = _watch_statements(app)
-
-    # The media job has settled its row and merged the picture's text, about to re-index ...
-    job = app.db.sessions()
-    picture = media_jobs.settle_job(job, job_id, None, with_item=True)
-    derive.apply_derived(picture, derive.Derived(text="实训基地开放日"))
-    job.flush()
-    # ... when a clerk undoes the assignment from the command line.
-    clerk, errors = _in_thread(triage.undo, app, audit_id, "admin")
-    job_errors: list[BaseException] = []
-    try:
-        _until_blocked_or_done(app, clerk, inside)
-        index_message(job, message_pk)
-        job.commit()
-    except Exception as exc:  # a deadlock victim: reported below, after the clerk is done
-        job_errors.append(exc)
-        job.rollback()
-    finally:
-        job.close()
-        clerk.join(timeout=60)
-    assert not clerk.is_alive()
+    # A clerk undoes the assignment from the command line while the picture's job re-indexes.
+    errors, job_errors = _while_a_media_job_saves(
+        app, job_id, message_pk, lambda: triage.undo(app, audit_id, "admin")
+    )
     assert errors == [] and job_errors == []
 
     with app.db.session() as session:
@@ -234,15 +233,7 @@ def test_undo_does_not_overwrite_an_assignment_made_while_it_ran(
     app, message_pk, _, _ = _site(engine, make_app, request, tmp_path)
     audit_id = triage.assign_unit(app, message_pk, "yingkou", "editor").audit_id
     inside = _watch_statements(app)
-    checked, go_on = threading.Event(), threading.Event()
-    restore_message = triage._restore_message
-
-    def waits_first(*args):
-        checked.set()
-        assert go_on.wait(60)
-        return restore_message(*args)
-
-    monkeypatch.setattr(triage, "_restore_message", waits_first)
+    checked, go_on = _pause_before(monkeypatch, "_restore_message")
     # The undo has checked the message is still filed under 营口 ...
     undoing, undo_errors = _in_thread(triage.undo, app, audit_id, "admin")
     assert checked.wait(60)
