@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.servers import end_process
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "mailroom.conf"
 EXAMPLE_ARCHIVE = "/srv/mailroom/archive/"
 
@@ -111,11 +113,5 @@ http {{
         return log.read_text(errors="replace")[-4000:] if log.exists() else ""
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.servers import end_process
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -82,11 +84,5 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         shutil.rmtree(self.root, ignore_errors=True)
