@@ -217,6 +217,18 @@ class DecisionRecord(Base):
 
     message: Mapped[Message] = relationship(back_populates="decisions")
 
+    @classmethod
+    def of(cls, subject: str, match: Any, **fields: Any) -> DecisionRecord:
+        """Records the pipeline's decision `match` (value, confidence, level, evidence())."""
+        fields["evidence"] = {**match.evidence(), **fields.get("evidence", {})}
+        return cls(
+            subject=subject,
+            value=match.value,
+            confidence=match.confidence,
+            level=match.level,
+            **fields,
+        )
+
 
 class IngestError(Base):
     """A failure while ingesting: which stage, the error, and the raw copy kept."""

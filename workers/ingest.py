@@ -293,15 +293,7 @@ class Ingestor:
                 message.folder = folder.rsplit("/", 2)[0]
         session.flush()
         session.add_all(
-            DecisionRecord(
-                message_pk=message.id,
-                item_id=item.id,
-                subject="kind",
-                value=plan.kind.value,
-                confidence=plan.kind.confidence,
-                level=plan.kind.level,
-                evidence=plan.kind.evidence(),
-            )
+            DecisionRecord.of("kind", plan.kind, message_pk=message.id, item_id=item.id)
             for item, plan in zip(message.items, plans, strict=True)
         )
         return kinds
@@ -396,15 +388,9 @@ def _forwarded_from(parsed: ParsedMessage, match: UnitMatch) -> str | None:
 
 
 def _unit_decision(match: UnitMatch, verdict_reason: str) -> DecisionRecord:
-    evidence = match.evidence()
+    evidence = {}
     if verdict_reason:
         evidence["not_material"] = verdict_reason
     if match.forwarded_by:
         evidence["forwarded_by"] = match.forwarded_by
-    return DecisionRecord(
-        subject="unit",
-        value=match.value,
-        confidence=match.confidence,
-        level=match.level,
-        evidence=evidence,
-    )
+    return DecisionRecord.of("unit", match, evidence=evidence)

@@ -124,15 +124,13 @@ def _member_item(
     message.items.append(item)
     session.flush()
     session.add(
-        DecisionRecord(
+        DecisionRecord.of(
+            "kind",
+            kind,
             message_pk=message.id,
             item_id=item.id,
-            subject="kind",
-            value=kind.value,
-            confidence=kind.confidence,
-            level=kind.level,
-            evidence={**kind.evidence(), "container": container.name},
-        )
+            evidence={"container": container.name},
+        )  # fmt: skip
     )
     return item
 
