@@ -179,15 +179,19 @@ def recover_stale(session: Session) -> int:
         if not _is_dead(job, host):
             continue
         count += 1
-        if job.attempts >= MAX_ATTEMPTS:
-            job.state = "failed"
-            job.error = f"the worker process died {job.attempts} times while running this job"
-            job.finished_at = datetime.now(UTC)
-        else:
-            job.state, job.worker = "pending", None
+        _requeue(job, f"the worker process died {job.attempts} times while running this job")
     if count:
         log.warning("%d media jobs were left running by a process that died; requeued", count)
     return count
+
+
+def _requeue(job: MediaJob, reason_if_given_up: str) -> None:
+    """Puts a `running` job nobody runs back to pending, or fails it after MAX_ATTEMPTS."""
+    if job.attempts >= MAX_ATTEMPTS:
+        job.state, job.finished_at = "failed", datetime.now(UTC)
+        job.error = job.error or reason_if_given_up
+    else:
+        job.state, job.worker = "pending", None
 
 
 def _is_dead(job: MediaJob, host: str) -> bool:
@@ -439,7 +443,6 @@ class LocalPool:
                            and job_id not in self._known]  # fmt: skip
             if orphans:  # our worker returned without settling the row (the index was down)
                 self._release(orphans)
-                continue
             for priority, job_id, kind, state, _ in open_rows:
                 if state == "pending":
                     self.submit(JobRef(priority, job_id, kind))
@@ -457,11 +460,7 @@ class LocalPool:
                 for job in session.scalars(
                     select(MediaJob).where(MediaJob.id.in_(job_ids), MediaJob.state == "running")
                 ):
-                    if job.attempts >= MAX_ATTEMPTS:
-                        job.state, job.finished_at = "failed", datetime.now(UTC)
-                        job.error = job.error or "its result could not be saved"
-                    else:
-                        job.state, job.worker = "pending", None
+                    _requeue(job, "its result could not be saved")
         except Exception:  # the index is unreachable: the next start recovers these rows
             log.exception("could not put media jobs %s back in the queue", job_ids)
 
