@@ -36,10 +36,10 @@ sys.path.insert(0, str(ROOT))
 import imapclient  # noqa: E402
 
 from tests.servers.dovecot import DovecotServer  # noqa: E402
+from workers.app import open_context  # noqa: E402
 from workers.config import load_config  # noqa: E402
-from workers.context import open_context  # noqa: E402
-from workers.imap_poller import mailboxes, poll_account  # noqa: E402
-from workers.imap_progress import LogProgress  # noqa: E402
+from workers.sources.imap.poller import poll_account  # noqa: E402
+from workers.sources.imap.progress import LogProgress  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "labelled"
 MESSAGE_ID = re.compile(rb"^Message-ID:[^\r\n]*\r?\n", re.IGNORECASE | re.MULTILINE)
@@ -135,8 +135,6 @@ def handed_off(server: DovecotServer, folder: Path, count: int, workers: int = 2
 
     from storage.mailbox_state import WAITING_FOR_WORKER, MailboxRecord
     from tests.servers.redis import RedisServer
-    from workers import queue
-    from workers.scale_config import queue_settings
 
     redis_server = RedisServer().start()
     folder.mkdir()
@@ -144,10 +142,9 @@ def handed_off(server: DovecotServer, folder: Path, count: int, workers: int = 2
     try:
         config = write_config(folder, server, redis_server.url(), "INFO")  # workers say ready
         os.environ["MAILROOM_IMAP_PASSWORD"] = "secret"
-        ctx = open_context(load_config(config))
-        queue.configure(ctx, queue_settings(ctx.config))
+        ctx = open_context(load_config(config), distributed=True)  # as `mailroom scheduler`
         started = time.perf_counter()
-        summary = poll_account(ctx, mailboxes(ctx)[0], "secret", progress=LogProgress())
+        summary = poll_account(ctx, ctx.config.mailboxes[0], "secret", progress=LogProgress())
         polled = time.perf_counter() - started
         assert summary.fetched == count, summary.text()
         for n in range(workers):
@@ -171,7 +168,6 @@ def handed_off(server: DovecotServer, folder: Path, count: int, workers: int = 2
             time.sleep(0.2)
         return polled, time.perf_counter() - started
     finally:
-        queue.reset()
         for proc in procs:
             os.killpg(proc.pid, 15)
         for proc in procs:
@@ -236,7 +232,7 @@ def main() -> None:
                   f"(append {time.perf_counter() - t - grow:.1f} s)")  # fmt: skip
         os.environ["MAILROOM_IMAP_PASSWORD"] = "secret"
         ctx = open_context(load_config(config))
-        cfg = mailboxes(ctx)[0]
+        cfg = ctx.config.mailboxes[0]
         timings = []
         for _ in range(5):
             t = time.perf_counter()

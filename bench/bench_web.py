@@ -28,8 +28,8 @@ from sqlalchemy import insert, select  # noqa: E402
 from storage.models import Item, Message  # noqa: E402
 from storage.search import add_docs  # noqa: E402
 from storage.web_models import User, hash_password  # noqa: E402
+from workers.app import open_context  # noqa: E402
 from workers.config import load_config  # noqa: E402
-from workers.context import open_context  # noqa: E402
 
 WORDS = (
     "活动周 职业教育 技能 展示 学生 教师 学校 北京 报告 视频 照片 方案 总结 案例 稿件 宣传 "

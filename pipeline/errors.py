@@ -7,7 +7,14 @@ where they enter our code.
 
 
 class MailroomError(Exception):
-    """Base class for every error mailroom raises on purpose."""
+    """Base class for every error mailroom raises on purpose.
+
+    `transient` is True for a failure of the machine, not of the input (a full disk,
+    an index that cannot be reached or is locked): the work is retried later and
+    never recorded as the message's own fault.
+    """
+
+    transient = False
 
 
 class ConfigError(MailroomError):
@@ -46,3 +53,15 @@ class MailboxError(MailroomError):
 
 class StorageError(MailroomError):
     """The archive or index could not be written."""
+
+
+class IndexUnavailable(StorageError):
+    """The index database cannot be reached, opened or written just now (down, locked, full)."""
+
+    transient = True
+
+
+class ArchiveUnavailable(StorageError):
+    """The archive's disk cannot take writes just now (full, read-only, no permission, I/O)."""
+
+    transient = True

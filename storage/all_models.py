@@ -4,7 +4,8 @@ Add a line here when a new module defines models (migrations read this).
 """
 
 from storage import (  # noqa: F401
-    mailbox_state,  # IMAP: records per (account, folder, UIDVALIDITY, UID), leases
+    leases,  # who polls an account, who is the scheduler
+    mailbox_state,  # IMAP: records per (account, folder, UIDVALIDITY, UID)
     media_models,  # media: derivative job queue
     models,  # messages, items, units, decisions, runs, errors, audit log
     report_models,  # reports: outbox, receipts, reminders

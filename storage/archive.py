@@ -16,6 +16,7 @@ recreates from the index on any machine.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -24,9 +25,32 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from pipeline.errors import StorageError
+from pipeline.errors import ArchiveUnavailable, StorageError
 from storage import layout
 from storage.blobstore import BlobStore, LocalBlobStore, atomic_write, is_store_key, temp_beside
+
+# What a disk says when it cannot take a write now; each is the machine's fault, not the mail's.
+_WHAT_TO_DO = {
+    errno.ENOSPC: "the disk is full — free space there or move [storage] archive_dir",
+    errno.EDQUOT: "the disk quota is used up — free space there or move [storage] archive_dir",
+    errno.EROFS: "the disk is read-only — remount it writable or move [storage] archive_dir",
+    errno.EACCES: "permission denied — let the user running mailroom write there",
+    errno.EPERM: "permission denied — let the user running mailroom write there",
+    errno.EIO: "the disk reports an I/O error — check the disk",
+}
+
+
+@contextmanager
+def translated_os_errors(root: Path) -> Iterator[None]:
+    """Turns an OSError of a full, read-only or failing disk into ArchiveUnavailable."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _WHAT_TO_DO:
+            raise
+        raise ArchiveUnavailable(
+            f"cannot write to the archive at {root}: {_WHAT_TO_DO[exc.errno]}"
+        ) from exc
 
 
 class Archive:
@@ -83,9 +107,14 @@ class Archive:
             self.store.delete(rel)
         self._local(rel).unlink(missing_ok=True)
 
+    def writing(self):
+        """A context in which a full or read-only disk raises ArchiveUnavailable."""
+        return translated_os_errors(self.root)
+
     def put_bytes(self, rel: str, data: bytes) -> str:
         """Writes data atomically at rel (replacing what was there); returns rel."""
-        atomic_write(self._local(rel), lambda handle: handle.write(data))
+        with self.writing():
+            atomic_write(self._local(rel), lambda handle: handle.write(data))
         self.publish(rel)
         return rel
 
@@ -109,22 +138,23 @@ class Archive:
         rel = layout.blob_path(sha)
         target = self._local(rel)
         if not self.exists(rel):
-            fd, tmp = temp_beside(target)
-            os.close(fd)
-            try:
-                shutil.copyfile(src, tmp)
-                with open(tmp, "rb+") as handle:
-                    os.fsync(handle.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with self.writing():
+                fd, tmp = temp_beside(target)
+                os.close(fd)
+                try:
+                    shutil.copyfile(src, tmp)
+                    with open(tmp, "rb+") as handle:
+                        os.fsync(handle.fileno())
+                    os.replace(tmp, target)
+                except BaseException:
+                    Path(tmp).unlink(missing_ok=True)
+                    raise
             self.publish(rel)
         return sha, rel, size
 
-    def put_raw(self, data: bytes) -> tuple[str, str]:
-        """Stores a raw message by content; returns (sha256, relative path)."""
-        sha = hashlib.sha256(data).hexdigest()
+    def put_raw(self, data: bytes, sha: str | None = None) -> tuple[str, str]:
+        """Stores a raw message by content (sha: its SHA-256, if known); returns (sha256, path)."""
+        sha = sha or hashlib.sha256(data).hexdigest()
         rel = layout.raw_path(sha)
         if not self.exists(rel):
             self.put_bytes(rel, data)
@@ -138,6 +168,10 @@ class Archive:
         it belongs to whoever made it.
         """
         source = self.abspath(blob_rel)
+        with self.writing():
+            return self._link(source, view_rel, made)
+
+    def _link(self, source: Path, view_rel: str, made: list[str] | None) -> str:
         for n in range(1, 1000):
             candidate = view_rel if n == 1 else layout.with_number(view_rel, n)
             target = self.abspath(candidate)

@@ -10,21 +10,62 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.errors import IndexUnavailable
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+# SQLite errors that say the database file or its disk is the problem, not the statement
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "unable to open database file",
+    "disk i/o error",
+    "database or disk is full",
+    "attempt to write a readonly database",
+)
 
 
 def make_engine(url: str) -> Engine:
     """Returns an engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexUnavailable(
+                f"cannot open the index at {url}: {exc.strerror} — check [storage] database_url"
+            ) from None
     engine = create_engine(url, future=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "handle_error", _translate_error)
     return engine
+
+
+def _translate_error(context: ExceptionContext) -> None:
+    """Raises IndexUnavailable for a database that cannot be reached, opened or written.
+
+    Called by SQLAlchemy for every DBAPI error; statement errors (a constraint, a
+    deadlock to retry) pass through unchanged. The message names the index without
+    its password and says which setting to check.
+    """
+    original = context.original_exception
+    reason = (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    )
+    engine = context.engine
+    url = engine.url.render_as_string(hide_password=True) if engine is not None else "?"
+    if engine is not None and engine.dialect.name == "sqlite":
+        if not any(text in reason.lower() for text in _SQLITE_UNAVAILABLE):
+            return
+    elif not (context.is_disconnect or context.connection is None):
+        return
+    raise IndexUnavailable(
+        f"cannot use the index at {url}: {reason} — check [storage] database_url "
+        "and that the database is running and writable"
+    ) from original
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -104,7 +145,7 @@ def migrate(engine: Engine, attempts: int = 5) -> None:
                 # revision, so two features written at once never fight over one chain.
                 command.upgrade(cfg, "heads")
             return
-        except DBAPIError:
+        except (DBAPIError, IndexUnavailable):  # the other process holds the write lock
             if attempt == attempts or engine.dialect.name == "postgresql":
                 raise
             log.info("the index is being migrated by another process; trying again")

@@ -4,7 +4,7 @@ On PostgreSQL it is a session advisory lock (`pg_try_advisory_lock`) held on a
 connection of its own: the server releases it the moment that process or its
 machine dies, so a standby scheduler takes over at once and nothing can leave a
 stale lock behind. SQLite has no such thing, so there it is a row of the lease
-table (storage/mailbox_state.py) that the holder renews and that expires.
+table (storage/leases.py) that the holder renews and that expires.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from storage import mailbox_state
+from storage import leases
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class SingletonLock:
     def try_acquire(self) -> bool:
         """Returns True if this process now holds the lock (False: another one does)."""
         if not self.postgres:
-            return mailbox_state.acquire_lease(self.db, f"lock:{self.name}", self.holder, LEASE_TTL)
+            return leases.acquire_lease(self.db, f"lock:{self.name}", self.holder, LEASE_TTL)
         if self._conn is None:
             self._conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         got = self._conn.execute(
@@ -76,7 +76,7 @@ class SingletonLock:
     def still_held(self) -> bool:
         """Returns True while the lock is ours (renews the SQLite lease)."""
         if not self.postgres:
-            return mailbox_state.renew_lease(self.db, f"lock:{self.name}", self.holder, LEASE_TTL)
+            return leases.renew_lease(self.db, f"lock:{self.name}", self.holder, LEASE_TTL)
         if self._conn is None:
             return False
         try:  # a session lock lasts as long as its connection: alive means held
@@ -88,7 +88,7 @@ class SingletonLock:
 
     def release(self) -> None:
         if not self.postgres:
-            mailbox_state.release_lease(self.db, f"lock:{self.name}", self.holder)
+            leases.release_lease(self.db, f"lock:{self.name}", self.holder)
             return
         if self._conn is not None:
             try:
@@ -108,7 +108,7 @@ class SingletonLock:
     def current_holder(self) -> str | None:
         """Returns who holds the SQLite lease (PostgreSQL: the lock's backend pid), or None."""
         if not self.postgres:
-            found = mailbox_state.lease_holder(self.db, f"lock:{self.name}")
+            found = leases.lease_holder(self.db, f"lock:{self.name}")
             return found[0] if found else None
         key = advisory_key(self.name) & 0xFFFFFFFFFFFFFFFF
         with self.db.engine.connect() as conn:

@@ -1,19 +1,16 @@
-"""What the IMAP poller has taken from each mailbox, and who may poll it now.
+"""What the IMAP poller has taken from each mailbox.
 
 `MailboxRecord` is the poller's own record of every (account, folder,
 UIDVALIDITY, UID) it has handled, whatever became of the message — never
-the server's \\Seen flag, which people reading the mailbox change.
-`Lease` makes sure only one mailroom process polls an account at a time,
-across hosts: it lives in the index database and is taken, renewed and
-released by conditional UPDATE/INSERT/DELETE, so it works the same on
-SQLite and PostgreSQL, with no file locks.
+the server's \\Seen flag, which people reading the mailbox change. Who may
+poll an account now is a lease (storage/leases.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -25,7 +22,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
-    delete,
     false,
     func,
     or_,
@@ -33,10 +29,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from storage.db import Database
+from storage.locks import advisory_key
 from storage.models import Base, utcnow
 
 # a record in this state is fetched again on the next poll
@@ -77,76 +72,6 @@ class MailboxRecord(Base):
     received_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class Lease(Base):
-    """A named, expiring right to do something alone (poll one account)."""
-
-    __tablename__ = "leases"
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(200))
-    expires_at: Mapped[datetime] = mapped_column()
-
-
-# -- leases ------------------------------------------------------------------
-
-
-def acquire_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
-    """Return True if holder now has the lease (it was free, expired or already ours)."""
-    now = datetime.now(UTC)
-    with db.session() as session:
-        taken = session.execute(
-            update(Lease)
-            .where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
-            .values(holder=holder, expires_at=now + ttl)
-        ).rowcount
-        if taken:
-            return True
-    try:
-        with db.session() as session:
-            session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
-    except IntegrityError:  # somebody else holds it (or won the race to insert it)
-        return False
-    return True
-
-
-def take_over_lease(db: Database, name: str, old: str, holder: str, ttl: timedelta) -> bool:
-    """Return True if the lease still held by old is now holder's (old is known to be dead)."""
-    with db.session() as session:
-        return bool(
-            session.execute(
-                update(Lease)
-                .where(Lease.name == name, Lease.holder == old)
-                .values(holder=holder, expires_at=datetime.now(UTC) + ttl)
-            ).rowcount
-        )
-
-
-def renew_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
-    """Return True if the lease is still ours and now runs for ttl more."""
-    with db.session() as session:
-        return bool(
-            session.execute(
-                update(Lease)
-                .where(Lease.name == name, Lease.holder == holder)
-                .values(expires_at=datetime.now(UTC) + ttl)
-            ).rowcount
-        )
-
-
-def release_lease(db: Database, name: str, holder: str) -> None:
-    """Give the lease up if holder has it."""
-    with db.session() as session:
-        session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
-
-
-def lease_holder(db: Database, name: str) -> tuple[str, datetime] | None:
-    """Return (holder, expires_at) of a lease that has not expired, or None."""
-    with db.session() as session:
-        lease = session.get(Lease, name)
-        if lease is None or lease.expires_at < datetime.now(UTC):
-            return None
-        return lease.holder, lease.expires_at
 
 
 # -- records -----------------------------------------------------------------
@@ -305,8 +230,6 @@ def lock_raw(session: Session, raw_sha256s: Iterable[str]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.execute(update(MailboxRecord).where(false()).values(status=MailboxRecord.status))
         return
-    from storage.locks import advisory_key  # storage.locks imports this module
-
     for key in sorted({advisory_key(f"raw:{sha}") for sha in raw_sha256s}):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 

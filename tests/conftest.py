@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from tests.servers.conftest_dovecot import (  # noqa: F401  (real Dovecot fixtur
     dovecot_without_move,
 )
 from tests.servers.postgres import PostgresServer
+from workers.app import AppContext, open_context
 from workers.config import load_config
-from workers.context import AppContext, open_context
 
 DATA = Path(__file__).parent / "data"
 MAIL = DATA / "mail"
@@ -97,3 +98,24 @@ def mail_copy(tmp_path: Path) -> Callable[[str], Path]:
         return target
 
     return copy
+
+
+@contextmanager
+def broker_jobs(ctx: AppContext) -> Iterator[AppContext]:
+    """Sends ctx's jobs to its [queue] broker while the block runs, as `mailroom scheduler` does."""
+    from workers.jobs.celery import CeleryJobs, make_celery
+
+    previous = ctx.jobs
+    ctx.jobs = CeleryJobs(make_celery(ctx.config.queue), ctx.config.queue)
+    try:
+        yield ctx
+    finally:
+        ctx.jobs = previous
+
+
+def send_task_twice(ctx: AppContext, kind: str, **ids) -> None:
+    """Delivers one job twice through the broker, as a redelivery would."""
+    from workers.jobs import QUEUE_OF, TASK_OF
+
+    for _ in range(2):
+        ctx.jobs.app.send_task(TASK_OF[kind], kwargs=ids, queue=QUEUE_OF[kind])

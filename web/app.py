@@ -25,8 +25,10 @@ from starlette.templating import Jinja2Templates
 from pipeline.errors import MailroomError
 from storage.search import refresh_planner_stats
 from web import auth, files, pages, triage_views
+from web.secret import secret_key
 from web.security import SecurityHeaders
-from web.settings import WebSettings, load_web_settings, secret_key
+from workers.app import AppContext
+from workers.config import WebSettings
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -42,10 +44,9 @@ STATUS_TEXT = {
 }
 
 
-def create_app(ctx, settings: WebSettings | None = None) -> Starlette:
+def create_app(ctx: AppContext, settings: WebSettings | None = None) -> Starlette:
     """Returns the web application for an opened AppContext (settings default to [web])."""
-    if settings is None:
-        settings = load_web_settings(ctx.config.raw, ctx.config.label, ctx.config.base_dir)
+    settings = settings or ctx.config.web
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(

@@ -24,20 +24,9 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from pipeline.errors import StorageError
 from storage import layout
 from storage.models import Item, Message
-from web.pages import MAX_ID, db, get_or_404
+from web.common import MAX_ID, db, get_or_404
+from web.media import PLACEHOLDER, playable_video, showable_image
 from web.security import FILE_CSP, INLINE_TYPES, checked_form, content_disposition
-
-IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"}
-VIDEO_TYPES = {"video/mp4", "video/webm", "video/ogg"}
-PLACEHOLDER = "/static/placeholder.svg"
-
-
-def showable_image(item: Item) -> bool:
-    return item.blob_path is not None and item.mime in IMAGE_TYPES
-
-
-def playable_video(item: Item) -> bool:
-    return item.blob_path is not None and item.mime in VIDEO_TYPES
 
 
 def _load(request: Request) -> Item:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -14,7 +12,9 @@ from starlette.responses import Response
 from storage import search as search_index
 from storage.models import AuditEntry, DecisionRecord, Item, Message, Unit
 from web import queries
-from web.security import csrf_token, sanitise_html
+from web.common import arg_day, arg_kind, arg_page, arg_unit, db, get_or_404, render
+from web.media import playable_video, showable_image
+from web.security import sanitise_html
 
 MEDIA_LABELS = {
     "image": "图片",
@@ -52,7 +52,6 @@ CLUE_SOURCES = {
     "date": "日期",
     "keyword": "关键词",
 }
-MAX_ID = 2**63 - 1
 
 
 def install_filters(env, ctx) -> None:
@@ -81,52 +80,6 @@ def _filesize(n: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return ""
-
-
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
-    context.setdefault("user", request.state.user)
-    context.setdefault("csrf", csrf_token(request))
-    context.setdefault("nav", "")
-    return request.app.state.templates.TemplateResponse(
-        request, name, context, status_code=status_code
-    )
-
-
-def db(request: Request):
-    return request.app.state.ctx.db.session()
-
-
-def get_or_404(session, model, key: int):
-    row = session.get(model, key) if 0 < key <= MAX_ID else None
-    if row is None:
-        raise HTTPException(404, "没有这条记录。")
-    return row
-
-
-# -- reading the query string safely ---------------------------------------------------
-
-
-def arg_page(request: Request) -> int:
-    value = request.query_params.get("page", "1")
-    return max(1, min(int(value), 100_000)) if value.isdigit() else 1
-
-
-def arg_day(request: Request, name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.query_params.get(name, ""))
-    except ValueError:
-        return None
-
-
-def arg_unit(request: Request) -> str | None:
-    value = request.query_params.get("unit", "")
-    known = request.app.state.templates.env.globals["unit_names"]
-    return value if value in known or value == "_triage" else None
-
-
-def arg_kind(request: Request) -> str | None:
-    value = request.query_params.get("kind", "")
-    return value if value in request.app.state.ctx.campaign.kind_codes() else None
 
 
 def page_links(request: Request, page: queries.Page) -> dict[str, str | None]:
@@ -263,8 +216,6 @@ def item_page(request: Request) -> Response:
 
 def view_kind(item: Item) -> str:
     """Returns how the item page shows an item: image, video, pdf, text or none."""
-    from web.files import playable_video, showable_image
-
     if item.media == "image" and (item.preview or showable_image(item)):
         return "image"
     if item.media == "video" and (item.web_video or playable_video(item)):

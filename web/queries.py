@@ -250,12 +250,3 @@ def unit_counts(session: Session) -> dict[str | None, tuple[int, int]]:
         ).all()
     )
     return {code: (msgs.get(code, 0), items.get(code, 0)) for code in set(msgs) | set(items)}
-
-
-def triage_queue(session: Session, limit: int = 200) -> list[Message]:
-    return session.scalars(
-        select(Message)
-        .where(Message.status == "triage")
-        .order_by(Message.received_at, Message.id)
-        .limit(limit)
-    ).all()

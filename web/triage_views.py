@@ -14,12 +14,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from storage import layout
+from storage import layout, triage
 from storage.models import DecisionRecord
-from web import queries, triage_ops
+from web import queries
 from web.auth import require_editor
+from web.common import MAX_ID, db, render
 from web.files import send_file
-from web.pages import MAX_ID, db, render
 from web.security import checked_form, content_disposition
 
 MAX_REPORTS = 300
@@ -28,7 +28,7 @@ MAX_REPORTS = 300
 def queue(request: Request) -> Response:
     """The triage queue: each message with its candidate units and the clues behind them."""
     with db(request) as session:
-        messages = queries.triage_queue(session)
+        messages = session.scalars(triage.queued(limit=200)).all()
         pks = [m.id for m in messages]
         decisions: dict[int, DecisionRecord] = {}
         for d in session.scalars(
@@ -66,7 +66,7 @@ async def assign(request: Request) -> Response:
 
     def _do() -> None:
         for pk in pks:
-            triage_ops.assign(ctx, pk, unit, user.name, kinds=kinds or None)
+            triage.assign_unit(ctx, pk, unit, user.name, kinds=kinds or None)
 
     await run_in_threadpool(_do)
     back = str(form.get("back", ""))
@@ -79,9 +79,7 @@ async def set_kind(request: Request) -> Response:
     form = await checked_form(request)
     item_id = request.path_params["item_id"]
     kind = str(form.get("kind", ""))
-    await run_in_threadpool(
-        triage_ops.set_item_kind, request.app.state.ctx, item_id, kind, user.name
-    )
+    await run_in_threadpool(triage.set_item_kind, request.app.state.ctx, item_id, kind, user.name)
     return RedirectResponse(f"/items/{item_id}", status_code=303)
 
 

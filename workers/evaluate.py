@@ -21,10 +21,10 @@ from typing import Any
 
 from pipeline.errors import MailroomError
 from storage.models import Item, Message
+from workers.app import AppContext, open_context
 from workers.config import Config, load_units_file
-from workers.context import AppContext, open_context
 from workers.ingest import Ingestor
-from workers.sources import mail_files, read_messages
+from workers.sources.files import mail_files, read_messages
 
 KINDS = ("plan", "case", "manuscript", "summary", "photo", "video", "other")
 MESSAGE_FIELDS = ("unit", "is_material", "flags", "forwarded_by", "items")
@@ -176,6 +176,8 @@ def throwaway_context(config: Config, units_file: Path | None = None) -> Iterato
         config.storage,
         archive_dir=folder / "archive",
         database_url=f"sqlite:///{folder / 'index.db'}",
+        backend="local",
+        s3=None,
     )
     config = replace(config, storage=storage)
     if units_file is not None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from storage.models import Item, Message
-from workers.context import AppContext
+
+if TYPE_CHECKING:
+    from workers.app import AppContext
 
 FLAG_ORDER = (
     "late",

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workers.media_jobs import JobRef
+    from workers.jobs import JobRef
 
 
 @dataclass

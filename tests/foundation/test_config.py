@@ -49,7 +49,7 @@ def test_relative_paths_resolve_against_the_config_files_folder(tmp_path):
 def test_the_shipped_config_file_documents_the_true_defaults(tmp_path):
     """Uncommenting every setting in config.toml must change nothing."""
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    uncommented = re.sub(r"(?m)^# ?((?:\[\[?[a-z_]+\]\]?|[a-z_]+ = ).*)$", r"\1", text)
+    uncommented = re.sub(r"(?m)^# ?((?:\[\[?[a-z0-9_.]+\]\]?|[a-z_]+ = ).*)$", r"\1", text)
     uncommented = "\n".join(
         line
         for line in uncommented.splitlines()
@@ -72,6 +72,9 @@ def test_the_shipped_config_file_documents_the_true_defaults(tmp_path):
     assert explicit.storage == default.storage
     assert explicit.identify == default.identify and explicit.limits == default.limits
     assert explicit.department == default.department
+    assert explicit.media == default.media and explicit.queue == default.queue
+    assert explicit.reports == default.reports
+    assert [m.name for m in explicit.mailboxes] == ["official"]  # the commented example
 
 
 def test_units_file_replaces_the_shipped_registry(tmp_path):

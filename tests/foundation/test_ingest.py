@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from storage.models import IngestError, Item, Message
 from tests.conftest import DATA, MAIL
-from workers.folder_source import ingest_paths
+from workers.sources.inbox import ingest_paths
 
 CAMPAIGN = "2023年辽宁省职业教育活动周"
 
@@ -98,12 +98,12 @@ def test_unreadable_input_is_recorded_with_its_reason_and_the_next_message_goes_
 
 
 def test_a_crash_inside_a_stage_loses_nothing(app, mail_copy, monkeypatch):
-    import workers.ingest
+    import pipeline.decide
 
     def explode(*args, **kwargs):
         raise RuntimeError("stage blew up")
 
-    monkeypatch.setattr(workers.ingest, "plan_items", explode)
+    monkeypatch.setattr(pipeline.decide, "plan_items", explode)
     [outcome] = ingest(app, mail_copy("gbk-rfc2047-filename.eml"))
     assert outcome.status == "error" and "stage blew up" in outcome.error
     message = one(app, select(Message))
@@ -256,6 +256,7 @@ def test_two_messages_with_the_same_file_filed_at_once_keep_one_original(app, ma
     import threading
     import time
 
+    from storage import filing
     from tests.media import files
     from workers.ingest import Ingestor, SourceRef
 
@@ -266,27 +267,27 @@ def test_two_messages_with_the_same_file_filed_at_once_keep_one_original(app, ma
         for n in (1, 2)
     ]
     first, second = Ingestor(app, "process A"), Ingestor(other, "process B")
-    real_add, a_inside = Ingestor._add_items, threading.Event()
+    real_file, a_inside = filing.file_items, threading.Event()
 
-    def add_then_linger(self, *args, **kwargs):
-        kinds = real_add(self, *args, **kwargs)
-        if self is first:
+    def file_then_linger(*args, **kwargs):
+        kinds = real_file(*args, **kwargs)
+        if threading.current_thread().name == "A":
             a_inside.set()
             time.sleep(1.5)  # B reaches its items now, before A commits
         return kinds
 
-    Ingestor._add_items = add_then_linger
+    filing.file_items = file_then_linger
     outcomes = {}
     try:
         a = threading.Thread(
-            target=lambda: outcomes.setdefault("A", first.ingest(raws[0], SourceRef()))
+            target=lambda: outcomes.setdefault("A", first.ingest(raws[0], SourceRef())), name="A"
         )
         a.start()
         assert a_inside.wait(30)
         outcomes["B"] = second.ingest(raws[1], SourceRef())
         a.join(30)
     finally:
-        Ingestor._add_items = real_add
+        filing.file_items = real_file
     assert outcomes["A"].status == outcomes["B"].status == "filed"
     with app.db.session() as session:
         photos = session.execute(

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from pipeline.errors import MailroomError
 from storage.layout import TRIAGE_FOLDER
 from storage.models import AuditEntry, DecisionRecord, Item, Message, SenderAddress
+from storage.triage import assign_unit, set_item_kind, triage_queue, undo
 from tests.conftest import LABELLED
 from workers.ingest import Ingestor, SourceRef
-from workers.triage import assign_unit, set_item_kind, triage_queue, undo
 
 NO_CLUE = LABELLED / "049-no-clue-at-all.eml"
 CONFLICT = LABELLED / "047-conflict-subject-dalian-address-shenyang.eml"

@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import write_config
 from tests.media import files
+from workers.app import AppContext, open_context
 from workers.config import load_config
-from workers.context import AppContext, open_context
 
 MAILROOM = str(Path(sys.executable).parent / "mailroom")
 GBK_PHOTO = "活动照片/开幕式.jpg"

@@ -19,10 +19,11 @@ from storage.models import Item
 from storage.search import SearchDoc, index_message, search
 from tests.media import files
 from tests.media.conftest import MAILROOM, env_without_ffmpeg, make_site
-from workers import derive, media_jobs
 from workers.cli import cli
-from workers.derive import media_settings
 from workers.ingest import Ingestor, SourceRef
+from workers.media import derive
+from workers.media import jobs as media_jobs
+from workers.media.pool import serve_media
 
 
 def _video_message(tmp, seconds=1, size="320x240", number=1):
@@ -55,7 +56,7 @@ def test_thumbnails_are_queued_before_videos_and_the_pool_makes_them(app, tmp_pa
     with app.db.session() as session:
         order = [job.kind for job in media_jobs.pending(session)]
     assert order == ["thumbs", "thumbs", "video"]  # no pool running: the rows wait
-    with media_jobs.serve_media(app, finish=True):
+    with serve_media(app, finish=True):
         pass
     assert {state for state, _, _ in _jobs(app).values()} == {"done"}
     with app.db.session() as session:
@@ -157,10 +158,9 @@ def test_a_result_the_index_refuses_fails_the_job_instead_of_leaving_it_running(
     Ingestor(app, "test").ingest(_video_message(tmp_path), SourceRef("file", "video.eml"))
     unsaveable = derive.Derived(meta={"camera": object()})  # not JSON: the flush raises
     monkeypatch.setattr(derive, "derive", lambda *args: unsaveable)
-    media_jobs.init_worker(app.config, media_settings(app.config))
     with app.db.session() as session:
         job_id = session.scalar(select(MediaJob.id).where(MediaJob.kind == "video"))
-    assert media_jobs.run_job(job_id) == "failed"
+    assert media_jobs.run_job(media_jobs.JobEnv.of(app), job_id) == "failed"
     with app.db.session() as session:
         job = session.get(MediaJob, job_id)
         assert job.state == "failed" and "could not be saved" in job.error
@@ -263,10 +263,9 @@ def test_archive_guards_become_member_statuses(make_app, tmp_path):
 
 
 def test_a_bad_media_setting_names_its_key(make_app):
-    app = make_app('[media]\ncrf = "high"\n')
     with pytest.raises(ConfigError, match=r"media\.crf"):
-        media_settings(app.config)
-    assert media_settings(make_app().config).video_workers == 1
+        make_app('[media]\ncrf = "high"\n')
+    assert make_app().config.media.video_workers == 1
 
 
 @pytest.mark.parametrize("command", ["status", "retry", "run"])

@@ -16,10 +16,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import LABELLED, write_config
+from workers.app import AppContext, open_context
 from workers.config import load_config
-from workers.context import AppContext, open_context
 from workers.ingest import Ingestor
-from workers.sources import read_messages
+from workers.sources.files import read_messages
 
 
 def ingest_files(ctx: AppContext, paths: list[Path]) -> None:

@@ -18,7 +18,6 @@ from workers.export import export_items, export_messages
 from workers.reports.jobs import daily_if_due, tick
 from workers.reports.mailer import flush_outbox
 from workers.reports.outputs import list_saved_reports, make_daily_report
-from workers.reports.settings import report_config
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2023, 5, 20)
@@ -36,7 +35,7 @@ def parts(msg):
 
 def test_report_is_sent_with_html_text_and_a_workbook_matching_the_index(corpus_app, smtp_server):
     ctx = corpus_app(smtp_server.toml() + RECIPIENTS)
-    result = make_daily_report(ctx, report_config(ctx.config), DAY, MORNING_AFTER, send=True)
+    result = make_daily_report(ctx, ctx.config.reports, DAY, MORNING_AFTER, send=True)
     assert result.sent
     ((mail_from, rcpts, _),) = smtp_server.received.envelopes
     assert mail_from == "zcc1.sjyt@ln.gov.cn" and rcpts == ["boss@example.cn", "clerk@example.cn"]
@@ -64,7 +63,7 @@ def test_report_is_sent_with_html_text_and_a_workbook_matching_the_index(corpus_
 
 def test_tracker_in_text_lists_silent_units_and_days_left(corpus_app):
     ctx = corpus_app()
-    result = make_daily_report(ctx, report_config(ctx.config), DAY, MORNING_AFTER, send=False)
+    result = make_daily_report(ctx, ctx.config.reports, DAY, MORNING_AFTER, send=False)
     assert "活动周方案 5月8日（已过 12 天）" in result.text
     assert "活动周总结 6月1日（还剩 12 天）" in result.text
     silent = re.search(r"尚无任何来件的单位（(\d+)）：(.+)", result.text)
@@ -75,7 +74,7 @@ def test_tracker_in_text_lists_silent_units_and_days_left(corpus_app):
 
 def test_files_are_saved_under_reports_and_listed(corpus_app):
     ctx = corpus_app()
-    make_daily_report(ctx, report_config(ctx.config), DAY, MORNING_AFTER, send=False)
+    make_daily_report(ctx, ctx.config.reports, DAY, MORNING_AFTER, send=False)
     folder = ctx.config.storage.archive_dir / "reports" / "daily" / "2023-05-20"
     assert sorted(p.suffix for p in folder.iterdir()) == [".html", ".txt", ".xlsx"]
     (saved,) = list_saved_reports(ctx)
@@ -85,7 +84,7 @@ def test_files_are_saved_under_reports_and_listed(corpus_app):
 
 def test_smtp_down_keeps_the_files_and_the_next_tick_sends(corpus_app, smtp_down, caplog):
     ctx = corpus_app(smtp_down.toml() + RECIPIENTS)
-    rc = report_config(ctx.config)
+    rc = ctx.config.reports
     result = make_daily_report(ctx, rc, DAY, MORNING_AFTER, send=True)
     assert not result.sent and "cannot send mail via 127.0.0.1" in result.send_error
     assert ctx.archive.exists(result.xlsx_path) and ctx.archive.exists(result.html_path)
@@ -104,7 +103,7 @@ def test_smtp_down_keeps_the_files_and_the_next_tick_sends(corpus_app, smtp_down
 
 def test_failures_back_off_and_are_given_up_after_max_attempts(corpus_app, smtp_down):
     ctx = corpus_app(smtp_down.toml() + "retry_minutes = 1\nmax_attempts = 3\n" + RECIPIENTS)
-    rc = report_config(ctx.config)
+    rc = ctx.config.reports
     make_daily_report(ctx, rc, DAY, MORNING_AFTER, send=True)
     now = MORNING_AFTER
     for minutes in (1, 2):  # waits 1 then 2 minutes
@@ -118,7 +117,7 @@ def test_scheduled_job_reports_yesterday_once_after_the_configured_time(corpus_a
     ctx = corpus_app(
         smtp_server.toml() + RECIPIENTS.replace("[report]", '[report]\ntime = "07:30"')
     )
-    rc = report_config(ctx.config)
+    rc = ctx.config.reports
     assert daily_if_due(ctx, rc, datetime(2023, 5, 21, 7, 29, tzinfo=TZ)) is None
     made = daily_if_due(ctx, rc, datetime(2023, 5, 21, 7, 30, tzinfo=TZ))
     assert made is not None and made.day == DAY and made.sent
@@ -183,7 +182,7 @@ def test_a_damaged_file_is_a_problem_with_what_to_do(make_app):
     ingest_files(ctx, [MAIL / "damaged-attachment.eml"])
     result = make_daily_report(
         ctx,
-        report_config(ctx.config),
+        ctx.config.reports,
         date(2023, 5, 16),
         datetime(2023, 5, 17, 8, tzinfo=TZ),
         send=False,

@@ -11,11 +11,10 @@ from sqlalchemy import event
 from storage.report_models import OutboxMail
 from workers.reports.mailer import _claim, compose, flush_outbox, release_backoff, send_one
 from workers.reports.mailer import queue as put_in_outbox
-from workers.reports.settings import report_config
 
 
 def _mail(ctx, to: str, subject: str, due: datetime) -> int:
-    smtp = report_config(ctx.config).smtp
+    smtp = ctx.config.reports.smtp
     return put_in_outbox(ctx.db, "daily", compose(smtp, [to], subject, "正文", now=due), [to], due)
 
 
@@ -34,7 +33,7 @@ def test_a_retry_asked_for_while_a_sender_claims_the_mail_does_not_cut_its_lease
     wrote, and the retry made it due again, so the CLI's flush sent it a second time."""
     url = request.getfixturevalue("postgres").create_database() if engine == "postgresql" else None
     ctx = make_app(smtp_server.toml(), database_url=url)
-    smtp = report_config(ctx.config).smtp
+    smtp = ctx.config.reports.smtp
     due = datetime.now(UTC)
     outbox_id = _mail(ctx, "boss@example.cn", "每日报告 2023-05-22", due)
     now = due + timedelta(seconds=5)
@@ -69,7 +68,7 @@ def test_a_mail_smtp_cannot_carry_is_retried_and_given_up_not_left_sending(make_
     stayed `sending` with no attempt counted, retried after every lease for ever, and the
     mail queued after it waited for the next tick."""
     ctx = make_app(smtp_server.toml())
-    smtp = report_config(ctx.config).smtp
+    smtp = ctx.config.reports.smtp
     now = datetime.now(UTC)
     odd = _mail(ctx, "张老师@学校.中国", "回执", now)
     plain = _mail(ctx, "boss@example.cn", "每日报告 2023-05-22", now)

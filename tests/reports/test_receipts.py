@@ -11,7 +11,6 @@ from storage.report_models import Receipt
 from tests.conftest import LABELLED, MAIL
 from tests.reports.conftest import ingest_files
 from workers.reports.receipts import Candidate, send_receipts, suppression_reason
-from workers.reports.settings import report_config
 
 TZ = ZoneInfo("Asia/Shanghai")
 PANJIN = "zhangwei_0427@126.com"
@@ -31,7 +30,7 @@ T0 = datetime(2023, 6, 5, 17, 0, tzinfo=TZ)
 def test_receipt_acknowledges_files_with_rfc3834_headers(make_app, smtp_server):
     ctx = make_app(smtp_server.toml() + RECEIPTS)
     ingest_files(ctx, [CASE])
-    plan = send_receipts(ctx, report_config(ctx.config), T0)
+    plan = send_receipts(ctx, ctx.config.reports, T0)
     assert list(plan.batches) == [PANJIN]
     ((_, rcpts, _),) = smtp_server.received.envelopes
     (msg,) = smtp_server.received.messages()
@@ -47,18 +46,18 @@ def test_receipt_acknowledges_files_with_rfc3834_headers(make_app, smtp_server):
 def test_no_receipt_to_auto_replies_bounces_bulk_or_our_own_mail(make_app, smtp_server):
     ctx = make_app(smtp_server.toml() + RECEIPTS)
     ingest_files(ctx, MACHINE)
-    plan = send_receipts(ctx, report_config(ctx.config), T0)
+    plan = send_receipts(ctx, ctx.config.reports, T0)
     assert plan.batches == {} and smtp_server.received.envelopes == []
     reasons = {reason for _, _, reason in plan.suppressed}
     assert {"an automatic reply", "a bounce", "bulk mail", "our own address"} <= reasons
     with ctx.db.session() as session:  # recorded, so never looked at again
         assert session.scalar(select(Receipt.id).where(Receipt.status != "suppressed")) is None
-    assert send_receipts(ctx, report_config(ctx.config), T0).suppressed == []
+    assert send_receipts(ctx, ctx.config.reports, T0).suppressed == []
 
 
 def test_one_receipt_per_sender_per_interval_batches_the_rest(make_app, smtp_server):
     ctx = make_app(smtp_server.toml() + RECEIPTS)
-    rc = report_config(ctx.config)
+    rc = ctx.config.reports
     ingest_files(ctx, [CASE])
     send_receipts(ctx, rc, T0)
     ingest_files(ctx, [SUMMARY])
@@ -74,7 +73,7 @@ def test_one_receipt_per_sender_per_interval_batches_the_rest(make_app, smtp_ser
 def test_messages_waiting_together_get_one_receipt(make_app, smtp_server):
     ctx = make_app(smtp_server.toml() + RECEIPTS)
     ingest_files(ctx, [CASE, SUMMARY])
-    send_receipts(ctx, report_config(ctx.config), T0)
+    send_receipts(ctx, ctx.config.reports, T0)
     (msg,) = smtp_server.received.messages()
     assert msg["Subject"] == "回执：已收到您的 2 封邮件"
     assert len(msg["References"].split()) == 2
@@ -85,7 +84,7 @@ def test_messages_waiting_together_get_one_receipt(make_app, smtp_server):
 def test_old_messages_are_not_acknowledged(make_app, smtp_server):
     ctx = make_app(smtp_server.toml() + "[receipts]\nenabled = true\nmax_age_hours = 72\n")
     ingest_files(ctx, [CASE])  # received 2023-05-17, weeks before T0
-    plan = send_receipts(ctx, report_config(ctx.config), T0)
+    plan = send_receipts(ctx, ctx.config.reports, T0)
     assert plan.batches == {} and len(plan.skipped) == 1
     assert smtp_server.received.envelopes == []
 
@@ -93,7 +92,7 @@ def test_old_messages_are_not_acknowledged(make_app, smtp_server):
 def test_dry_run_writes_receipts_to_a_folder_and_sends_nothing(make_app, smtp_server, tmp_path):
     ctx = make_app(smtp_server.toml() + RECEIPTS + 'dry_run_dir = "receipts-dry-run"\n')
     ingest_files(ctx, [CASE])
-    send_receipts(ctx, report_config(ctx.config), T0)
+    send_receipts(ctx, ctx.config.reports, T0)
     assert smtp_server.received.envelopes == []
     files = list((ctx.config.base_dir / "receipts-dry-run").rglob("*.eml"))
     assert len(files) == 1
@@ -103,7 +102,7 @@ def test_dry_run_writes_receipts_to_a_folder_and_sends_nothing(make_app, smtp_se
 def test_damaged_file_asks_the_sender_to_send_it_again(make_app, smtp_server):
     ctx = make_app(smtp_server.toml() + RECEIPTS)
     ingest_files(ctx, [MAIL / "damaged-attachment.eml"])
-    send_receipts(ctx, report_config(ctx.config), datetime(2023, 5, 17, 12, 0, tzinfo=TZ))
+    send_receipts(ctx, ctx.config.reports, datetime(2023, 5, 17, 12, 0, tzinfo=TZ))
     messages = smtp_server.received.messages()
     assert len(messages) == 1
     assert "重新发送" in messages[0].get_body(("plain",)).get_content()

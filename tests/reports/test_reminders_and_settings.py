@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.errors import ConfigError
+from tests.conftest import write_config
+from workers.config import load_config
 from workers.reports.reminders import kinds_due_in, make_reminders
-from workers.reports.settings import report_config
 
 TZ = ZoneInfo("Asia/Shanghai")
 THREE_DAYS_BEFORE_SUMMARY = datetime(2023, 5, 29, 9, 0, tzinfo=TZ)  # summary due 06-01
@@ -19,7 +20,7 @@ THREE_DAYS_BEFORE_SUMMARY = datetime(2023, 5, 29, 9, 0, tzinfo=TZ)  # summary du
 
 def test_reminder_drafts_go_to_units_still_missing_the_kind(corpus_app):
     ctx = corpus_app("[reminders]\nenabled = true\ndays_before = [3]\n")
-    done = make_reminders(ctx, report_config(ctx.config), THREE_DAYS_BEFORE_SUMMARY)
+    done = make_reminders(ctx, ctx.config.reports, THREE_DAYS_BEFORE_SUMMARY)
     units = {d.unit for d in done}
     assert {d.kind for d in done} == {"summary"}
     assert "liaoyang" not in units and "dalian" in units  # liaoyang sent its summary 05-22
@@ -29,7 +30,7 @@ def test_reminder_drafts_go_to_units_still_missing_the_kind(corpus_app):
     )
     assert draft["X-Unsent"] == "1" and "大连市教育局" in draft["Subject"]
     assert "活动周总结" in draft.get_body(("plain",)).get_content()
-    assert make_reminders(ctx, report_config(ctx.config), THREE_DAYS_BEFORE_SUMMARY) == []
+    assert make_reminders(ctx, ctx.config.reports, THREE_DAYS_BEFORE_SUMMARY) == []
 
 
 def _summary_pending_on(ctx, day: str) -> set[str]:
@@ -43,7 +44,7 @@ def test_reminders_are_sent_when_configured(corpus_app, smtp_server):
     ctx = corpus_app(
         smtp_server.toml() + "[reminders]\nenabled = true\nsend = true\ndays_before = [3]\n"
     )
-    done = make_reminders(ctx, report_config(ctx.config), THREE_DAYS_BEFORE_SUMMARY)
+    done = make_reminders(ctx, ctx.config.reports, THREE_DAYS_BEFORE_SUMMARY)
     sent = [d for d in done if d.outbox_id]
     assert sent and len(smtp_server.received.envelopes) == len(sent)
     drafted = [d for d in done if d.path]  # units with no known address: drafts
@@ -59,7 +60,7 @@ def test_kinds_due_in_picks_exact_days():
 
 
 def test_defaults_need_no_config(app):
-    rc = report_config(app.config)
+    rc = app.config.reports
     assert rc.report.time == time(8, 0) and rc.report.recipients == ()
     assert not rc.smtp.configured and not rc.receipts.enabled and not rc.reminders.enabled
     assert rc.reminders.drafts_dir == app.config.base_dir / "reminders"
@@ -78,16 +79,16 @@ def test_defaults_need_no_config(app):
         ('[receipts]\ntemplate = "missing.txt"\n', "receipts.template"),
     ],
 )
-def test_bad_values_name_the_file_and_key(app, make_app, extra, key):
-    ctx = make_app(extra)
+def test_bad_values_name_the_file_and_key(tmp_path, extra, key):
+    path = write_config(tmp_path, extra)
     with pytest.raises(ConfigError) as err:
-        report_config(ctx.config)
-    assert err.value.key == key and str(ctx.config.path) in str(err.value)
+        load_config(path)
+    assert err.value.key == key and str(path) in str(err.value)
 
 
 def test_plain_smtp_is_allowed_on_loopback_only(make_app):
     ctx = make_app('[smtp]\nhost = "127.0.0.1"\nport = 25\nsecurity = "none"\n')
-    assert report_config(ctx.config).smtp.security == "none"
+    assert ctx.config.reports.smtp.security == "none"
 
 
 def test_edited_receipt_template_is_used(make_app, smtp_server, tmp_path):
@@ -104,6 +105,6 @@ def test_edited_receipt_template_is_used(make_app, smtp_server, tmp_path):
         f'template = "{template}"\n'
     )
     ingest_files(ctx, [LABELLED / "006-panjin-case-signature.eml"])
-    send_receipts(ctx, report_config(ctx.config), THREE_DAYS_BEFORE_SUMMARY)
+    send_receipts(ctx, ctx.config.reports, THREE_DAYS_BEFORE_SUMMARY)
     (msg,) = smtp_server.received.messages()
     assert msg.get_body(("plain",)).get_content().startswith("您好 张伟，收到 1 封。")

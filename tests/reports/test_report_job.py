@@ -1,31 +1,20 @@
-"""The `report` job: one outbox mail sent by id, through workers.queue's in-process backend."""
+"""The `report` job: one outbox mail sent by id, through the in-process dispatcher."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from storage.report_models import OutboxMail
-from workers import queue
+from workers.jobs.runners import run_report
 from workers.reports.jobs import tick
 from workers.reports.mailer import compose, flush_outbox, send_one
 from workers.reports.mailer import queue as put_in_outbox
-from workers.reports.settings import report_config
-from workers.scale_config import queue_settings
-
-
-@pytest.fixture
-def in_process() -> Iterator[None]:
-    yield
-    queue.reset()
 
 
 def outbox_mail(ctx, subject: str, due: datetime) -> int:
     """Puts one mail to boss@example.cn in the outbox, due at `due`; returns its id."""
-    smtp = report_config(ctx.config).smtp
+    smtp = ctx.config.reports.smtp
     msg = compose(smtp, ["boss@example.cn"], subject, "正文", now=due)
     return put_in_outbox(ctx.db, "daily", msg, ["boss@example.cn"], due)
 
@@ -37,64 +26,60 @@ def row_of(ctx, outbox_id: int) -> OutboxMail:
         return row
 
 
-def test_submitted_report_job_sends_the_mail_once(make_app, smtp_server, in_process):
+def test_submitted_report_job_sends_the_mail_once(make_app, smtp_server):
     ctx = make_app(smtp_server.toml())
-    queue.configure(ctx, queue_settings(ctx.config))
     outbox_id = outbox_mail(ctx, "每日报告 2023-05-20", datetime.now(UTC))
 
-    queue.submit("report", outbox_id=outbox_id)
+    ctx.jobs.submit_report(outbox_id, 0)
     (received,) = smtp_server.received.messages()
     assert received["Subject"] == "每日报告 2023-05-20"
     assert smtp_server.received.envelopes[0][1] == ["boss@example.cn"]
     row = row_of(ctx, outbox_id)
     assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
 
-    queue.submit("report", outbox_id=outbox_id)  # delivered twice: sent once
+    ctx.jobs.submit_report(outbox_id, 0)  # delivered twice: sent once
     assert len(smtp_server.received.envelopes) == 1
-    assert queue.run_report(ctx, outbox_id) == "gone"
+    assert run_report(ctx, outbox_id) == "gone"
     assert row_of(ctx, outbox_id).attempts == 1
 
 
-def test_report_job_for_mail_not_due_yet_sends_nothing(make_app, smtp_server, in_process):
+def test_report_job_for_mail_not_due_yet_sends_nothing(make_app, smtp_server):
     ctx = make_app(smtp_server.toml())
-    queue.configure(ctx, queue_settings(ctx.config))
     later = datetime.now(UTC) + timedelta(minutes=30)
     outbox_id = outbox_mail(ctx, "稍后发送", later)
 
-    queue.submit("report", outbox_id=outbox_id)
-    assert queue.run_report(ctx, outbox_id) == "waiting"
+    ctx.jobs.submit_report(outbox_id, 0)
+    assert run_report(ctx, outbox_id) == "waiting"
     assert smtp_server.received.envelopes == []
     row = row_of(ctx, outbox_id)
     assert (row.status, row.attempts) == ("pending", 0)
     assert abs(row.next_attempt_at - later) < timedelta(seconds=1)  # not moved by the job
 
 
-def test_report_job_with_smtp_down_records_the_failure_for_a_retry(make_app, smtp_down, in_process):
+def test_report_job_with_smtp_down_records_the_failure_for_a_retry(make_app, smtp_down):
     ctx = make_app(smtp_down.toml())
-    queue.configure(ctx, queue_settings(ctx.config))
     outbox_id = outbox_mail(ctx, "发送失败", datetime.now(UTC))
 
-    assert queue.run_report(ctx, outbox_id) == "waiting"
+    assert run_report(ctx, outbox_id) == "waiting"
     row = row_of(ctx, outbox_id)
     assert (row.status, row.attempts) == ("pending", 1)
     assert "cannot send mail via 127.0.0.1" in row.last_error
     assert row.next_attempt_at > datetime.now(UTC) + timedelta(minutes=4)  # retry_minutes = 5
 
     smtp_down.start()
-    assert queue.run_report(ctx, outbox_id) == "waiting"  # backing off: nothing sent yet
+    assert run_report(ctx, outbox_id) == "waiting"  # backing off: nothing sent yet
     assert smtp_down.received.envelopes == []
 
 
-def test_unknown_outbox_id_is_gone(make_app, smtp_server, in_process):
+def test_unknown_outbox_id_is_gone(make_app, smtp_server):
     ctx = make_app(smtp_server.toml())
-    queue.configure(ctx, queue_settings(ctx.config))
-    assert queue.run_report(ctx, 4242) == "gone"
+    assert run_report(ctx, 4242) == "gone"
     assert smtp_server.received.envelopes == []
 
 
 def test_two_senders_of_the_same_mail_send_it_once(make_app, smtp_server):
     ctx = make_app(smtp_server.toml())
-    smtp = report_config(ctx.config).smtp
+    smtp = ctx.config.reports.smtp
     now = datetime.now(UTC)
     outbox_id = outbox_mail(ctx, "只发一次", now)
     start = threading.Barrier(4)
@@ -115,7 +100,7 @@ def test_two_senders_of_the_same_mail_send_it_once(make_app, smtp_server):
 
 def test_without_a_broker_the_tick_sends_the_outbox_in_this_process(make_app, smtp_server):
     ctx = make_app(smtp_server.toml())
-    rc = report_config(ctx.config)
+    rc = ctx.config.reports
     now = datetime.now(UTC)
     first, second = outbox_mail(ctx, "一", now), outbox_mail(ctx, "二", now)
     tick(ctx, rc, now)
@@ -129,7 +114,7 @@ def test_a_retry_asked_for_while_a_mail_is_being_sent_does_not_send_it_twice(mak
     from workers.reports.mailer import _claim, release_backoff
 
     ctx = make_app(smtp_server.toml())
-    smtp = report_config(ctx.config).smtp
+    smtp = ctx.config.reports.smtp
     now = datetime.now(UTC)
     outbox_id = outbox_mail(ctx, "每日报告 2023-05-21", now)
     assert _claim(ctx.db, outbox_id, now, smtp)  # a worker is sending it right now

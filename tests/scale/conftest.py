@@ -17,14 +17,12 @@ from sqlalchemy import func, select
 
 from storage.media_models import MediaJob
 from storage.models import Message
-from tests.conftest import write_config
+from tests.conftest import broker_jobs, write_config
 from tests.media import files
 from tests.servers.redis import RedisServer
-from workers import queue
+from workers.app import AppContext, open_context
 from workers.config import load_config
-from workers.context import AppContext, open_context
 from workers.ingest import SourceRef
-from workers.scale_config import queue_settings
 
 MAILROOM = str(Path(sys.executable).parent / "mailroom")
 
@@ -185,18 +183,17 @@ def make_site(tmp_path: Path, postgres) -> Iterator[Callable[..., Site]]:
     yield factory
     for site in sites:
         site.stop_workers()
-    queue.reset()
 
 
 def submit_backlog(site: Site, paths: list[Path]) -> None:
-    """Stores each message's raw bytes and submits its ingestion through workers.queue."""
+    """Stores each message's raw bytes and submits its ingestion to the broker."""
     ctx = site.context()
     try:
-        queue.configure(ctx, queue_settings(ctx.config))
-        for path in paths:
-            queue.offer_message(ctx, path.read_bytes(), SourceRef("file", str(path)))
+        with broker_jobs(ctx):
+            for path in paths:
+                sha, _ = ctx.archive.put_raw(path.read_bytes())
+                ctx.jobs.submit_ingest(sha, SourceRef("file", str(path)))
     finally:
-        queue.reset()
         ctx.close()
 
 

@@ -24,8 +24,8 @@ from pipeline.errors import ConfigError, StorageError
 from storage.blobstore import LocalBlobStore, S3BlobStore, S3Settings
 from tests.conftest import write_config
 from tests.media import files
+from workers.app import blob_store
 from workers.config import load_config
-from workers.scale_config import blob_store, queue_settings
 
 MAILROOM = str(Path(sys.executable).parent / "mailroom")
 KEYS = {"MAILROOM_S3_ACCESS_KEY": "testing", "MAILROOM_S3_SECRET_KEY": "testing-secret"}
@@ -189,9 +189,8 @@ def test_derivatives_made_by_the_in_process_pool_go_to_the_bucket(bucket, s3_end
 def test_s3_backend_without_credentials_names_the_variable(tmp_path, monkeypatch):
     for name in KEYS:
         monkeypatch.delenv(name, raising=False)
-    config = load_config(_s3_config(tmp_path / "site", "http://127.0.0.1:9", "b"))
     with pytest.raises(ConfigError, match="MAILROOM_S3_ACCESS_KEY") as err:
-        blob_store(config)
+        load_config(_s3_config(tmp_path / "site", "http://127.0.0.1:9", "b"))
     assert err.value.key == "storage.s3.access_key_env"
 
 
@@ -211,9 +210,8 @@ def test_bad_storage_and_queue_settings_name_the_key(tmp_path, storage_line, que
         f'[storage]\narchive_dir = "archive"\n{storage_line}\n[queue]\n{queue_table}\n',
         encoding="utf-8",
     )
-    config = load_config(path)
     with pytest.raises(ConfigError) as err:
-        blob_store(config) if key.startswith("storage") else queue_settings(config)
+        load_config(path)
     assert err.value.key == key and str(path) in str(err.value)
 
 
@@ -222,6 +220,6 @@ def test_the_multi_machine_example_config_is_valid(monkeypatch):
     for name, value in KEYS.items():
         monkeypatch.setenv(name, value)
     config = load_config(Path(__file__).parents[2] / "deploy" / "config.multi-machine.toml")
-    settings = queue_settings(config)
+    settings = config.queue
     assert settings.distributed and settings.time_limit < settings.visibility_timeout
     assert isinstance(blob_store(config), S3BlobStore)

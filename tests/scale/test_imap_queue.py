@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 
 from storage.mailbox_state import INGESTING, QUARANTINED, QUEUED, WAITING_FOR_WORKER, MailboxRecord
 from storage.models import IngestRun, Message
+from tests.conftest import broker_jobs
 from tests.workers.test_imap_client import make_raw
-from workers import queue, queued_mail
-from workers.imap_poller import PollSummary, mailboxes, poll_account
-from workers.scale_config import queue_settings
+from workers.jobs.runners import resubmit_stale, run_ingest
+from workers.sources.imap import handoff as queued_mail
+from workers.sources.imap.poller import PollSummary, poll_account
 
 
 @pytest.fixture
@@ -46,10 +47,9 @@ def poll(site) -> PollSummary:
     """One poll as `mailroom scheduler` does it: the queue configured from [queue]."""
     ctx = site.context()
     try:
-        queue.configure(ctx, queue_settings(ctx.config))
-        return poll_account(ctx, mailboxes(ctx)[0], "secret")
+        with broker_jobs(ctx):
+            return poll_account(ctx, ctx.config.mailboxes[0], "secret")
     finally:
-        queue.reset()
         ctx.close()
 
 
@@ -154,16 +154,15 @@ def test_jobs_the_broker_lost_are_sent_again_and_filed_once(imap_site, dovecot):
 
     ctx = site.context()
     try:
-        settings = queue_settings(ctx.config)
-        queue.configure(ctx, settings)
-        assert queue.resubmit_stale(ctx, settings) == 0  # queued just now: not stale yet
-        later = datetime.now(UTC) + timedelta(minutes=settings.resubmit_after_minutes + 1)
-        assert queue.resubmit_stale(ctx, settings, now=later) == 2
-        assert queue.resubmit_stale(ctx, settings, now=later) == 0  # sent recently
-        queue.submit_ingest(*queued_mail.stale(ctx, later, datetime.now(UTC))[0])
-        assert broker.llen("ingest") == 3  # one message's job twice: it must run harmlessly
+        with broker_jobs(ctx):
+            settings = ctx.config.queue
+            assert resubmit_stale(ctx) == 0  # queued just now: not stale yet
+            later = datetime.now(UTC) + timedelta(minutes=settings.resubmit_after_minutes + 1)
+            assert resubmit_stale(ctx, now=later) == 2
+            assert resubmit_stale(ctx, now=later) == 0  # sent recently
+            ctx.jobs.submit_ingest(*queued_mail.stale(ctx, later, datetime.now(UTC))[0])
+            assert broker.llen("ingest") == 3  # one message's job twice: it must run harmlessly
     finally:
-        queue.reset()
         ctx.close()
 
     site.start_worker("ingest")
@@ -206,12 +205,11 @@ def test_server_dropped_mid_batch_with_a_broker_loses_and_doubles_nothing(imap_s
     dovecot.append_many("INBOX", [make_raw(n) for n in range(20)])
     ctx = site.context()
     try:
-        queue.configure(ctx, queue_settings(ctx.config))
-        broken = poll_account(
-            ctx, mailboxes(ctx)[0], "secret", progress=KillServerAfter(dovecot, 7)
-        )
+        with broker_jobs(ctx):
+            broken = poll_account(
+                ctx, ctx.config.mailboxes[0], "secret", progress=KillServerAfter(dovecot, 7)
+            )
     finally:
-        queue.reset()
         ctx.close()
     assert broken.errors and "dropped" in broken.errors[0]
     stored = records(site)  # what was fetched before the drop is recorded, batch or not
@@ -243,7 +241,7 @@ def test_a_copy_of_a_job_sent_while_the_first_runs_does_nothing(imap_site, dovec
         row = records(site)[0]
         assert (row.status, row.attempts) == (INGESTING, 1)
         location = f"{row.account}/{row.folder}"
-        copy = queue.run_ingest(ctx, sha, "imap", location, row.uidvalidity, row.uid)
+        copy = run_ingest(ctx, sha, "imap", location, row.uidvalidity, row.uid)
         assert copy.status == "skipped"
         assert filed(site) == [] and records(site)[0].attempts == 1
     finally:

@@ -10,13 +10,11 @@ import pytest
 import redis
 
 from storage.report_models import OutboxMail
+from tests.conftest import broker_jobs, send_task_twice
 from tests.reports.conftest import Received, SmtpServer, free_port
-from workers import queue
 from workers.reports.jobs import tick
-from workers.reports.mailer import compose, flush_outbox
+from workers.reports.mailer import compose, flush_outbox, hand_over
 from workers.reports.mailer import queue as put_in_outbox
-from workers.reports.settings import report_config
-from workers.scale_config import queue_settings
 
 
 @pytest.fixture
@@ -28,7 +26,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def outbox_mail(ctx, subject: str) -> int:
-    smtp = report_config(ctx.config).smtp
+    smtp = ctx.config.reports.smtp
     now = datetime.now(UTC)
     msg = compose(smtp, ["boss@example.cn"], subject, "正文", now=now)
     return put_in_outbox(ctx.db, "daily", msg, ["boss@example.cn"], now)
@@ -62,22 +60,20 @@ def test_report_job_submitted_to_the_broker_is_sent_by_the_worker(make_site, red
     site = make_site(broker_url=url, extra=smtp.toml())
     ctx = site.context()
     try:
-        queue.configure(ctx, queue_settings(ctx.config))
-        site.start_worker("ingest")
-        site.wait_ready()
-        outbox_id = outbox_mail(ctx, "经由队列发送的报告")
+        with broker_jobs(ctx):
+            site.start_worker("ingest")
+            site.wait_ready()
+            outbox_id = outbox_mail(ctx, "经由队列发送的报告")
 
-        queue.submit("report", outbox_id=outbox_id)
-        queue.submit("report", outbox_id=outbox_id)  # delivered twice
-        wait_for(lambda: status_of(ctx, outbox_id) == "sent", "mail sent", site)
-        wait_for(lambda: broker_idle(url), "both report tasks done", site)
+            send_task_twice(ctx, "report", outbox_id=outbox_id)  # delivered twice
+            wait_for(lambda: status_of(ctx, outbox_id) == "sent", "mail sent", site)
+            wait_for(lambda: broker_idle(url), "both report tasks done", site)
 
         (received,) = smtp.received.messages()
         assert received["Subject"] == "经由队列发送的报告"
         assert status_of(ctx, outbox_id) == "sent"
         assert "sent daily #" in site.worker_logs()  # the worker sent it, not this process
     finally:
-        queue.reset()
         ctx.close()
 
 
@@ -85,24 +81,23 @@ def test_scheduler_tick_with_a_broker_hands_the_outbox_to_the_worker(make_site, 
     site = make_site(broker_url=redis_server.url(), extra=smtp.toml())
     ctx = site.context()
     try:
-        queue.configure(ctx, queue_settings(ctx.config))  # as `mailroom scheduler` does
-        rc = report_config(ctx.config)
-        first, second = outbox_mail(ctx, "一号"), outbox_mail(ctx, "二号")
+        with broker_jobs(ctx):  # as `mailroom scheduler` does
+            rc = ctx.config.reports
+            first, second = outbox_mail(ctx, "一号"), outbox_mail(ctx, "二号")
 
-        tick(ctx, rc, datetime.now(UTC))  # no worker yet: handed over, nothing sent here
-        assert smtp.received.envelopes == []
-        assert status_of(ctx, first) == status_of(ctx, second) == "pending"
-        again = flush_outbox(ctx.db, rc.smtp, datetime.now(UTC))
-        assert (again.sent, again.handed_over) == (0, 0)  # already on the broker
+            tick(ctx, rc, datetime.now(UTC))  # no worker yet: handed over, nothing sent here
+            assert smtp.received.envelopes == []
+            assert status_of(ctx, first) == status_of(ctx, second) == "pending"
+            again = flush_outbox(ctx.db, rc.smtp, datetime.now(UTC), hand_over(ctx))
+            assert (again.sent, again.handed_over) == (0, 0)  # already on the broker
 
-        site.start_worker("ingest")
-        site.wait_ready()
-        wait_for(
-            lambda: status_of(ctx, first) == status_of(ctx, second) == "sent",
-            "both mails sent",
-            site,
-        )
+            site.start_worker("ingest")
+            site.wait_ready()
+            wait_for(
+                lambda: status_of(ctx, first) == status_of(ctx, second) == "sent",
+                "both mails sent",
+                site,
+            )
         assert sorted(m["Subject"] for m in smtp.received.messages()) == ["一号", "二号"]
     finally:
-        queue.reset()
         ctx.close()

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
+from tests.conftest import broker_jobs
 from tests.media import files
 from tests.scale.conftest import MAILROOM, wait_until_settled
-from workers import queue
-from workers.scale_config import queue_settings
+from workers.jobs.runners import resubmit_stale
 
 
 def _start_scheduler(site, n: int) -> tuple[subprocess.Popen, object]:
@@ -66,17 +66,16 @@ def test_jobs_lost_with_the_broker_are_sent_again_from_the_index(make_site, redi
     site.run("ingest", "--no-wait", str(mail))  # three thumbs jobs wait in the index
     ctx = site.context()
     try:
-        settings = queue_settings(ctx.config)
-        queue.configure(ctx, settings)
-        later = datetime.now(UTC) + timedelta(minutes=settings.resubmit_after_minutes + 1)
-        broker = redis.Redis.from_url(url)
-        assert queue.resubmit_stale(ctx, settings, now=later) == 3
-        assert broker.llen("media") == 3
-        assert queue.resubmit_stale(ctx, settings, now=later) == 0  # sent recently: left alone
-        broker.flushdb()  # the broker loses it all
-        assert queue.resubmit_stale(ctx, settings, now=later) == 3
+        with broker_jobs(ctx):
+            settings = ctx.config.queue
+            later = datetime.now(UTC) + timedelta(minutes=settings.resubmit_after_minutes + 1)
+            broker = redis.Redis.from_url(url)
+            assert resubmit_stale(ctx, now=later) == 3
+            assert broker.llen("media") == 3
+            assert resubmit_stale(ctx, now=later) == 0  # sent recently: left alone
+            broker.flushdb()  # the broker loses it all
+            assert resubmit_stale(ctx, now=later) == 3
     finally:
-        queue.reset()
         ctx.close()
     site.start_worker("media")
     wait_until_settled(site, messages=1, timeout=120)
@@ -84,14 +83,14 @@ def test_jobs_lost_with_the_broker_are_sent_again_from_the_index(make_site, redi
 
 
 def test_mailroom_run_says_it_does_not_use_a_configured_broker(make_site, redis_server, caplog):
-    from workers.service import _warn_if_broker_unused
+    from workers.service import warn_if_broker_unused
 
     site = make_site(broker_url=redis_server.url())
     plain = make_site()
     for current in (site, plain):
         ctx = current.context()
         try:
-            _warn_if_broker_unused(ctx)
+            warn_if_broker_unused(ctx)
         finally:
             ctx.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

@@ -24,9 +24,9 @@ from storage.search import reindex_all
 from storage.web_models import User, hash_password
 from tests.conftest import LABELLED, write_config
 from web.app import create_app
+from workers.app import AppContext, open_context
 from workers.config import load_config
-from workers.context import AppContext, open_context
-from workers.folder_source import ingest_paths
+from workers.sources.inbox import ingest_paths
 
 PASSWORD = "correct horse 7"
 ROLES = {"viewer": "viewer", "editor": "editor", "admin": "admin"}

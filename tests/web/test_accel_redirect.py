@@ -20,7 +20,7 @@ from tests.web.conftest import sign_in
 from web.app import create_app
 from web.files import accel_redirect_uri
 from web.security import FILE_CSP
-from web.settings import load_web_settings
+from workers.config import build_config
 
 PREFIX = "/_mailroom_archive/"
 REPORT = "reports/daily/2023-05-20/每日报告-2023-05-20.txt"
@@ -32,7 +32,7 @@ def accel_client() -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def factory(ctx, role: str | None = "viewer") -> TestClient:
-        base = load_web_settings(ctx.config.raw, ctx.config.label, ctx.config.base_dir)
+        base = ctx.config.web
         app = create_app(ctx, replace(base, accel_redirect=PREFIX))
         client = TestClient(app, base_url="https://testserver")
         clients.append(client)
@@ -125,16 +125,16 @@ def test_names_nginx_would_decode_twice_are_streamed_by_the_app():
 )
 def test_a_bad_accel_redirect_names_the_key(tmp_path, value):
     with pytest.raises(ConfigError, match=r"web\.accel_redirect"):
-        load_web_settings({"web": {"accel_redirect": value}}, "config.toml", tmp_path)
+        build_config({"web": {"accel_redirect": value}}, None, tmp_path)
 
 
 def test_accel_redirect_is_refused_with_the_s3_archive(tmp_path):
     raw = {"web": {"accel_redirect": PREFIX}, "storage": {"backend": "s3"}}
     with pytest.raises(ConfigError, match=r"web\.accel_redirect.*backend = \"local\""):
-        load_web_settings(raw, "config.toml", tmp_path)
+        build_config(raw, None, tmp_path)
 
 
 def test_default_is_off_and_a_good_prefix_is_kept(tmp_path):
-    assert load_web_settings({}, "config.toml", tmp_path).accel_redirect == ""
-    settings = load_web_settings({"web": {"accel_redirect": PREFIX}}, "config.toml", tmp_path)
+    assert build_config({}, None, tmp_path).web.accel_redirect == ""
+    settings = build_config({"web": {"accel_redirect": PREFIX}}, None, tmp_path).web
     assert settings.accel_redirect == PREFIX

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from storage.models import Item, Message
 from tests.web.conftest import PASSWORD
 from web.app import create_app
-from web.settings import load_web_settings
+from workers.config import build_config
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -39,7 +39,7 @@ def server(corpus_site):
     """Serves the corpus site over plain http on loopback (cookie_secure off, as in dev)."""
     import uvicorn
 
-    base = load_web_settings({}, "test", corpus_site.config.base_dir)
+    base = build_config({}, None, corpus_site.config.base_dir).web
     settings = replace(base, cookie_secure=False, port=_free_port())
     app = create_app(corpus_site, settings)
     server = uvicorn.Server(

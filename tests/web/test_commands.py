@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from pipeline.errors import ConfigError
 from storage.web_models import User, check_password
-from web.settings import load_web_settings
 from workers.cli import cli
+from workers.config import build_config
 
 
 def _run(app, *args, stdin: str | None = None):
@@ -57,7 +57,7 @@ def test_every_web_command_has_help_with_an_example(app, command):
 
 
 def test_web_settings_have_working_defaults(tmp_path):
-    settings = load_web_settings({}, "config.toml", tmp_path)
+    settings = build_config({}, None, tmp_path).web
     assert (settings.enabled, settings.host, settings.port) == (False, "127.0.0.1", 8080)
     assert settings.cookie_secure and settings.secret_key_file == tmp_path / "data/web-secret.key"
 
@@ -73,15 +73,15 @@ def test_web_settings_have_working_defaults(tmp_path):
 )
 def test_bad_web_settings_name_the_key(tmp_path, web, key):
     with pytest.raises(ConfigError) as error:
-        load_web_settings({"web": web}, "config.toml", tmp_path)
+        build_config({"web": web}, None, tmp_path)
     assert error.value.key == key
 
 
 def test_secret_key_file_is_made_once_and_private(tmp_path, monkeypatch):
-    from web.settings import secret_key
+    from web.secret import secret_key
 
     monkeypatch.delenv("MAILROOM_WEB_SECRET", raising=False)
-    settings = load_web_settings({}, "config.toml", tmp_path)
+    settings = build_config({}, None, tmp_path).web
     first = secret_key(settings)
     assert secret_key(settings) == first and len(first) >= 32
     assert (settings.secret_key_file.stat().st_mode & 0o777) == 0o600

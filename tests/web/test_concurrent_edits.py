@@ -8,13 +8,14 @@ import time
 import pytest
 from sqlalchemy import select
 
+from storage import triage
 from storage.media_models import MediaJob
 from storage.models import Item, Message
 from storage.search import index_message, search
 from tests.media import files
-from web import triage_ops
-from workers import derive, media_jobs
 from workers.ingest import Ingestor, SourceRef
+from workers.media import derive
+from workers.media import jobs as media_jobs
 
 
 def _site(engine: str, make_app, request, tmp_path):
@@ -64,9 +65,9 @@ def test_a_clerk_editing_a_message_while_its_media_result_is_saved_both_succeed(
     job.flush()
     # ... when a clerk files the message under another unit, or changes the picture's kind.
     if edit == "assign":
-        args = (triage_ops.assign, app, message_pk, "yingkou", "editor", {item_id: "case"})
+        args = (triage.assign_unit, app, message_pk, "yingkou", "editor", {item_id: "case"})
     else:
-        args = (triage_ops.set_item_kind, app, item_id, "case", "editor")
+        args = (triage.set_item_kind, app, item_id, "case", "editor")
     clerk, errors = _in_thread(*args)
     time.sleep(0.5)  # long enough for the clerk to lock what it would lock first
     try:
@@ -104,10 +105,10 @@ def test_two_clerks_filing_one_message_at_once_leave_its_files_in_one_unit(
 
     monkeypatch.setattr(app.archive, "move_view", first_move_waits)
     # One clerk files the message under 营口 and is moving its files ...
-    first, first_errors = _in_thread(triage_ops.assign, app, message_pk, "yingkou", "editor")
+    first, first_errors = _in_thread(triage.assign_unit, app, message_pk, "yingkou", "editor")
     assert moving.wait(60)
     # ... when another files it under 锦州.
-    second, second_errors = _in_thread(triage_ops.assign, app, message_pk, "jinzhou", "admin")
+    second, second_errors = _in_thread(triage.assign_unit, app, message_pk, "jinzhou", "admin")
     time.sleep(0.5)  # long enough for the second to finish if it would not wait
     go_on.set()
     first.join(timeout=60)

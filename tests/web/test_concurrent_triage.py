@@ -11,13 +11,15 @@ from email.utils import format_datetime
 import pytest
 from sqlalchemy import event, select, text
 
+from storage import triage
 from storage.media_models import MediaJob
 from storage.models import Item, Message
 from storage.search import index_message, search
 from tests.media import files
 from tests.web.test_concurrent_edits import _in_thread, _site
-from workers import derive, media_jobs, triage
 from workers.ingest import Ingestor, SourceRef
+from workers.media import derive
+from workers.media import jobs as media_jobs
 
 SENDER = "2718281828@qq.com"  # no unit knows it: its mail waits in triage until a clerk decides
 
@@ -91,7 +93,7 @@ def _until_blocked_or_done(app, thread: threading.Thread, inside: set[int]) -> N
 
 
 def _pause_before(monkeypatch, name: str) -> tuple[threading.Event, threading.Event]:
-    """Makes workers.triage.<name> wait: returns (reached, go on)."""
+    """Makes storage.triage.<name> wait: returns (reached, go on)."""
     reached, go_on = threading.Event(), threading.Event()
     original = getattr(triage, name)
 

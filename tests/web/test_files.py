@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from storage.models import Item
 from tests.web.conftest import csrf_of
-from workers.folder_source import ingest_paths
+from workers.sources.inbox import ingest_paths
 
 
 def test_video_answers_a_range_request_with_206_and_those_bytes(corpus_site, client_for):

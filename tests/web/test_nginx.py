@@ -19,8 +19,8 @@ from tests.servers.nginx import NginxServer, free_port
 from tests.web.conftest import PASSWORD, attach_web_video, csrf_of, open_site
 from web.app import create_app
 from web.security import FILE_CSP
-from web.settings import load_web_settings
-from workers.context import AppContext
+from workers.app import AppContext
+from workers.config import build_config
 
 REPORT = "reports/daily/2023-05-20/每日报告-2023-05-20.txt"
 
@@ -41,7 +41,7 @@ def proxied(tmp_path_factory) -> Iterator[Proxied]:
     ctx = open_site(folder, [LABELLED / "013-shenyang-video-bare-city.eml"])
     video_item_id = attach_web_video(ctx, folder)
     ctx.archive.put_bytes(REPORT, "昨日收到 3 封邮件。\n".encode())
-    base = load_web_settings({}, "test", ctx.config.base_dir)
+    base = build_config({}, None, ctx.config.base_dir).web
     settings = replace(
         base, cookie_secure=False, port=free_port(), accel_redirect="/_mailroom_archive/"
     )

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Item, Message
-from workers.folder_source import ingest_paths
+from workers.sources.inbox import ingest_paths
 
 
 @pytest.mark.parametrize(

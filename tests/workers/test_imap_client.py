@@ -1,4 +1,4 @@
-"""workers.imap_client against a real Dovecot: connecting, fetching, faults, after-actions."""
+"""workers.sources.imap.client against a real Dovecot: connecting, fetching, faults, after-actions."""
 
 import datetime as dt
 import time
@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from pipeline.errors import MailboxError
-from workers import imap_client
-from workers.imap_config import AfterAction, MailboxConfig
+from workers.config.mailboxes import AfterAction, MailboxConfig
+from workers.sources.imap import client as imap_client
 
 
 def make_raw(n: int, body: str = "请查收附件。") -> bytes:

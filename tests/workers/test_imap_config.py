@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError
-from workers.imap_config import AfterAction, parse_mailboxes, resolve_password
+from workers.config.mailboxes import AfterAction, parse_mailboxes, resolve_password
 
 BASE = {
     "name": "official",

@@ -18,15 +18,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from pipeline.errors import MailboxError
-from storage import mailbox_state as state
+from storage import leases
 from storage.mailbox_state import MailboxRecord
 from storage.models import Message
 from tests.workers.test_imap_client import make_raw
+from workers.app import open_context
 from workers.config import load_config
-from workers.context import open_context
-from workers.imap_poller import Backoff, mailboxes, poll_account, poll_job, register_poll_jobs
-from workers.imap_progress import LogProgress
 from workers.ingest import Ingestor
+from workers.sources.imap.poller import Backoff, poll_account, poll_job, register_poll_jobs
+from workers.sources.imap.progress import LogProgress
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +60,7 @@ def setup(tmp_path, dovecot, monkeypatch):
     def make(**mailbox):
         ctx = open_context(load_config(write_config(tmp_path, dovecot, **mailbox)))
         opened.append(ctx)
-        return ctx, mailboxes(ctx)[0]
+        return ctx, ctx.config.mailboxes[0]
 
     yield make
     for ctx in opened:
@@ -117,7 +117,7 @@ def test_after_action_is_applied_only_to_committed_messages(setup, dovecot, monk
     ctx, cfg = setup(after="flag:$Filed", batch_size=2)
     uids = dovecot.append_many("INBOX", [make_raw(n) for n in range(5)])
     seen_at_action: list[list[int]] = []
-    from workers import imap_client
+    from workers.sources.imap import client as imap_client
 
     real = imap_client.apply_after_action
 
@@ -153,10 +153,10 @@ def test_a_message_that_keeps_failing_is_quarantined_and_does_not_block_others(
     ctx, cfg = setup(after="flag:$Filed", max_attempts=3)
     real = Ingestor.ingest
 
-    def ingest(self, raw, source):  # a fault the real index cannot produce on demand
+    def ingest(self, raw, source, **kwargs):  # a fault the real index cannot produce on demand
         if b"POISON" in raw:
             raise RuntimeError("database is on fire")
-        return real(self, raw, source)
+        return real(self, raw, source, **kwargs)
 
     monkeypatch.setattr(Ingestor, "ingest", ingest)
     raws = [make_raw(0), make_raw(1, body="POISON"), make_raw(2)]
@@ -321,17 +321,17 @@ def test_two_pollers_at_once_one_skips(setup, dovecot):
 
 def test_an_expired_lease_is_taken_over(setup, dovecot):
     ctx, cfg = setup()
-    assert state.acquire_lease(ctx.db, "imap:official", "crashed-host:1", timedelta(seconds=-1))
+    assert leases.acquire_lease(ctx.db, "imap:official", "crashed-host:1", timedelta(seconds=-1))
     dovecot.append("INBOX", make_raw(1))
     assert poll(ctx, cfg).fetched == 1
 
 
 def test_a_live_lease_makes_the_poll_skip(setup, dovecot):
     ctx, cfg = setup()
-    assert state.acquire_lease(ctx.db, "imap:official", "other-host:1", timedelta(minutes=5))
-    assert not state.acquire_lease(ctx.db, "imap:official", "third:1", timedelta(minutes=5))
+    assert leases.acquire_lease(ctx.db, "imap:official", "other-host:1", timedelta(minutes=5))
+    assert not leases.acquire_lease(ctx.db, "imap:official", "third:1", timedelta(minutes=5))
     assert "other-host:1" in poll(ctx, cfg).skipped
-    state.release_lease(ctx.db, "imap:official", "other-host:1")
+    leases.release_lease(ctx.db, "imap:official", "other-host:1")
     assert poll(ctx, cfg).skipped is None
 
 
@@ -399,18 +399,18 @@ def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over(setup, doveco
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     holder = f"{socket.gethostname()}:{dead.pid}:cafe"
-    assert state.acquire_lease(ctx.db, "imap:official", holder, timedelta(minutes=5))
+    assert leases.acquire_lease(ctx.db, "imap:official", holder, timedelta(minutes=5))
     dovecot.append("INBOX", make_raw(1))
     assert poll(ctx, cfg).fetched == 1
 
 
 def test_mailroom_run_schedules_one_poll_job_per_mailbox(setup, dovecot):
-    import workers.cli  # noqa: F401  (its command modules register the IMAP jobs)
-    from workers.service import build_scheduler, close_all
+    from workers.scheduler import build_scheduler, close_all
+    from workers.service import RUN_JOBS
 
     ctx, _ = setup()
     stop, closers = threading.Event(), []
-    scheduler = build_scheduler(ctx, stop, closers)
+    scheduler = build_scheduler(ctx, stop, RUN_JOBS, closers)
     try:
         assert scheduler.get_job("imap:official").name == "poll mailbox official"
     finally:

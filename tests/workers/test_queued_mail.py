@@ -15,9 +15,9 @@ from sqlalchemy import select
 from storage import mailbox_state as state
 from storage.mailbox_state import WAITING_FOR_WORKER, FolderKey, MailboxRecord
 from tests.workers.test_imap_client import make_raw
-from workers import queued_mail
 from workers.ingest import Ingestor
 from workers.ingest_result import SourceRef
+from workers.sources.imap import handoff as queued_mail
 
 INBOX = FolderKey("official", "INBOX", 7)
 COPIES = FolderKey("official", "归档", 9)

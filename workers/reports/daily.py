@@ -10,14 +10,17 @@ import html
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.mailbox_state import QUARANTINED, MailboxRecord
 from storage.models import Item, Message
-from workers.context import AppContext
 from workers.reports.tracker import Submission, TrackerRow, required_kinds, tracker_rows
+
+if TYPE_CHECKING:
+    from workers.app import AppContext
 
 # Item statuses that count as a submission in the tracker (a link is material still to fetch).
 USABLE = ("ok", "external_link")

@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from workers.context import AppContext
-from workers.reports.mailer import flush_outbox
+from workers.config.reports import ReportConfig
+from workers.reports.mailer import flush_outbox, hand_over
 from workers.reports.outputs import DailyResult, has_daily_report, make_daily_report
-from workers.reports.settings import ReportConfig, report_config
+
+if TYPE_CHECKING:
+    from workers.app import AppContext
 
 log = logging.getLogger(__name__)
 _LOCK = threading.Lock()  # the two jobs never work at once (same report, same outbox)
@@ -43,7 +46,7 @@ def tick(ctx: AppContext, rc: ReportConfig, now: datetime) -> None:
         chores.append(("receipts", lambda: send_receipts(ctx, rc, now)))
     if rc.reminders.enabled and local.time() >= rc.report.time:
         chores.append(("reminders", lambda: make_reminders(ctx, rc, now)))
-    chores.append(("outbox", lambda: flush_outbox(ctx.db, rc.smtp, now)))
+    chores.append(("outbox", lambda: flush_outbox(ctx.db, rc.smtp, now, hand_over(ctx))))
     for name, chore in chores:
         try:
             chore()
@@ -61,7 +64,7 @@ def _run(ctx: AppContext, rc: ReportConfig, handler) -> None:
 
 def register_report_jobs(scheduler, ctx: AppContext, stop: threading.Event) -> None:
     """Adds the daily report job at [report] time and the one-minute reports tick."""
-    rc = report_config(ctx.config)
+    rc = ctx.config.reports
     scheduler.add_job(
         _run,
         "cron",

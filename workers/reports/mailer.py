@@ -1,7 +1,7 @@
 """Composing mail and sending it by SMTP through the outbox, which retries with backoff.
 
 Everything to send is first written to the outbox table; flush_outbox() sends
-what is due, send_one() one mail by id (the `report` job of workers.queue). A
+what is due, send_one() one mail by id (the `report` job of workers/jobs). A
 failure is recorded on the row (attempts, error, next attempt time), so the next
 tick of the scheduler tries again, even after a restart.
 """
@@ -17,13 +17,17 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
+from typing import TYPE_CHECKING
 
 from sqlalchemy import case, select, update
 
 from pipeline.errors import MailroomError
 from storage.db import Database
 from storage.report_models import FAILED, PENDING, SENDING, SENT, OutboxMail
-from workers.reports.settings import SmtpSettings
+from workers.config.reports import SmtpSettings
+
+if TYPE_CHECKING:
+    from workers.app import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +59,13 @@ class FlushResult:
         self.handed_over += other.handed_over
 
 
-# Set by workers.queue.configure() when a broker is configured: takes (outbox id, attempts
-# so far), submits a `report` job unless that attempt was submitted recently; returns 0 or 1.
-_hand_over: Callable[[int, int], int] | None = None
+def hand_over(ctx: AppContext) -> Callable[[int, int], int] | None:
+    """Returns how due mail leaves this process: None (sent here), or as `report` jobs.
+
+    With a broker the dispatcher takes (outbox id, attempts so far) and submits a job
+    unless that attempt was submitted recently; it returns 0 or 1.
+    """
+    return ctx.jobs.submit_report if ctx.jobs.distributed else None
 
 
 def compose(
@@ -156,11 +164,16 @@ def backoff(attempts: int, smtp: SmtpSettings) -> timedelta:
     return timedelta(minutes=min(minutes, smtp.retry_max_minutes))
 
 
-def flush_outbox(db: Database, smtp: SmtpSettings, now: datetime) -> FlushResult:
+def flush_outbox(
+    db: Database,
+    smtp: SmtpSettings,
+    now: datetime,
+    hand_over: Callable[[int, int], int] | None = None,
+) -> FlushResult:
     """Sends every outbox message that is due, or hands each to a worker; returns the counts.
 
-    With a broker configured (workers.queue.configure sets `_hand_over`), each due
-    mail becomes a `report` job for `mailroom worker`; otherwise it is sent here.
+    With `hand_over` (a broker is configured, see `hand_over(ctx)`), each due mail
+    becomes a `report` job for `mailroom worker`; otherwise it is sent here.
     """
     result = FlushResult()
     if not smtp.configured:
@@ -172,8 +185,8 @@ def flush_outbox(db: Database, smtp: SmtpSettings, now: datetime) -> FlushResult
             .order_by(OutboxMail.id)
         ).all()
     for outbox_id, attempts in due:
-        if _hand_over is not None:
-            result.handed_over += _hand_over(outbox_id, attempts)
+        if hand_over is not None:
+            result.handed_over += hand_over(outbox_id, attempts)
         else:
             result.add(send_one(db, smtp, outbox_id, now))
     return result

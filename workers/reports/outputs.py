@@ -12,18 +12,21 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from storage import layout
 from storage.report_models import OutboxMail, SavedReport
-from workers.context import AppContext
+from workers.config.reports import ReportConfig
 from workers.reports.daily import gather_daily, load_tracker
-from workers.reports.mailer import Attachment, compose, flush_outbox, queue
+from workers.reports.mailer import Attachment, compose, flush_outbox, hand_over, queue
 from workers.reports.render import daily_subject, render_daily
-from workers.reports.settings import ReportConfig
 from workers.reports.tracker import TrackerRow
 from workers.reports.xlsx import daily_workbook, tracker_workbook
+
+if TYPE_CHECKING:
+    from workers.app import AppContext
 
 log = logging.getLogger(__name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -86,7 +89,7 @@ def make_daily_report(
     )
     sent, error = False, None
     if outbox_id is not None:
-        flush_outbox(ctx.db, rc.smtp, now)
+        flush_outbox(ctx.db, rc.smtp, now, hand_over(ctx))
         with ctx.db.session() as session:
             row = session.get(OutboxMail, outbox_id)
             sent, error = row.status == "sent", row.last_error

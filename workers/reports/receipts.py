@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -25,10 +26,12 @@ from sqlalchemy.orm import selectinload
 from storage import layout
 from storage.models import Message
 from storage.report_models import Receipt
-from workers.context import AppContext
-from workers.reports.mailer import compose, flush_outbox, queue
+from workers.config.reports import ReportConfig
+from workers.reports.mailer import compose, flush_outbox, hand_over, queue
 from workers.reports.render import environment, render_template_text
-from workers.reports.settings import ReportConfig
+
+if TYPE_CHECKING:
+    from workers.app import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +157,7 @@ def send_receipts(
                 "cannot write a receipt to %s; it is tried again on the next tick", address
             )
     if plan.batches and settings.dry_run_dir is None:
-        flush_outbox(ctx.db, rc.smtp, now)
+        flush_outbox(ctx.db, rc.smtp, now, hand_over(ctx))
     return plan
 
 

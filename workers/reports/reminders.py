@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -18,12 +19,14 @@ from pipeline.campaign import Campaign, Kind
 from storage import layout
 from storage.models import Message
 from storage.report_models import Reminder
-from workers.context import AppContext
-from workers.reports.mailer import compose, flush_outbox, queue
+from workers.config.reports import ReportConfig
+from workers.reports.mailer import compose, flush_outbox, hand_over, queue
 from workers.reports.outputs import tracker
 from workers.reports.render import environment, render_template_text
-from workers.reports.settings import ReportConfig
 from workers.reports.tracker import PENDING
+
+if TYPE_CHECKING:
+    from workers.app import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ def make_reminders(ctx: AppContext, rc: ReportConfig, now: datetime) -> list[Rem
             ):
                 done.append(_remind(ctx, rc, row.unit, kind, days, now))
     if any(d.outbox_id for d in done):
-        flush_outbox(ctx.db, rc.smtp, now)
+        flush_outbox(ctx.db, rc.smtp, now, hand_over(ctx))
     return done
 
 

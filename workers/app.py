@@ -1,0 +1,163 @@
+"""The application context: config, index, archive and job dispatcher, opened once per process.
+
+Every command, scheduled job, worker task and web request works with one
+AppContext. It is the composition root: `open_context` chooses the job
+dispatcher (in-process, or the broker when asked for), so the modules that
+submit jobs call `ctx.jobs` and never choose for themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.campaign import Campaign
+from pipeline.decide import Rules, decide_unit
+from pipeline.identify import Sender, UnitMatch
+from pipeline.units import Unit as UnitConfig
+from pipeline.units import UnitDirectory
+from storage.archive import Archive
+from storage.blobstore import BlobStore, LocalBlobStore, S3BlobStore
+from storage.db import Database
+from storage.models import SenderAddress, Unit
+from workers.config import Config
+
+if TYPE_CHECKING:
+    from workers.jobs import Jobs
+
+log = logging.getLogger(__name__)
+# Third-party loggers that say too much at INFO (pypdf: a screen of font warnings per PDF).
+_QUIET = {
+    "mailparser": logging.WARNING,
+    "alembic": logging.WARNING,
+    "imapclient": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "pypdf": logging.ERROR,
+}
+
+
+def setup_logging(level: str) -> None:
+    """Sends log lines to stderr as `time LEVEL logger: message`, third parties quietened."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for name, quiet in _QUIET.items():
+        logging.getLogger(name).setLevel(quiet)
+
+
+@dataclass
+class AppContext:
+    """What every command and job works with."""
+
+    config: Config
+    db: Database
+    archive: Archive
+    jobs: Jobs = field(default=None, repr=False)  # type: ignore[assignment]  # set by open_context
+    rules: Rules = field(default=None, repr=False)  # type: ignore[assignment]
+    # Ingestors by source label: one ingestion run per process and source, not per message.
+    ingestors: dict[str, Any] = field(default_factory=dict, repr=False)
+    _directory: tuple[dict, UnitDirectory] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def campaign(self) -> Campaign:
+        return self.config.campaign
+
+    @property
+    def units(self) -> tuple[UnitConfig, ...]:
+        return self.config.units
+
+    def department(self) -> Sender:
+        return self.rules.department
+
+    def unit_directory(self, session: Session | None = None) -> UnitDirectory:
+        """Returns the units from config plus the sender addresses learned from triage."""
+        query = select(SenderAddress.address, SenderAddress.unit_code).where(
+            SenderAddress.source == "learned"
+        )
+        if session is None:
+            with self.db.session() as own:
+                learned = dict(own.execute(query).all())
+        else:
+            learned = dict(session.execute(query).all())
+        cached = self._directory
+        if cached is None or cached[0] != learned:  # building it costs ms; messages come in runs
+            cached = self._directory = (learned, UnitDirectory(self.config.units, learned))
+        return cached[1]
+
+    def decide_unit(self, raw: bytes, directory: UnitDirectory) -> UnitMatch:
+        """Returns the unit decision for a stored raw message, as ingestion makes it."""
+        from pipeline.parse import parse_message  # the parser: only when a message is re-read
+
+        return decide_unit(parse_message(raw), directory, self.rules)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_context(config: Config, *, migrate: bool = True, distributed: bool = False) -> AppContext:
+    """Returns a ready context: schema migrated, unit registry copied into the index.
+
+    `distributed`: jobs go to the broker of [queue] (the scheduler, the workers);
+    otherwise they run in this process.
+    """
+    db = Database(config.storage.database_url)
+    if migrate:
+        db.migrate()
+        sync_units(db, config)
+    archive = Archive(config.storage.archive_dir, store=blob_store(config))
+    with archive.writing():
+        config.storage.archive_dir.mkdir(parents=True, exist_ok=True)
+    ctx = AppContext(config=config, db=db, archive=archive, rules=rules_of(config))
+    ctx.jobs = _jobs(ctx, distributed and config.queue.distributed)
+    return ctx
+
+
+def rules_of(config: Config) -> Rules:
+    """Returns what the pipeline's decisions need from config."""
+    dept = config.department
+    return Rules(
+        campaign=config.campaign,
+        department=Sender(addresses=dept.addresses, domains=dept.domains),
+        threshold=config.identify.confident_threshold,
+        decorative_max_bytes=config.identify.decorative_max_bytes,
+        decorative_max_pixels=config.identify.decorative_max_pixels,
+    )
+
+
+def _jobs(ctx: AppContext, distributed: bool) -> Jobs:
+    if distributed:
+        from workers.jobs.celery import CeleryJobs, make_celery
+
+        return CeleryJobs(make_celery(ctx.config.queue), ctx.config.queue)
+    from workers.jobs.local import InProcessJobs
+
+    return InProcessJobs(ctx)
+
+
+def blob_store(config: Config) -> BlobStore:
+    """Returns the archive's object store chosen by [storage] backend (local or s3)."""
+    if config.storage.backend == "s3" and config.storage.s3 is not None:
+        return S3BlobStore(config.storage.s3)
+    return LocalBlobStore(config.storage.archive_dir)
+
+
+def sync_units(db: Database, config: Config) -> None:
+    """Copies the configured unit registry into the index; units no longer listed go inactive."""
+    with db.session() as session:
+        existing = {u.code: u for u in session.scalars(select(Unit))}
+        for unit in config.units:
+            row = existing.pop(unit.code, None)
+            if row is None:
+                session.add(Unit(code=unit.code, name=unit.name, type=unit.type, active=True))
+            else:
+                row.name, row.type, row.active = unit.name, unit.type, True
+        for row in existing.values():
+            row.active = False

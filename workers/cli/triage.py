@@ -1,0 +1,173 @@
+"""`mailroom triage list | assign | kind | undo`: staff decide what the machine could not."""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+from pipeline.errors import MailroomError
+from workers.cli.state import State
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+@click.group()
+def triage() -> None:
+    """Messages whose unit is unclear: list them, assign a unit, undo an assignment.
+
+    Example: mailroom triage list && mailroom triage assign 12 shenyang --by 韩健
+    """
+
+
+@triage.command("list")
+@click.pass_obj
+def list_(state: State) -> None:
+    """Show the triage queue: message, received, from, subject, candidates, top clues.
+
+    Example: mailroom triage list
+    """
+    from storage.triage import triage_queue
+
+    ctx = state.app()
+    rows = triage_queue(ctx)
+    if not rows:
+        click.echo("triage is empty")
+        return
+    tz = ctx.campaign.tz
+    for row in rows:
+        received = row.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        sender = f"{row.from_name} <{row.from_addr}>" if row.from_name else row.from_addr
+        click.echo(f"{row.message_pk:>5}  {received}  {sender}  {row.subject}")
+        candidates = ", ".join(f"{code} {score:.2f}" for code, score in row.candidates.items())
+        click.echo(f"       candidates: {candidates or '-'}   ({row.reason})")
+        for clue in row.clues[:3]:
+            click.echo(
+                f"       clue: {clue['source']} {clue['value']!r} -> {clue['target']} "
+                f"{clue['weight']:.2f}"
+            )
+        for item_id, name, kind in row.items:
+            click.echo(f"       item {item_id}: {name} [{kind}]")
+    click.echo(
+        f"{len(rows)} message(s) in triage; assign with: mailroom triage assign MESSAGE UNIT"
+    )
+
+
+def _parse_kinds(values: tuple[str, ...]) -> dict[str, str]:
+    kinds = {}
+    for value in values:
+        item, sep, kind = value.partition("=")
+        if not sep or not item or not kind:
+            raise click.BadParameter(
+                f"{value!r} is not ITEM=KIND (e.g. 31=plan)", param_hint="--kind"
+            )
+        kinds[item.strip()] = kind.strip()
+    return kinds
+
+
+def _item_ids(ctx, message_pk: int, kinds: dict[str, str]) -> dict[int, str]:
+    """Returns kinds keyed by item id; ITEM may be an item id or the item's file name."""
+    from storage.models import Message
+
+    with ctx.db.session() as session:
+        message = session.get(Message, message_pk)
+        if message is None:
+            raise MailroomError(f"no message {message_pk}: see `mailroom triage list`")
+        by_name = {item.name: item.id for item in message.items}
+    resolved = {}
+    for key, kind in kinds.items():
+        if key.isdigit():
+            resolved[int(key)] = kind
+        elif key in by_name:
+            resolved[by_name[key]] = kind
+        else:
+            raise MailroomError(f"message {message_pk} has no item {key!r}")
+    return resolved
+
+
+@triage.command()
+@click.argument("message", type=int)
+@click.argument("unit")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    metavar="ITEM=KIND",
+    help="Also set an item's kind (ITEM is its id or file name); repeatable.",
+)
+@click.option(
+    "--by",
+    "actor",
+    default=_default_actor,
+    show_default="your user name",
+    help="Who decides (kept in the index and the audit log).",
+)
+@click.pass_obj
+def assign(state: State, message: int, unit: str, kinds: tuple[str, ...], actor: str) -> None:
+    """Assign MESSAGE to UNIT: re-file it, learn the sender, re-file its other mail.
+
+    Example: mailroom triage assign 12 shenyang --kind 31=plan --by 韩健
+    """
+    from storage.triage import assign_unit
+
+    ctx = state.app()
+    by_id = _item_ids(ctx, message, _parse_kinds(kinds))
+    result = assign_unit(ctx, message, unit, actor, kinds=by_id or None)
+    click.echo(f"message {result.message_pk} -> {unit}; {len(result.moved)} file(s) moved")
+    for old, new in result.moved:
+        click.echo(f"  {old or '-'} -> {new}")
+    if result.learned_address:
+        click.echo(f"learned {result.learned_address} as {unit}")
+    if result.refiled:
+        click.echo("also filed from the same sender: " + ", ".join(map(str, result.refiled)))
+    if result.still_triage:
+        click.echo("same sender, still unclear: " + ", ".join(map(str, result.still_triage)))
+    click.echo(f"undo with: mailroom triage undo {result.audit_id}")
+
+
+@triage.command()
+@click.argument("item", type=int)
+@click.argument("kind")
+@click.option(
+    "--by",
+    "actor",
+    default=_default_actor,
+    show_default="your user name",
+    help="Who decides (kept in the index and the audit log).",
+)
+@click.pass_obj
+def kind(state: State, item: int, kind: str, actor: str) -> None:
+    """Set ITEM's kind and move its file to that kind's folder.
+
+    Example: mailroom triage kind 31 summary --by 韩健
+    """
+    from storage.triage import set_item_kind
+
+    audit_id = set_item_kind(state.app(), item, kind, actor)
+    click.echo(f"item {item} -> {kind}; undo with: mailroom triage undo {audit_id}")
+
+
+@triage.command()
+@click.argument("audit_id", type=int)
+@click.option(
+    "--by",
+    "actor",
+    default=_default_actor,
+    show_default="your user name",
+    help="Who undoes it (kept in the audit log).",
+)
+@click.pass_obj
+def undo(state: State, audit_id: int, actor: str) -> None:
+    """Undo a triage action by its audit id: files move back, a learned address is forgotten.
+
+    Example: mailroom triage undo 7
+    """
+    from storage.triage import undo as undo_action
+
+    undone = undo_action(state.app(), audit_id, actor)
+    click.echo("undone: " + ", ".join(f"audit {n}" for n in undone))

@@ -1,0 +1,320 @@
+"""Derivative jobs: queued in the index, run by id wherever a dispatcher sends them.
+
+The index is the queue: `enqueue()` writes MediaJob rows; `ctx.jobs.submit_media`
+runs them by id, in this process's pool (workers/media/pool.py) or on a worker
+machine. A worker claims its row (pending -> running) before working, so a job
+submitted twice runs once; a row left `running` by a process that died goes back
+to pending at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from pipeline.errors import StorageError
+from storage.archive import Archive
+from storage.db import Database
+from storage.locks import process_gone
+from storage.media_models import MediaJob
+from storage.models import Item, Message
+from storage.search import index_message
+from workers.config import MediaSettings
+from workers.jobs import JobRef
+from workers.media import derive, unpack
+
+if TYPE_CHECKING:
+    from workers.app import AppContext
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3  # a job whose worker died this many times is marked failed
+STALE_AFTER = timedelta(hours=6)  # a running row from another machine is presumed dead
+SAVE_ATTEMPTS = 3  # a result the index refused (deadlock, dropped connection) is saved again
+
+
+@dataclass(frozen=True)
+class JobEnv:
+    """What running a job needs: the index, the archive (with its blob store) and [media]."""
+
+    db: Database
+    archive: Archive
+    settings: MediaSettings
+
+    @classmethod
+    def of(cls, ctx: AppContext) -> JobEnv:
+        return cls(ctx.db, ctx.archive, ctx.config.media)
+
+
+# -- queueing --------------------------------------------------------------------------
+
+
+def enqueue(session: Session, items: list[Item], *, new: bool = False) -> list[JobRef]:
+    """Returns the jobs added for items that need derivatives (none twice per item and kind).
+
+    new=True says the items were made in this transaction, so none has a job yet.
+    """
+    existing: set = set()
+    if not new:
+        ids = [i.id for i in items]
+        existing = set(
+            session.execute(
+                select(MediaJob.item_id, MediaJob.kind).where(MediaJob.item_id.in_(ids))
+            ).all()
+        )
+    jobs = []
+    for item in items:
+        if item.role != "material":
+            continue
+        for kind in derive.job_kinds(item):
+            if (item.id, kind) not in existing:
+                jobs.append(MediaJob(item_id=item.id, kind=kind, priority=derive.PRIORITY[kind]))
+    if not jobs:
+        return []
+    session.add_all(jobs)
+    session.flush()
+    return [JobRef(j.priority, j.id, j.kind) for j in jobs]
+
+
+def enqueue_filed(session: Session, message: Message) -> list[JobRef] | None:
+    """Queues a message's derivative jobs in its filing transaction; submit them after commit.
+
+    Returns None when the message has archives to open: after_ingest() does that
+    in a transaction of its own, since unpacking can take long and can fail.
+    """
+    if any(unpack.can_expand(item) for item in message.items):
+        return None
+    return enqueue(session, list(message.items), new=True)
+
+
+def after_ingest(ctx: AppContext, message_pk: int) -> list[JobRef]:
+    """Opens the archives of a newly filed message and queues its derivative jobs.
+
+    Returns the jobs queued; they are submitted to the context's dispatcher.
+    """
+    created: list[str] = []
+    try:
+        with ctx.db.session() as session:
+            message = session.get(Message, message_pk)
+            for item in list(message.items):
+                if unpack.can_expand(item):
+                    unpack.expand_archive(ctx, session, item, created)
+            jobs = enqueue(session, list(message.items))
+    except BaseException:
+        for rel in created:
+            ctx.archive.unlink_view(rel)
+        raise
+    ctx.jobs.submit_media(jobs)
+    return jobs
+
+
+def backfill(session: Session) -> list[JobRef]:
+    """Queues jobs for items filed before media jobs existed (items with no job row)."""
+    has_job = select(MediaJob.id).where(MediaJob.item_id == Item.id).exists()
+    items = list(
+        session.scalars(
+            select(Item).where(
+                Item.status == "ok", Item.blob_path.is_not(None), Item.role == "material", ~has_job
+            )
+        )
+    )
+    return enqueue(session, items) if items else []
+
+
+def pending(session: Session) -> list[JobRef]:
+    rows = session.execute(
+        select(MediaJob.priority, MediaJob.id, MediaJob.kind)
+        .where(MediaJob.state == "pending")
+        .order_by(MediaJob.priority, MediaJob.id)
+    ).all()
+    return [JobRef(*row) for row in rows]
+
+
+def retry_failed(session: Session, job_ids: list[int] | None = None) -> list[JobRef]:
+    """Puts failed jobs (all, or those given) back to pending; returns them."""
+    query = select(MediaJob).where(MediaJob.state == "failed")
+    if job_ids:
+        query = query.where(MediaJob.id.in_(job_ids))
+    jobs = list(session.scalars(query))
+    for job in jobs:
+        job.state, job.attempts, job.error, job.worker = "pending", 0, None, None
+        job.started_at = job.finished_at = None
+    return [JobRef(j.priority, j.id, j.kind) for j in jobs]
+
+
+def recover_stale(session: Session) -> int:
+    """Returns how many `running` rows whose process is gone went back to pending (or failed)."""
+    host, count = socket.gethostname(), 0
+    for job in session.scalars(select(MediaJob).where(MediaJob.state == "running")):
+        if not _is_dead(job, host):
+            continue
+        count += 1
+        requeue(job, f"the worker process died {job.attempts} times while running this job")
+    if count:
+        log.warning("%d media jobs were left running by a process that died; requeued", count)
+    return count
+
+
+def requeue(job: MediaJob, reason_if_given_up: str) -> None:
+    """Puts a `running` job nobody runs back to pending, or fails it after MAX_ATTEMPTS."""
+    if job.attempts >= MAX_ATTEMPTS:
+        job.state, job.finished_at = "failed", datetime.now(UTC)
+        job.error = job.error or reason_if_given_up
+    else:
+        job.state, job.worker = "pending", None
+
+
+def _is_dead(job: MediaJob, host: str) -> bool:
+    worker_host, _, pid = (job.worker or "").rpartition(":")
+    gone = process_gone(worker_host, pid) if worker_host == host else None
+    if gone is None:  # another host: only the time since it started can tell
+        started = job.started_at or job.created_at
+        return started < datetime.now(UTC) - STALE_AFTER
+    return gone or _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    """True for a process that has exited but was not reaped (containers whose init never
+    reaps orphans keep them), which os.kill(pid, 0) still finds."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
+
+
+# -- running one job (in a pool's worker process, or a Celery task) ---------------------
+
+
+def run_job(env: JobEnv, job_id: int) -> str:
+    """Runs one job by id; returns done, failed or skipped (someone else has it).
+
+    Idempotent: derivatives are named by content and overwritten atomically.
+    """
+    db, archive, settings = env.db, env.archive, env.settings
+    src = _claim(db, job_id)
+    if src is None:
+        return "skipped"
+    kind, source = src
+    try:
+        result = derive.derive(kind, source, archive, settings)
+    except Exception as exc:  # a missing program, a hung ffmpeg, a full disk: retry later
+        log.exception("media job %d (%s of %s) failed", job_id, kind, source.name)
+        _finish(db, job_id, None, f"{type(exc).__name__}: {exc}")
+        return "failed"
+    # With an S3 store the derivatives were made in the local cache: upload them
+    # before the index says they exist, so every machine can serve them.
+    for rel in filter(None, (result.thumbnail, result.preview, result.web_video)):
+        archive.publish(rel)
+    if not _save(db, job_id, kind, source, result):
+        return "failed"
+    if result.status:
+        log.info("%s is %s: %s", source.name, result.status, result.error)
+    return "done"
+
+
+def _save(
+    db: Database, job_id: int, kind: str, source: derive.Source, result: derive.Derived
+) -> bool:
+    """Saves a job's result; a job whose result cannot be saved is failed, never left running.
+
+    A deadlock or a dropped connection is tried again (the files are already made,
+    so saving twice is harmless); after that the job is recorded as failed, so
+    `mailroom media retry` can run it again.
+    """
+    reason = "its result could not be saved"
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        try:
+            _finish(db, job_id, result, None)
+            return True
+        except (DBAPIError, StorageError) as exc:
+            log.warning(
+                "could not save the %s of %s (attempt %d of %d): %s",
+                kind, source.name, attempt, SAVE_ATTEMPTS, str(exc).splitlines()[0],
+            )  # fmt: skip
+            reason = f"the index did not take its result: {getattr(exc, 'orig', None) or exc}"
+            time.sleep(0.2 * attempt)
+        except Exception as exc:
+            log.exception("could not save the %s of %s", kind, source.name)
+            reason = f"its result could not be saved: {type(exc).__name__}: {exc}"
+            break
+    _finish(db, job_id, None, reason[:4000])
+    return False
+
+
+def _claim(db: Database, job_id: int) -> tuple[str, derive.Source] | None:
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    with db.session() as session:
+        claimed = session.execute(
+            update(MediaJob)
+            .where(MediaJob.id == job_id, MediaJob.state == "pending")
+            .values(
+                state="running",
+                worker=worker,
+                attempts=MediaJob.attempts + 1,
+                started_at=datetime.now(UTC),
+                error=None,
+            )
+        ).rowcount
+        if not claimed:
+            return None
+        job = session.get(MediaJob, job_id)
+        item = session.get(Item, job.item_id)
+        return job.kind, derive.Source(
+            item.name, item.media, item.sha256 or "", item.blob_path or ""
+        )
+
+
+def _finish(db: Database, job_id: int, result: derive.Derived | None, error: str | None) -> None:
+    """Settles a job and merges what it made into its item, in one transaction."""
+    with db.session() as session:
+        item = settle_job(session, job_id, error, with_item=result is not None)
+        if item is None or result is None:
+            return
+        derive.apply_derived(item, result)
+        if result.text is not None:  # the document's words become searchable
+            index_message(session, item.message_pk)
+
+
+def settle_job(session: Session, job_id: int, error: str | None, *, with_item: bool) -> Item | None:
+    """Marks a job done or failed; returns its item, locked for the result, if asked.
+
+    A video's poster and its web copy finish in two lanes at once and both merge
+    into item.meta, so the item is read only once no other result can be written
+    in between: on SQLite the job row is written first, which takes the write lock;
+    on PostgreSQL the item row is locked FOR NO KEY UPDATE. Not FOR UPDATE: a job
+    re-indexing a sibling item's message inserts search rows that refer to this
+    item (a KEY SHARE lock), and FOR UPDATE would deadlock with it.
+    """
+    session.execute(
+        update(MediaJob)
+        .where(MediaJob.id == job_id)
+        .values(
+            state="failed" if error else "done",
+            error=error[:4000] if error else None,
+            finished_at=datetime.now(UTC),
+        )
+    )
+    if not with_item:
+        return None
+    item_id = session.scalar(select(MediaJob.item_id).where(MediaJob.id == job_id))
+    lock = {"key_share": True}
+    return session.get(Item, item_id, with_for_update=lock, populate_existing=True)
+
+
+def queue_counts(session: Session) -> dict[tuple[str, str], int]:
+    """Returns {(kind, state): number of jobs}."""
+    from sqlalchemy import func
+
+    rows = session.execute(
+        select(MediaJob.kind, MediaJob.state, func.count()).group_by(MediaJob.kind, MediaJob.state)
+    ).all()
+    return {(kind, state): n for kind, state, n in rows}
