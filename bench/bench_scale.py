@@ -22,10 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import write_config  # noqa: E402
-from tests.media import files  # noqa: E402
-from tests.scale.conftest import Site, submit_backlog, wait_until_settled  # noqa: E402
 from tests.servers.postgres import PostgresServer  # noqa: E402
 from tests.servers.redis import RedisServer  # noqa: E402
+from tests.support import media_files as files  # noqa: E402
+from tests.workers.jobs.conftest import Site, submit_backlog, wait_until_settled  # noqa: E402
 
 
 def make_backlog(folder: Path, photos: int, videos: int) -> list[Path]:

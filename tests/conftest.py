@@ -18,6 +18,7 @@ from tests.servers.postgres import PostgresServer
 from workers.app import AppContext, open_context
 from workers.config import load_config
 
+ROOT = Path(__file__).resolve().parents[1]  # the project
 DATA = Path(__file__).parent / "data"
 MAIL = DATA / "mail"
 LABELLED = DATA / "labelled"
@@ -82,8 +83,27 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def app(make_app) -> AppContext:
-    """An AppContext with the test unit registry, temp SQLite index and temp archive."""
+def database(request) -> str:
+    """The index the `app` fixture opens: sqlite, or both in turn for `both_databases` tests."""
+    return getattr(request, "param", "sqlite")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_databases"
+    ):
+        metafunc.parametrize("database", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def app(make_app, database, request) -> AppContext:
+    """An AppContext with the test unit registry, a temp index and a temp archive.
+
+    The index is SQLite; tests marked `both_databases` run again on a fresh database
+    of the real PostgreSQL server.
+    """
+    if database == "postgres":
+        return make_app(database_url=request.getfixturevalue("postgres").create_database())
     return make_app()
 
 

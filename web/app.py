@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from pipeline.errors import MailroomError
+from pipeline.errors import MailroomError, StorageError
 from storage.search import refresh_planner_stats
 from web import auth, files, pages, triage_views
 from web.secret import secret_key
@@ -38,6 +38,7 @@ STATUS_TEXT = {
     404: "找不到",
     405: "不支持的操作",
     413: "太大了",
+    503: "暂时无法使用",
     416: "请求的范围无效",
     429: "太频繁了",
     500: "服务器出错",
@@ -64,6 +65,7 @@ def create_app(ctx: AppContext, settings: WebSettings | None = None) -> Starlett
         middleware=middleware,
         exception_handlers={
             HTTPException: http_error,
+            StorageError: storage_error,
             MailroomError: mailroom_error,
             Exception: server_error,
         },
@@ -149,10 +151,19 @@ def _default_phrase(status: int) -> str:
         return ""
 
 
+async def storage_error(request: Request, exc: Exception) -> Response:
+    # The English line (what to check) goes to the log for the administrator; staff read Chinese.
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    detail = "归档或索引暂时无法使用（服务器磁盘或数据库出了问题）。请稍后重试；如果一直这样，请联系管理员。"
+    return _status_page(request, 503, detail)
+
+
 async def mailroom_error(request: Request, exc: Exception) -> Response:
     return _status_page(request, 400, str(exc))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, StorageError):  # raised before routing (sign-in check): same page
+        return await storage_error(request, exc)
     log.exception("error on %s %s", request.method, request.url.path, exc_info=exc)
     return _status_page(request, 500, "出了意外错误，已记录在日志中。请稍后重试或联系管理员。")

@@ -53,11 +53,18 @@ class Ingestor:
     def ingest(self, raw: bytes, source: SourceRef, *, sha256: str | None = None) -> IngestOutcome:
         """Files one message and returns what happened; never raises for bad input.
 
-        `sha256`: the raw bytes' hash, when the caller has it already (hashed once).
+        A transient failure of the machine (IndexUnavailable, ArchiveUnavailable) is
+        raised, not recorded: the message is not at fault. `sha256`: the raw bytes'
+        hash, when the caller has it already (hashed once).
         """
         sha = sha256 or hashlib.sha256(raw).hexdigest()
         try:
             outcome = self._ingest(raw, sha, source)
+        except MailroomError as exc:
+            if exc.transient:  # the machine's fault (full disk, index down), not the message's:
+                raise  # nothing is recorded against it; the caller tries it again later
+            log.exception("cannot ingest a message from %s", source.label())
+            outcome = self._record_failure(raw, sha, source, "ingest", exc)
         except Exception as exc:  # the next message must go on whatever happened here
             log.exception("cannot ingest a message from %s", source.label())
             outcome = self._record_failure(raw, sha, source, "ingest", exc)

@@ -97,6 +97,16 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drops a database made by create_database, closing its connections first."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
     def stop(self) -> None:
         try:
             self._run(self.bindir / "pg_ctl", "-D", self.data, "-m", "immediate", "stop")

@@ -15,7 +15,7 @@ from storage import triage
 from storage.media_models import MediaJob
 from storage.models import Item, Message
 from storage.search import index_message, search
-from tests.media import files
+from tests.support import media_files as files
 from tests.web.test_concurrent_edits import _in_thread, _site
 from workers.ingest import Ingestor, SourceRef
 from workers.media import derive

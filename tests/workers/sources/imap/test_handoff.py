@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from storage import mailbox_state as state
 from storage.mailbox_state import WAITING_FOR_WORKER, FolderKey, MailboxRecord
-from tests.workers.test_imap_client import make_raw
+from tests.workers.sources.imap.test_client import make_raw
 from workers.ingest import Ingestor
 from workers.ingest_result import SourceRef
 from workers.sources.imap import handoff as queued_mail

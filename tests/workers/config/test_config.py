@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError
+from tests.conftest import ROOT
 from workers.config import build_config, load_config
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_config
-from tests.media import files
+from tests.support import media_files as files
 from workers.app import AppContext, open_context
 from workers.config import load_config
 

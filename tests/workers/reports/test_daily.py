@@ -176,7 +176,7 @@ def test_service_registers_the_daily_job_at_the_configured_time(app):
 
 def test_a_damaged_file_is_a_problem_with_what_to_do(make_app):
     from tests.conftest import MAIL
-    from tests.reports.conftest import ingest_files
+    from tests.workers.reports.conftest import ingest_files
 
     ctx = make_app()
     ingest_files(ctx, [MAIL / "damaged-attachment.eml"])

@@ -17,8 +17,8 @@ from pipeline.errors import ConfigError
 from storage.media_models import MediaJob
 from storage.models import Item
 from storage.search import SearchDoc, index_message, search
-from tests.media import files
-from tests.media.conftest import MAILROOM, env_without_ffmpeg, make_site
+from tests.support import media_files as files
+from tests.workers.media.conftest import MAILROOM, env_without_ffmpeg, make_site
 from workers.cli import cli
 from workers.ingest import Ingestor, SourceRef
 from workers.media import derive

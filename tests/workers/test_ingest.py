@@ -7,11 +7,14 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from storage.models import IngestError, Item, Message
 from tests.conftest import DATA, MAIL
 from workers.sources.inbox import ingest_paths
+
+pytestmark = pytest.mark.both_databases  # ingestion and search behave the same on both
 
 CAMPAIGN = "2023年辽宁省职业教育活动周"
 
@@ -257,7 +260,7 @@ def test_two_messages_with_the_same_file_filed_at_once_keep_one_original(app, ma
     import time
 
     from storage import filing
-    from tests.media import files
+    from tests.support import media_files as files
     from workers.ingest import Ingestor, SourceRef
 
     other = make_app(folder=app.config.base_dir, database_url=app.config.storage.database_url)

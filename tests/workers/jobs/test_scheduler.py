@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import redis
 
 from tests.conftest import broker_jobs
-from tests.media import files
-from tests.scale.conftest import MAILROOM, wait_until_settled
+from tests.support import media_files as files
+from tests.workers.jobs.conftest import MAILROOM, wait_until_settled
 from workers.jobs.runners import resubmit_stale
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.identify import Sender, identify_unit
 from pipeline.message import Forwarded
-from tests.identify.helpers import message, units
+from tests.pipeline.helpers import message, units
 
 DEPARTMENT = Sender(addresses=("zcc1.sjyt@ln.gov.cn",))
 

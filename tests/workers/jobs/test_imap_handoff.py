@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from storage.mailbox_state import INGESTING, QUARANTINED, QUEUED, WAITING_FOR_WORKER, MailboxRecord
 from storage.models import IngestRun, Message
 from tests.conftest import broker_jobs
-from tests.workers.test_imap_client import make_raw
+from tests.workers.sources.imap.test_client import make_raw
 from workers.jobs.runners import resubmit_stale, run_ingest
 from workers.sources.imap import handoff as queued_mail
 from workers.sources.imap.poller import PollSummary, poll_account
@@ -199,7 +199,7 @@ def test_the_same_message_under_two_uids_is_filed_once(imap_site, dovecot):
 
 
 def test_server_dropped_mid_batch_with_a_broker_loses_and_doubles_nothing(imap_site, dovecot):
-    from tests.workers.test_imap_poller import KillServerAfter
+    from tests.workers.sources.imap.test_poller import KillServerAfter
 
     site, _ = imap_site(batch_size=5)
     dovecot.append_many("INBOX", [make_raw(n) for n in range(20)])

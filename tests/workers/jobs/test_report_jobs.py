@@ -11,7 +11,7 @@ import redis
 
 from storage.report_models import OutboxMail
 from tests.conftest import broker_jobs, send_task_twice
-from tests.reports.conftest import Received, SmtpServer, free_port
+from tests.workers.reports.conftest import Received, SmtpServer, free_port
 from workers.reports.jobs import tick
 from workers.reports.mailer import compose, flush_outbox, hand_over
 from workers.reports.mailer import queue as put_in_outbox

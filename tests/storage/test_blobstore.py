@@ -23,7 +23,7 @@ import pytest
 from pipeline.errors import ConfigError, StorageError
 from storage.blobstore import LocalBlobStore, S3BlobStore, S3Settings
 from tests.conftest import write_config
-from tests.media import files
+from tests.support import media_files as files
 from workers.app import blob_store
 from workers.config import load_config
 

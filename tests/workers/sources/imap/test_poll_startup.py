@@ -13,10 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import TEST_UNITS
-from tests.workers.test_imap_client import make_raw
+from tests.conftest import ROOT, TEST_UNITS
+from tests.workers.sources.imap.test_client import make_raw
 
-ROOT = Path(__file__).resolve().parents[2]
 NOT_FOR_AN_UNCHANGED_POLL = [
     "alembic",
     "zhconv",

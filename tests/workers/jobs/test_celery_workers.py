@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from storage.media_models import MediaJob
 from storage.models import Item, Message
-from tests.media import files
-from tests.scale.conftest import (
+from tests.support import media_files as files
+from tests.workers.jobs.conftest import (
     descendants,
     kill_tree,
     submit_backlog,

@@ -21,14 +21,13 @@ from pipeline.errors import MailboxError
 from storage import leases
 from storage.mailbox_state import MailboxRecord
 from storage.models import Message
-from tests.workers.test_imap_client import make_raw
+from tests.conftest import ROOT
+from tests.workers.sources.imap.test_client import make_raw
 from workers.app import open_context
 from workers.config import load_config
 from workers.ingest import Ingestor
 from workers.sources.imap.poller import Backoff, poll_account, poll_job, register_poll_jobs
 from workers.sources.imap.progress import LogProgress
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_config(folder: Path, server, **mailbox) -> Path:

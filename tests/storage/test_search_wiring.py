@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from click.testing import CliRunner
 
 from storage.models import Item
 from storage.search import search
 from tests.conftest import LABELLED
 from workers.cli import cli
+
+pytestmark = pytest.mark.both_databases  # ingestion and search behave the same on both
 
 
 def test_words_from_subject_and_from_inside_a_document_are_found(app, tmp_path):

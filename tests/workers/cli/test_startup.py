@@ -19,9 +19,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import ROOT
 from workers.cli import COMMANDS, cli
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # Loaded only by the commands (or the parts of a command) that need them.
 HEAVY = [

@@ -11,7 +11,7 @@ from pipeline.classify import classify_kind, message_flags, message_verdict, pla
 from pipeline.message import ParsedMessage, Part
 from pipeline.parse import parse_message
 from tests.conftest import LABELLED
-from tests.identify.helpers import campaign, local, message
+from tests.pipeline.helpers import campaign, local, message
 
 WEEK = local(2023, 5, 16)
 

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from storage.media_models import MediaJob
 from storage.models import Message
 from tests.conftest import broker_jobs, write_config
-from tests.media import files
 from tests.servers.redis import RedisServer
+from tests.support import media_files as files
 from workers.app import AppContext, open_context
 from workers.config import load_config
 from workers.ingest import SourceRef

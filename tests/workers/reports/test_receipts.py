@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from storage.report_models import Receipt
 from tests.conftest import LABELLED, MAIL
-from tests.reports.conftest import ingest_files
+from tests.workers.reports.conftest import ingest_files
 from workers.reports.receipts import Candidate, send_receipts, suppression_reason
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -9,8 +9,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from storage.models import Item
-from tests.media import files
-from tests.media.conftest import GBK_PHOTO
+from tests.support import media_files as files
+from tests.workers.media.conftest import GBK_PHOTO
 
 
 def _streams(path):

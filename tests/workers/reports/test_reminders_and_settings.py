@@ -93,7 +93,7 @@ def test_plain_smtp_is_allowed_on_loopback_only(make_app):
 
 def test_edited_receipt_template_is_used(make_app, smtp_server, tmp_path):
     from tests.conftest import LABELLED
-    from tests.reports.conftest import ingest_files
+    from tests.workers.reports.conftest import ingest_files
     from workers.reports.receipts import send_receipts
 
     template = tmp_path / "回执.txt"
