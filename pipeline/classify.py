@@ -12,16 +12,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipeline.body import BODY_ITEM_NAME, body_substance
 from pipeline.campaign import Campaign
 from pipeline.evidence import Clue, Decision, combine
 from pipeline.message import ParsedMessage, Part
 from pipeline.sniff import Sniffed, sniff
-from pipeline.textparts import own_text
+from pipeline.spam import spam_signals
 from pipeline.units import normalise
 
 KIND_THRESHOLD = 0.5
-BODY_ITEM_NAME = "正文.txt"
-BODY_MIN_CHARS = 150  # an article, not "请查收，谢谢"
 _SOURCE_WEIGHTS = {"filename": 0.85, "document": 0.75, "context": 0.8, "subject": 0.6, "body": 0.45}
 # A picture whose name says it is a scan is the document it shows.
 _SCAN_WORDS = ("扫描", "扫描件", "盖章", "复印件", "翻拍", "scan")
@@ -97,15 +96,26 @@ class ItemPlan:
 
 @dataclass
 class MessageVerdict:
-    """Whether a message is material, and the flags it carries."""
+    """Whether a message is material, the flags it carries and, if not, why not.
+
+    `reason` is a code of pipeline/reasons.py (empty for material); `signals` are the
+    spam signals that decided a `spam` verdict, kept as evidence.
+    """
 
     is_material: bool
     flags: list[str] = field(default_factory=list)
     reason: str = ""
+    signals: list[str] = field(default_factory=list)
 
 
-def message_verdict(msg: ParsedMessage, from_department: bool) -> MessageVerdict:
-    """Returns whether msg is material: auto-replies, bounces, bulk and our own mail are not."""
+def message_verdict(
+    msg: ParsedMessage, from_department: bool, known_sender: bool = False
+) -> MessageVerdict:
+    """Returns whether msg is material: bounces, auto-replies, spam and our own mail are not.
+
+    `known_sender`: the address or its domain belongs to a unit (configured or
+    learned); such mail is never spam, whatever its headers or words.
+    """
     h = msg.header
     # A bounce says Auto-Submitted too, so it is recognised first.
     sender = msg.from_addr.split("@")[0]
@@ -114,7 +124,7 @@ def message_verdict(msg: ParsedMessage, from_department: bool) -> MessageVerdict
         or sender in ("mailer-daemon", "postmaster")
         or _BOUNCE_SUBJECT.search(msg.subject)
     ):
-        return MessageVerdict(False, ["bounce"], "a delivery failure report")
+        return MessageVerdict(False, ["bounce"], "bounce")
     auto = h("auto-submitted").lower()
     if (
         (auto and not auto.startswith("no"))
@@ -122,22 +132,14 @@ def message_verdict(msg: ParsedMessage, from_department: bool) -> MessageVerdict
         or h("x-autorespond")
         or _AUTO_SUBJECT.search(msg.subject)
     ):
-        return MessageVerdict(False, ["auto_reply"], "an automatic reply")
-    if _is_bulk(msg):
-        return MessageVerdict(False, ["spam"], "bulk or list mail")
+        return MessageVerdict(False, ["auto_reply"], "auto_reply")
     if from_department:
-        return MessageVerdict(False, [], "sent by the department itself")
+        return MessageVerdict(False, [], "own_mail")
+    if not known_sender:
+        spam = spam_signals(msg)
+        if spam.is_spam:
+            return MessageVerdict(False, ["spam"], "spam", spam.signals)
     return MessageVerdict(True)
-
-
-def _is_bulk(msg: ParsedMessage) -> bool:
-    """True for newsletters and spam; a person writing through a mailing list is not bulk."""
-    precedence = msg.header("precedence").lower()
-    if precedence in ("bulk", "junk") or msg.header("x-spam-flag").lower().startswith("yes"):
-        return True
-    # Mailing-list software adds List-Unsubscribe to a member's post too, with
-    # Precedence: list; a newsletter sends it without.
-    return bool(msg.header("list-unsubscribe")) and precedence != "list"
 
 
 def plan_items(
@@ -149,7 +151,8 @@ def plan_items(
     decorative_max_bytes: int = 15_000,
     decorative_max_pixels: int = 200,
 ) -> list[ItemPlan]:
-    """Returns one plan per attachment, external link and (for body-only articles) the body."""
+    """Returns one plan per attachment and external link, and one for the body when it is
+    material by itself (an article, a summary typed into the mail)."""
     documents = documents or {}
     referenced = set(re.findall(r"cid:([^\"'\s>)]+)", msg.body_html, re.I))
     plans = []
@@ -180,29 +183,33 @@ def plan_items(
             )
         )
     plans += _link_plans(msg, campaign, received)
-    if not any(p.role == "material" for p in plans):
-        body = own_text(msg.body_text)
-        if len(re.sub(r"\s", "", body)) >= BODY_MIN_CHARS:
-            kind = classify_kind(
-                BODY_ITEM_NAME,
-                "text",
-                msg.subject,
-                body,
-                campaign,
-                received,
-                default=("manuscript", 0.6),
-            )
-            plans.append(
-                ItemPlan(
-                    BODY_ITEM_NAME,
-                    "text",
-                    "text/plain",
-                    "material",
-                    kind,
-                    payload=body.encode("utf-8"),
-                )
-            )
-    return plans
+    body = _body_plan(msg, campaign, received)
+    return plans + [body] if body else plans
+
+
+def _body_plan(msg: ParsedMessage, campaign: Campaign, received: datetime) -> ItemPlan | None:
+    """Returns the 正文.txt plan when the sender's own text is material by itself.
+
+    Whether or not the mail also has attachments or inline pictures: a summary typed
+    into QQ Mail with photos dropped into the text is the summary. Its kind follows
+    the rules of a file's (subject, title line), an article when nothing says more.
+    """
+    found = body_substance(msg.body_text, msg.subject, campaign)
+    if not found.is_material:
+        return None
+    kind = classify_kind(
+        BODY_ITEM_NAME,
+        "text",
+        msg.subject,
+        found.article,
+        campaign,
+        received,
+        default=("manuscript", 0.6),
+        default_seen=found.shape,
+    )
+    return ItemPlan(
+        BODY_ITEM_NAME, "text", "text/plain", "material", kind, payload=found.text.encode("utf-8")
+    )
 
 
 def classify_kind(
@@ -214,6 +221,7 @@ def classify_kind(
     received: datetime,
     default: tuple[str, float] | None = None,
     context: str = "",
+    default_seen: str = "正文",
 ) -> Decision:
     """Returns the kind of one item with its clues; the fallback kind when nothing is sure.
 
@@ -253,7 +261,7 @@ def classify_kind(
         if media in kind.media:
             clues.append(Clue("media", media, kind.code, _MEDIA_WEIGHT.get(media, 0.7)))
     if default:
-        clues.append(Clue("body_article", "正文", default[0], default[1]))
+        clues.append(Clue("body_article", default_seen, default[0], default[1]))
     if media in ("document", "text"):
         phase = campaign.phase(received)
         for kind in campaign.kinds:
