@@ -68,13 +68,19 @@ def decide_unit(
     )
 
 
+def known_sender(parsed: ParsedMessage, directory: UnitDirectory) -> bool:
+    """True when the sender's address, or its domain, belongs to a unit (configured or learned)."""
+    address = parsed.from_addr
+    return bool(address) and bool(directory.by_address(address) or directory.by_domain(address))
+
+
 def decide_message(
     parsed: ParsedMessage, directory: UnitDirectory, rules: Rules, received: datetime
 ) -> MessageDecision:
     """Returns every decision about a message received at `received`."""
     documents = document_texts(parsed.parts)
     match = decide_unit(parsed, directory, rules, documents)
-    verdict = message_verdict(parsed, match.from_department)
+    verdict = message_verdict(parsed, match.from_department, known_sender(parsed, directory))
     plans = plan_items(
         parsed,
         rules.campaign,

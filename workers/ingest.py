@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.classify import ItemPlan
+from pipeline.classify import ItemPlan, MessageVerdict
 from pipeline.decide import MessageDecision, decide_message
 from pipeline.errors import MailroomError
 from pipeline.identify import UnitMatch
@@ -63,7 +63,9 @@ class Ingestor:
         except MailroomError as exc:
             if exc.transient:  # the machine's fault (full disk, index down), not the message's:
                 raise  # nothing is recorded against it; the caller tries it again later
-            log.exception("cannot ingest a message from %s", source.label())
+            # Bad input we know (empty, no headers, an unreadable .msg, over the size limit):
+            # one line that says what and where, no traceback.
+            log.warning("cannot ingest %s: %s", source.label(), exc)
             outcome = self._record_failure(raw, sha, source, "ingest", exc)
         except Exception as exc:  # the next message must go on whatever happened here
             log.exception("cannot ingest a message from %s", source.label())
@@ -192,6 +194,11 @@ class Ingestor:
                 ctx.archive.unlink_view(rel)
             raise
         count = sum(kinds.values())
+        for plan in decision.plans:
+            if plan.status == "corrupt":  # kept with its reason; one line says so
+                log.warning(
+                    "%s: attachment %s is corrupt: %s", source.label(), plan.name, plan.error
+                )
         log.info(
             "%s %s unit=%s items=%d from %s: %s",
             status,
@@ -236,7 +243,10 @@ class Ingestor:
                         source=source.label()[:1000],
                         stage=stage,
                         error=reason[:2000],
-                        detail=traceback.format_exc()[-8000:],
+                        # the stack only helps with the unexpected; bad input has its reason
+                        detail=""
+                        if isinstance(exc, MailroomError)
+                        else traceback.format_exc()[-8000:],
                     )
                 )
                 pk = message.id
@@ -306,7 +316,7 @@ def _message_row(
         error="; ".join(sorted(set(parsed.defects)))[:2000] or None,
         run_id=run_id,
         items=[],  # a new message: no lazy load of its (empty) collections
-        decisions=[_unit_decision(match, verdict.reason)],
+        decisions=[_unit_decision(match, verdict)],
     )
 
 
@@ -316,10 +326,12 @@ def _forwarded_from(parsed: ParsedMessage, match: UnitMatch) -> str | None:
     return parsed.forwarded[0].from_addr or parsed.forwarded[0].from_name or None
 
 
-def _unit_decision(match: UnitMatch, verdict_reason: str) -> DecisionRecord:
-    evidence = {}
-    if verdict_reason:
-        evidence["not_material"] = verdict_reason
+def _unit_decision(match: UnitMatch, verdict: MessageVerdict) -> DecisionRecord:
+    evidence: dict = {}
+    if verdict.reason:  # a code of pipeline/reasons.py
+        evidence["not_material"] = verdict.reason
+    if verdict.signals:
+        evidence["signals"] = verdict.signals
     if match.forwarded_by:
         evidence["forwarded_by"] = match.forwarded_by
     return DecisionRecord.of("unit", match, evidence=evidence)
