@@ -22,13 +22,13 @@ from email.policy import Compat32
 from pipeline.charsets import decode_bytes, decode_encoded_words, header_to_text
 from pipeline.errors import ParseError
 from pipeline.message import Forwarded, ParsedMessage, Part
+from pipeline.outlook import is_compound_file, outlook_to_mime
 from pipeline.sniff import sniff
 from pipeline.textparts import html_to_text, inline_forwards
 
 log = logging.getLogger(__name__)
 
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FIRST_FIELD = re.compile(rb"(?:From [^\r\n]*\r?\n)?[\t ]*[A-Za-z0-9-]{1,76}[ \t]*:")
 # Two header lines in a row (or one with a folded continuation) start the message.
 _HEADER_RUN = re.compile(
@@ -96,11 +96,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
     if not raw or not raw.strip():
         raise ParseError("the message is empty")
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM before the headers
-    if raw.startswith(_OLE2_MAGIC):
-        raise ParseError(
-            "this is an Outlook .msg file, not an email: open it in Outlook and "
-            "save it as .eml (File > Save As), then drop the .eml in the inbox"
-        )
+    if is_compound_file(raw):
+        raw = outlook_to_mime(raw)  # an Outlook .msg (or a ParseError saying what it is)
     raw = _skip_junk_before_headers(raw)
     raw, lifted = _lift_large_bodies(raw)
     token = _LIFTED.set(lifted)

@@ -38,6 +38,11 @@ _QUIET = {
     "imapclient": logging.WARNING,
     "apscheduler": logging.WARNING,
     "pypdf": logging.ERROR,
+    # extract-msg logs a damaged .msg at ERROR (and each property it cannot map), olefile
+    # each repair: a .msg that cannot be read is one WARNING line from workers.ingest.
+    "extract_msg": logging.CRITICAL,
+    "olefile": logging.CRITICAL,
+    "RTFDE": logging.CRITICAL,
 }
 
 
@@ -49,6 +54,11 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
         force=True,
     )
+    quiet_third_parties()
+
+
+def quiet_third_parties() -> None:
+    """Raises the level of the third-party loggers that say too much (every process does)."""
     for name, quiet in _QUIET.items():
         logging.getLogger(name).setLevel(quiet)
 

@@ -105,9 +105,25 @@ def test_path_in_attachment_name_is_reduced_to_the_base_name():
     assert [p.filename for p in msg.parts] == ["1234.txt"]
 
 
-def test_outlook_msg_file_gets_an_error_saying_what_to_do():
-    with pytest.raises(ParseError, match="save it as .eml"):
-        parse(CORPUS, "demisto-outlook-utf-subject.msg")
+def test_an_outlook_msg_file_is_read_like_an_email():
+    msg = parse(CORPUS, "demisto-outlook-utf-subject.msg")
+    assert msg.subject.startswith("[TESTING] 🔒 ✔ Votre colis est disponible")
+    assert msg.from_addr == "mobi777@gmail.com"
+    assert msg.message_id == "<5c530c1b.1c69fb81.bd826.0eff@mx.google.com>"
+    assert msg.received_at.isoformat() == "2019-01-31T14:54:35+00:00"  # its transport headers
+    assert msg.body_text.strip() == "This is a test email."
+
+
+@pytest.mark.parametrize("cut", [200, 4000])
+def test_a_damaged_outlook_msg_file_is_a_parse_error_with_its_reason(cut):
+    raw = (CORPUS / "demisto-outlook-utf-subject.msg").read_bytes()[:cut]
+    with pytest.raises(ParseError, match="Outlook .msg"):
+        parse_message(raw)
+
+
+def test_a_word_document_is_not_taken_for_an_outlook_message():
+    with pytest.raises(ParseError, match="not a readable Outlook .msg|not a message"):
+        parse_message(_word_97_document())
 
 
 def test_empty_input_is_a_parse_error():
@@ -163,3 +179,10 @@ def test_a_date_no_clock_could_have_stamped_is_ignored(date, kept):
     msg = parse_message(raw.encode())
     assert (msg.date.isoformat() if msg.date else None) == kept
     assert (msg.received_at.isoformat() if msg.received_at else None) == kept
+
+
+def _word_97_document() -> bytes:
+    """Returns a compound file laid out like a Word 97-2003 .doc (no MAPI properties)."""
+    from tests.support.outlook_msg import write_compound_file
+
+    return write_compound_file({"WordDocument": b"\xec\xa5" + bytes(5000), "1Table": bytes(600)})

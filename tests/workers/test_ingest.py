@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from storage.models import IngestError, Item, Message
 from tests.conftest import DATA, MAIL
+from workers.app import quiet_third_parties
 from workers.sources.inbox import ingest_paths
 
 pytestmark = pytest.mark.both_databases  # ingestion and search behave the same on both
@@ -85,19 +86,45 @@ def test_a_damaged_attachment_is_recorded_corrupt_and_the_rest_is_filed(app, mai
     assert [e.stage for e in errors] == ["decode"]
 
 
-def test_unreadable_input_is_recorded_with_its_reason_and_the_next_message_goes_on(app, tmp_path):
-    shutil.copy(DATA / "corpus" / "demisto-outlook-utf-subject.msg", tmp_path / "1.msg")
+def test_unreadable_input_is_recorded_with_its_reason_and_the_next_message_goes_on(
+    app, tmp_path, caplog
+):
+    msg = (DATA / "corpus" / "demisto-outlook-utf-subject.msg").read_bytes()
+    (tmp_path / "1-damaged.msg").write_bytes(msg[:4000])
     (tmp_path / "2-empty.eml").write_bytes(b"")
-    shutil.copy(MAIL / "gbk-rfc2047-filename.eml", tmp_path / "3.eml")
-    outcomes = ingest(app, tmp_path)
-    assert [o.status for o in outcomes] == ["error", "error", "filed"]
-    assert "save it as .eml" in outcomes[0].error
+    (tmp_path / "3-no-headers.eml").write_bytes("这不是邮件，只是一段文字。\n".encode() * 20)
+    shutil.copy(MAIL / "gbk-rfc2047-filename.eml", tmp_path / "4.eml")
+    quiet_third_parties()  # as every process's logging set-up does
+    with caplog.at_level("INFO"):
+        outcomes = ingest(app, tmp_path)
+    assert [o.status for o in outcomes] == ["error", "error", "error", "filed"]
+    assert "Outlook .msg" in outcomes[0].error and "empty" in outcomes[1].error
+    # Expected bad input: one WARNING line each, naming the file and the reason, no traceback.
+    warnings = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert [(r.levelname, r.exc_info) for r in warnings] == [("WARNING", None)] * 3
+    for record, name, reason in zip(
+        warnings, ["1-damaged.msg", "2-empty.eml", "3-no-headers.eml"],
+        ["Outlook .msg", "empty", "no email header lines"], strict=True,
+    ):  # fmt: skip
+        line = record.getMessage()
+        assert name in line and reason in line and "\n" not in line
     with app.db.session() as session:
         failed = session.scalars(select(Message).where(Message.status == "error")).all()
-        assert len(failed) == 2
+        assert len(failed) == 3
         for message in failed:
             assert app.archive.abspath(message.raw_path).exists()
-        assert session.scalar(select(func.count()).select_from(IngestError)) == 2
+        errors = session.scalars(select(IngestError)).all()
+        assert len(errors) == 3 and all(e.detail == "" for e in errors)
+
+
+def test_an_outlook_msg_dropped_in_the_inbox_is_read_and_kept_raw(app, tmp_path):
+    original = (DATA / "corpus" / "demisto-outlook-utf-subject.msg").read_bytes()
+    (tmp_path / "saved-from-outlook.msg").write_bytes(original)
+    [outcome] = ingest(app, tmp_path)
+    assert outcome.status == "triage"  # read, an unknown sender: a person decides
+    message = one(app, select(Message))
+    assert message.from_addr == "mobi777@gmail.com" and message.message_id.startswith("<5c530c1b")
+    assert app.archive.abspath(message.raw_path).read_bytes() == original  # the .msg itself
 
 
 def test_a_crash_inside_a_stage_loses_nothing(app, mail_copy, monkeypatch):
@@ -218,8 +245,7 @@ def test_received_header_not_the_date_header_decides_the_day(app, tmp_path):
 def test_every_copied_corpus_message_ingests_without_an_uncaught_exception(app):
     outcomes = ingest(app, DATA / "corpus")
     assert len(outcomes) == 11
-    errors = [o for o in outcomes if o.status == "error"]
-    assert len(errors) == 1 and "Outlook" in errors[0].error
+    assert not [o for o in outcomes if o.status == "error"]  # the Outlook .msg is read too
 
 
 def test_the_same_message_filed_by_two_processes_at_once_is_filed_once(app, make_app, mail_copy):

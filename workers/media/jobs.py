@@ -216,8 +216,8 @@ def run_job(env: JobEnv, job_id: int) -> str:
         archive.publish(rel)
     if not _save(db, job_id, kind, source, result):
         return "failed"
-    if result.status:
-        log.info("%s is %s: %s", source.name, result.status, result.error)
+    if result.status:  # a corrupt or encrypted file: expected, one line, no traceback
+        log.warning("%s is %s: %s", source.name, result.status, result.error)
     return "done"
 
 

@@ -60,7 +60,9 @@ def expand_archive(ctx: AppContext, session: Session, item: Item, created: list[
             )
         except ArchiveError as exc:
             item.status, item.error = "corrupt", str(exc)
-            log.info("archive %s of message %s is unreadable: %s", item.name, item.message_pk, exc)
+            log.warning(
+                "archive %s of message %s is unreadable: %s", item.name, item.message_pk, exc
+            )
             return []
         if _names_encrypted(members, blob):
             item.status, item.error = "encrypted", members[0].error
