@@ -94,6 +94,7 @@ class EvalReport:
     forwarded_by: Score = field(default_factory=Score)
     received: Score = field(default_factory=Score)
     decorative: Score = field(default_factory=Score)
+    extra_items: int = 0  # material items the labels do not have (a covering note, junk)
     misses: list[Miss] = field(default_factory=list)
     unlabelled: list[str] = field(default_factory=list)
     not_unpacked: list[str] = field(default_factory=list)  # members of unopened archives
@@ -109,6 +110,7 @@ class EvalReport:
             ("item kind correct", self.kind.text()),
             ("archive members not unpacked (not scored)", str(len(self.not_unpacked))),
             ("decorative images kept out", self.decorative.text()),
+            ("items filed that are not material", str(self.extra_items)),
             ("is_material correct", self.is_material.text()),
             ("flags correct", self.flags.text()),
             ("forwarded_by correct", self.forwarded_by.text()),
@@ -323,6 +325,7 @@ def _score_items(report: EvalReport, label: Label, message: Message, session) ->
     material = {k for k, item in by_key.items() if item.role == "material"}
     for extra in sorted(material - set(label.items) - set(label.decorative)):
         if label.is_material:
+            report.extra_items += 1
             report.misses.append(Miss(label.key, "extra_item", None, extra))
 
 

@@ -109,7 +109,7 @@ def attach_web_video(ctx: AppContext, tmp: Path) -> int:
 
 @pytest.fixture(scope="session")
 def corpus_site(tmp_path_factory) -> Iterator[AppContext]:
-    """The 60 labelled messages ingested once; read-only tests share it."""
+    """The labelled messages ingested once; read-only tests share it."""
     if shutil.which("ffmpeg") is None:
         pytest.fail("ffmpeg is not installed: run make test, which installs it")
     folder = tmp_path_factory.mktemp("corpus-site")

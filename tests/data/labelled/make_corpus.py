@@ -223,16 +223,16 @@ def heic_photo(key: str) -> bytes:
     return buf.getvalue()
 
 
-def logo_png() -> bytes:
+def logo_png(color: tuple[int, int, int] = (0, 70, 150)) -> bytes:
     """Returns a tiny signature logo (decorative, well under 5 KB)."""
     from PIL import Image, ImageDraw
 
     img = Image.new("RGB", (96, 28), (255, 255, 255))
     draw = ImageDraw.Draw(img)
-    draw.ellipse([2, 2, 26, 26], fill=(0, 70, 150))
+    draw.ellipse([2, 2, 26, 26], fill=color)
     draw.ellipse([8, 8, 20, 20], fill=(255, 255, 255))
     for i in range(5):
-        draw.rectangle([32 + i * 12, 9, 40 + i * 12, 19], fill=(0, 70, 150))
+        draw.rectangle([32 + i * 12, 9, 40 + i * 12, 19], fill=color)
     buf = io.BytesIO()
     img.quantize(8).save(buf, "PNG", optimize=True)
     return buf.getvalue()
@@ -777,8 +777,10 @@ class Mail:
     forwarded_by: str | None = None
     is_material: bool = True
     links: dict[str, str] = field(default_factory=dict)  # url -> kind
-    body_item: bool = False  # the body is the article: one manuscript item "正文.txt"
+    body_item: bool | str = False  # the body is material: item "正文.txt" (True: a manuscript)
     html_extra: str = ""
+    html_body: str | None = None  # the whole HTML, when pictures sit between paragraphs
+    outlook_msg: bool = False  # saved from Outlook as a .msg file, not an .eml
     extra_headers: list[tuple[str, str]] = field(default_factory=list)
     subject_header: str | bytes | None = None  # exact Subject bytes when they matter
     mailer: str | None = None
@@ -899,7 +901,8 @@ def default_body(c: Client, m: Mail) -> Part:
     flowed = "; format=flowed" if c.key.startswith("thunderbird") else ""
     body = text_part(m.text, "plain", cs, c.body_cte, flowed)
     if c.html:
-        html = text_part(auto_html(c, m.text, m.html_extra), "html", cs, c.body_cte)
+        markup = m.html_body if m.html_body is not None else auto_html(c, m.text, m.html_extra)
+        html = text_part(markup, "html", cs, c.body_cte)
         body = multipart("alternative", boundary(c.key, m.slug + "alt"), [body, html])
     inline = [a for a in m.atts if a.cid]
     if inline:
@@ -1670,6 +1673,252 @@ def external_links() -> list[Mail]:
     ]  # fmt: skip
 
 
+# --------------------------------------------------------------------------- issue 14: body, spam, .msg
+
+YK_SUMMARY = [
+    "营口市2023年职业教育活动周工作总结",
+    f"按照{NOTICE}要求，我市于5月14日至25日组织开展了以“{THEME}”为主题的职业教育活动周。"
+    "现将有关情况总结如下。",
+    "一、总体情况。活动周期间全市共组织各类活动52项，参与师生和群众逾两万人次，"
+    "各中职学校全部向社会开放。",
+    "二、活动亮点。一是开放校园，邀请初中学生和家长走进实训室；二是技能展示进社区，"
+    "开展家电维修、面点制作等便民服务；三是线上“云逛校园”，累计观看超过八万人次。",
+    "三、下一步工作。持续宣传职业教育，营造全社会关心支持职业教育的良好氛围。",
+]
+BHCC_ARTICLE = [
+    "渤船职院：船舶工匠展风采 职教活动周精彩纷呈",
+    "5月19日，渤海船舶职业学院举办职业教育活动周校园开放日，三百余名初中学生和家长"
+    "走进船舶焊接、船模制作实训室，近距离感受“大国工匠”的成长之路。",
+    "活动现场，焊接专业学生现场演示水下焊接技术，船模社团展示了自主设计的远洋货轮模型，"
+    "不少家长拿起焊枪体验了一把“工匠”的感觉。",
+    "学院负责人介绍，近年来学院坚持产教融合，与多家船舶企业共建实训基地，毕业生对口就业率"
+    "持续保持在九成以上。",
+]
+DL_SUMMARY = [
+    "大连市2023年职业教育活动周工作总结",
+    f"活动周期间，我市围绕“{THEME}”主题，组织全市职业院校开展了开放校园、技能展示、"
+    "志愿服务等活动一百二十余项，参与群众逾三万人次。",
+    "一是启动仪式隆重热烈。5月14日在星海广场举行全市启动仪式，二十所学校设置体验展位。",
+    "二是开放活动丰富多彩。各校推出“职教开放日”，初中学生和家长走进实训基地体验。",
+    "三是宣传报道持续深入。市级以上媒体刊发报道四十余篇，网络直播观看量超过十五万人次。",
+]
+DISCLAIMER = (
+    "免责声明：本邮件及其附件含有辽宁职业学院的保密信息，仅限于发送给上面地址中列出的个人或群组。"
+    "禁止任何其他人以任何形式使用（包括但不限于全部或部分地泄露、复制、或散发）本邮件中的信息。"
+    "如果您错收了本邮件，请您立即电话或邮件通知发件人并删除本邮件！\n"
+    "This email and its attachments contain confidential information from Liaoning Vocational "
+    "College, which is intended only for the person or entity whose address is listed above."
+)
+
+
+def qq_html_with_pictures(blocks: list[str]) -> str:
+    """Returns QQ Mail's HTML for paragraphs with pictures dropped between them
+    (a block 'cid:<id>' is a picture)."""
+    out = ['<meta http-equiv="Content-Type" content="text/html; charset=GB18030">']
+    for block in blocks:
+        if block.startswith("cid:"):
+            out.append(f'<div><img src="{block}" orgwidth="480" style="width: 480px;"></div>')
+        else:
+            out.append(f"<div>{html_escape(block) or '<br>'}</div>")
+    return "\n".join(out) + "\n"
+
+
+def outlook_html_with_pictures(blocks: list[str]) -> str:
+    """Returns Outlook's (Word's) HTML for paragraphs and inline pictures."""
+    paras = []
+    for n, block in enumerate(blocks, 1):
+        if block.startswith("cid:"):
+            small = "image003" in block
+            size = "width=96 height=28" if small else "width=480 height=360"
+            paras.append(f'<p class=MsoNormal><img {size} id="图片_x0020_{n}" src="{block}"></p>')
+        else:
+            paras.append(f"<p class=MsoNormal><span lang=ZH-CN>{html_escape(block)}</span></p>")
+    return auto_html(CLIENTS["outlook"], "", "").replace(
+        "<div class=WordSection1>\n<p class=MsoNormal><span lang=ZH-CN><br></span></p>\n",
+        "<div class=WordSection1>\n" + "\n".join(paras) + "\n",
+    )
+
+
+def build_outlook(m: Mail) -> bytes:
+    """Returns the message as Outlook saves a received mail: a .msg file holding the
+    transport headers, the plain and HTML bodies (HTML in GBK) and the attachments."""
+    import sys
+
+    sys.path.insert(0, str(HERE.parents[2]))  # the repository: tests.support
+    from tests.support.outlook_msg import Attachment, OutlookMessage, build_msg
+
+    eml = build(m)
+    headers = eml.split(b"\r\n\r\n", 1)[0].decode("ascii") + "\r\n"
+    c = CLIENTS[m.client]
+    html = m.html_body if m.html_body is not None else auto_html(c, m.text, m.html_extra)
+    msgid = re.search(r"(?im)^Message-ID: (\S+)", headers)
+    return build_msg(
+        OutlookMessage(
+            subject=m.subject,
+            sender_name=m.from_name or "",
+            sender_address=m.from_addr,
+            to_name="职成处",
+            to_address=MAILBOX,
+            body=m.text.replace("\n", "\r\n"),
+            delivered=m.received,
+            html=html.replace("charset=gb2312", "charset=gbk").encode("gbk"),
+            transport_headers=headers,
+            message_id=msgid.group(1) if msgid else "",
+            attachments=[
+                Attachment(a.filename, a.data, a.ctype or CTYPES.get(Path(a.filename).suffix.lower(),
+                           "application/octet-stream"), a.cid, hidden=bool(a.cid))
+                for a in m.atts
+            ],
+        )
+    )  # fmt: skip
+
+
+def clients_body_spam_outlook() -> list[Mail]:
+    """Issue 14: material written in the body beside pictures (QQ Mail, Foxmail, Outlook),
+    covering notes and disclaimers that are not, spam and its hard negative, an Outlook .msg."""
+    r1, r2, r3, r4 = (
+        t(5, 29, 16, 40, 12),
+        t(5, 19, 18, 2, 37),
+        t(5, 6, 15, 12, 8),
+        t(5, 31, 9, 20, 55),
+    )
+    r5, r6, r7, r8 = (
+        t(5, 16, 3, 12, 40),
+        t(5, 18, 10, 0, 2),
+        t(5, 21, 15, 33, 41),
+        t(5, 7, 11, 4, 26),
+    )
+    yk = [
+        f"{hexid(f'yk-cid{n}', 8, True)}@{hexid(f'yk-cid{n}x', 8, True)}.{hexid('yk', 8, True)}.jpg"
+        for n in range(3)
+    ]
+    yk_text = [
+        "韩老师您好！我市活动周总结如下，现场照片插在文中，请审阅。",
+        "",
+        *YK_SUMMARY[:3],
+        *YK_SUMMARY[3:],
+        "",
+        "营口市教育局职成科",
+        "刘洋",
+    ]
+    yk_html = [
+        "韩老师您好！我市活动周总结如下，现场照片插在文中，请审阅。",
+        "",
+        YK_SUMMARY[0],
+        YK_SUMMARY[1],
+        YK_SUMMARY[2],
+        f"cid:{yk[0]}",
+        YK_SUMMARY[3],
+        f"cid:{yk[1]}",
+        YK_SUMMARY[4],
+        f"cid:{yk[2]}",
+        "",
+        "营口市教育局职成科",
+        "刘洋",
+    ]
+    dl_cid = [f"image00{n}.{'png' if n == 3 else 'jpg'}@01D99201.5E3A1B40" for n in (1, 2, 3)]
+    dl_text = [
+        "省厅职成处：",
+        "",
+        DL_SUMMARY[0],
+        DL_SUMMARY[1],
+        DL_SUMMARY[2],
+        f"[cid:{dl_cid[0]}]",
+        DL_SUMMARY[3],
+        f"[cid:{dl_cid[1]}]",
+        DL_SUMMARY[4],
+        "",
+        "张丽",
+        "大连市教育局职成处",
+        "电话：0411-83633087",
+        f"[cid:{dl_cid[2]}]",
+    ]
+    dl_html = [
+        line.replace("[", "").replace("]", "") if line.startswith("[cid:") else line
+        for line in dl_text
+    ]
+    invoice = (
+        "您好！\n本公司长期代开全国各地增值税专用发票、普通发票，税点优惠，可先验票后付款。\n"
+        "诚信合作，欢迎来电咨询。\n联系人：李经理\n电话/微信：139 4051 7782（加微信请注明来意）\n"
+    )
+    training = (
+        "各位老师：\n【活动周专题】2023年职业院校教师数字化教学能力提升研修班开始报名啦！"
+        "名额有限，报名请加微信 zjpx2023 或扫描下方二维码。\n\n"
+        "如不希望再收到此类邮件，退订请回复TD。\n"
+    )
+    return [
+        Mail("yingkou-summary-qq-inline-photos", "yingkou", "qq", "刘洋", "1834567201@qq.com",
+             "营口市2023年职业教育活动周工作总结", "\n".join(yk_text) + "\n", r1,
+             [Att(f"微信图片_2023052{n}1530{n}.jpg",
+                  jpeg_photo(f"yk-in{n}", f"2023:05:2{n} 15:30:0{n}", (480, 360)), "photo", cid=yk[n])
+              for n in range(3)],
+             html_body=qq_html_with_pictures(yk_html), body_item="summary",
+             note="QQ Mail HTML: the summary typed into the body with three photos dropped between its "
+                  "paragraphs; 正文.txt is the summary and the photos stay items of their own"),
+        Mail("bhcc-article-foxmail-with-photos", "bhcc", "foxmail", "王海", "1489023765@qq.com",
+             "活动周新闻稿及照片",
+             "韩老师：\n    您好！我院活动周新闻稿如下，照片两张见附件。\n\n"
+             + "\n".join("    " + p for p in BHCC_ARTICLE) + "\n\n\n2023-05-19\n\n\n\n王海\n"
+             "渤海船舶职业学院党委宣传部\n", r2,
+             [ph("开放日1.jpg", "bhcc-open1", "2023:05:19 09:40:00"),
+              ph("开放日2.jpg", "bhcc-open2", "2023:05:19 10:15:00")],
+             body_item="manuscript",
+             note="Foxmail: a news article in the body (greeting, covering sentence, date line and "
+                  "signature removed) plus two attached photos; signature decides the unit"),
+        Mail("lnvc-plan-coremail-cover-and-disclaimer", "lnvc", "163", "张敏", "zhangmin@lnvc.edu.example.cn",
+             "辽宁职业学院活动周实施方案",
+             "韩老师：\n    您好！附件是我院2023年职业教育活动周实施方案，请查收。如有问题请随时联系，谢谢！\n\n"
+             f"辽宁职业学院 教务处\n张敏\n电话：0410-6129012\n\n{DISCLAIMER}\n", r3,
+             [doc("辽宁职业学院2023年职业教育活动周实施方案.docx", "plan",
+                  plan_text("辽宁职业学院", detail="各二级学院按要求组织实施。"), r3)],
+             mailer="Coremail Webmail Server Version XT5.0.13 build 20220411(8ef3a8a2) "
+                    "Copyright (c) 2002-2023 www.mailtech.cn lnvc",
+             note="Coremail: a covering note, signature and a long confidentiality notice are not a "
+                  "正文 item; only the plan is"),
+        Mail("dalian-summary-outlook-inline", "dalian", "outlook", "张丽", "zhangli@dl.edu.example.cn",
+             "大连市活动周工作总结", "\n".join(dl_text) + "\n", r4,
+             [Att("image001.jpg", jpeg_photo("dl-sum1", "2023:05:14 09:30:00", (480, 360)), "photo",
+                  "image/jpeg", cid=dl_cid[0]),
+              Att("image002.jpg", jpeg_photo("dl-sum2", "2023:05:20 14:10:00", (480, 360)), "photo",
+                  "image/jpeg", cid=dl_cid[1]),
+              Att("image003.png", logo_png((150, 30, 40)), None, "image/png", cid=dl_cid[2])],
+             html_body=outlook_html_with_pictures(dl_html), body_item="summary",
+             note="Outlook HTML: summary in the body with two inline photos and a signature logo; the "
+                  "plain part has [cid:…] placeholders; 正文.txt is the summary, the logo decorative"),
+        Mail("spam-invoice-unknown-sender", None, "163", "李经理", "hx8823571@163.com",
+             "代开各类增值税发票（诚信合作）", invoice, r5, is_material=False, flags=["spam"],
+             note="spam: unknown sender, 代开发票 and 加微信; not material, kept and searchable"),
+        Mail("spam-training-ad-unsubscribe", None, "edm", "职教培训中心", "service@edm.zjpx.example.com",
+             "【活动周专题】2023职业院校教师能力提升研修班报名通知", training, r6,
+             is_material=False, flags=["spam"],
+             extra_headers=[("List-Unsubscribe", "<mailto:td@edm.zjpx.example.com>")],
+             note="spam: an advertisement that names the week, List-Unsubscribe and 加微信, 退订回复"),
+        Mail("chaoyang-manuscript-bulk-gateway", "chaoyang", "163", "于洋", "yuyang@cy.edu.example.cn",
+             "朝阳市活动周宣传稿",
+             "韩老师：\n附件为我市活动周宣传稿，请审阅。视频较大，如需原片请加微信 yuyang_cy 联系。\n\n于洋\n"
+             "朝阳市教育局\n", r7,
+             [doc("朝阳市活动周宣传稿.docx", "manuscript",
+                  news_text("朝阳：职教活动周走进乡村", "5月20日，朝阳市职业学校师生走进乡村开展志愿服务。",
+                            "农机检修摊位前排起了长队。"), r7)],
+             extra_headers=[("Precedence", "bulk"),
+                            ("List-Unsubscribe", "<https://mail.cy.edu.example.cn/unsub>")],
+             note="hard negative for spam: a known unit domain whose mail gateway adds bulk headers, "
+                  "and 加微信 in the text; material, never spam"),
+        Mail("lntd-plan-outlook-msg", "lntd", "outlook", "刘斌", "liubin@lntd.edu.example.cn",
+             "辽宁铁道职业技术学院活动周方案",
+             "韩老师：\n\n附件为我院2023年职业教育活动周方案，请审阅。\n\n刘斌\n辽宁铁道职业技术学院\n", r8,
+             [doc("辽宁铁道职业技术学院活动周方案.docx", "plan",
+                  plan_text("辽宁铁道职业技术学院", "方案", detail="各系部认真落实。"), r8),
+              Att("image001.png", logo_png((20, 110, 60)), None, "image/png",
+                  cid="image001.png@01D980B2.3C4D5E60")],
+             html_extra='<p class=MsoNormal><img width=96 height=28 id="图片_x0020_1" '
+                        'src="cid:image001.png@01D980B2.3C4D5E60"></p>',
+             outlook_msg=True,
+             note="an Outlook .msg file (saved from Outlook, dropped in the inbox): read with its "
+                  "transport headers, plan attached, signature logo decorative; the .msg is the raw copy"),
+    ]  # fmt: skip
+
+
 # --------------------------------------------------------------------------- labels and checks
 
 PLAN_DUE, WEEK_END, SUMMARY_DUE = (datetime(2023, 5, 8).date(), datetime(2023, 5, 25).date(),
@@ -1678,9 +1927,10 @@ PLAN_DUE, WEEK_END, SUMMARY_DUE = (datetime(2023, 5, 8).date(), datetime(2023, 5
 
 def catalogue() -> list[Mail]:
     mails = (identification_clues() + alias_variants() + colleges() + kinds_and_dates()
-             + hard_negatives() + forwarded() + non_material() + external_links())  # fmt: skip
+             + hard_negatives() + forwarded() + non_material() + external_links()
+             + clients_body_spam_outlook())  # fmt: skip
     for n, m in enumerate(mails, 1):
-        m.name = f"{n:03d}-{m.slug}.eml"
+        m.name = f"{n:03d}-{m.slug}.{'msg' if m.outlook_msg else 'eml'}"
     return mails
 
 
@@ -1695,7 +1945,7 @@ def items_of(m: Mail) -> dict[str, str]:
             items[f"{a.filename}/{member}"] = kind
     items.update(m.links)
     if m.body_item:
-        items["正文.txt"] = "manuscript"
+        items["正文.txt"] = "manuscript" if m.body_item is True else m.body_item
     return items
 
 
@@ -1774,13 +2024,17 @@ def check_message(path: Path, m: Mail, label: dict) -> None:
     from email import policy
 
     raw = path.read_bytes()
-    email.message_from_bytes(raw)  # the plain compat32 parse must work too
-    msg = email.message_from_bytes(raw, policy=policy.default)
-    found: dict[str, bytes] = {}
-    for part in msg.walk():
-        name = part.get_filename()
-        if name and not part.is_multipart():
-            found[name] = part.get_payload(decode=True)
+    if m.outlook_msg:
+        found, body = outlook_contents(raw)
+    else:
+        email.message_from_bytes(raw)  # the plain compat32 parse must work too
+        msg = email.message_from_bytes(raw, policy=policy.default)
+        found = {}
+        for part in msg.walk():
+            name = part.get_filename()
+            if name and not part.is_multipart():
+                found[name] = part.get_payload(decode=True)
+        body = plain_text(msg)
     if not m.is_material:
         return
     expected = {k for k in label["items"] if "/" not in k and k != "正文.txt"} | set(
@@ -1794,11 +2048,21 @@ def check_message(path: Path, m: Mail, label: dict) -> None:
         if a.kind is None:  # decorative: small, inline, referenced from the HTML
             assert len(a.data) < 5000 and a.cid
         check_media(a)
-    body = plain_text(msg)
     for url in m.links:
         assert url in body, (path.name, url)
     if m.body_item:
-        assert not found and len(body) > 200
+        assert len(body) > 200, path.name
+
+
+def outlook_contents(raw: bytes) -> tuple[dict[str, bytes], str]:
+    """Returns ({attachment name: bytes}, plain body) of a .msg, as extract-msg reads it."""
+    import extract_msg
+
+    msg = extract_msg.openMsg(raw)
+    try:
+        return {a.longFilename: a.data for a in msg.attachments}, msg.body
+    finally:
+        msg.close()
 
 
 def check_unique_bytes(mails: list[Mail]) -> None:
@@ -1840,11 +2104,11 @@ def summary(labels: dict) -> str:
 
 def main() -> None:
     mails = catalogue()
-    for old in HERE.glob("[0-9][0-9][0-9]-*.eml"):
+    for old in [*HERE.glob("[0-9][0-9][0-9]-*.eml"), *HERE.glob("[0-9][0-9][0-9]-*.msg")]:
         old.unlink()
     labels = {}
     for m in mails:
-        (HERE / m.name).write_bytes(build(m))
+        (HERE / m.name).write_bytes(build_outlook(m) if m.outlook_msg else build(m))
         labels[m.name] = label_for(m)
     (HERE / "labels.json").write_text(
         json.dumps({"version": 1, "messages": labels}, ensure_ascii=False, indent=2) + "\n",

@@ -33,7 +33,7 @@ def ingest_files(ctx: AppContext, paths: list[Path]) -> None:
 
 @pytest.fixture(scope="session")
 def corpus_site(tmp_path_factory) -> Path:
-    """A folder with config.toml, index and archive holding the 60 labelled messages."""
+    """A folder with config.toml, index and archive holding the labelled messages."""
     folder = tmp_path_factory.mktemp("corpus-site")
     ctx = open_context(load_config(write_config(folder)))
     try:
