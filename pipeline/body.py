@@ -112,7 +112,10 @@ def body_substance(body: str, subject: str, campaign: Campaign) -> BodySubstance
     """Returns the sender's own text and how much of it is an article by itself."""
     text = sender_text(body)
     lines = _nonempty(text)
-    while lines and _is_greeting(lines[0]):
+    # The opening line goes when it is only a greeting and covering sentences
+    # (韩老师您好！我市活动周总结如下，请审阅。): the article starts below it.
+    while lines and (_is_greeting(lines[0]) or _is_greeting(_without_cover(lines[0]))
+                     or not _letters(_without_cover(lines[0]))):  # fmt: skip
         lines = lines[1:]
     title = lines[0].strip() if lines and _is_title(lines[0]) else ""
     kept = [_without_cover(line) for line in lines[1 if title else 0 :]]

@@ -427,23 +427,25 @@ def _expiry(window: str, received: datetime) -> str | None:
 
 def message_flags(plans: list[ItemPlan], campaign: Campaign, received: datetime) -> list[str]:
     """Returns the campaign flags of a material message: late, early, external_link."""
+    material = [(p.kind.value, p.status) for p in plans if p.role == "material"]
+    return campaign_flags(material, campaign, received)
+
+
+def campaign_flags(
+    material: list[tuple[str | None, str]], campaign: Campaign, received: datetime
+) -> list[str]:
+    """Returns late, early and external_link for a message's material items (kind, status)."""
     flags = []
-    material = [p for p in plans if p.role == "material"]
     summary_kinds = {k.code for k in campaign.kinds if k.window == "after"}
     media_kinds = {k.code for k in campaign.kinds if k.media}
     # Pictures sent with a summary illustrate it (the notice asks for 总结（含文字、图片）),
     # so the summary's deadline is theirs, not the photo deadline of the week.
-    with_summary = any(p.kind.value in summary_kinds for p in material)
-    judged = [
-        p for p in material if p.kind.value and not (with_summary and p.kind.value in media_kinds)
-    ]
-    if any(campaign.is_late(p.kind.value, received) for p in judged):
+    with_summary = any(kind in summary_kinds for kind, _ in material)
+    judged = [kind for kind, _ in material if kind and not (with_summary and kind in media_kinds)]
+    if any(campaign.is_late(kind, received) for kind in judged):
         flags.append("late")
-    if (
-        any(p.kind.value in summary_kinds for p in material)
-        and campaign.local_day(received) <= campaign.end
-    ):
+    if with_summary and campaign.local_day(received) <= campaign.end:
         flags.append("early")
-    if any(p.status == "external_link" for p in material):
+    if any(status == "external_link" for _, status in material):
         flags.append("external_link")
     return flags

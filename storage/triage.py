@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipeline.campaign import Campaign
+from pipeline.classify import campaign_flags
 from pipeline.errors import MailroomError
 from pipeline.identify import Sender, UnitMatch
 from pipeline.units import Unit as UnitConfig
@@ -29,6 +30,9 @@ from storage.models import AuditEntry, DecisionRecord, Item, Message, SenderAddr
 
 log = logging.getLogger(__name__)
 ASSIGN, KIND, RELEARN, UNDO = "assign_unit", "set_item_kind", "refile_learned", "undo"
+MATERIAL = "mark_material"  # a not-material message (spam, an auto-reply...) is material after all
+# Flags that only say why a message is not material; they go when a person says it is.
+NOT_MATERIAL_FLAGS = ("spam", "auto_reply", "bounce")
 
 
 class Desk(Protocol):
@@ -178,6 +182,91 @@ def assign_unit(
     return result
 
 
+@dataclass
+class MaterialResult:
+    """What mark_material did: where the message is now and the audit entry to undo it."""
+
+    message_pk: int
+    unit_code: str | None  # None: it waits in triage for a person to choose the unit
+    status: str
+    audit_id: int
+    moved: list[tuple[str | None, str]] = field(default_factory=list)
+
+
+def mark_material(ctx: Desk, message_pk: int, actor: str) -> MaterialResult:
+    """Returns where message `message_pk` went when `actor` said it is material after all.
+
+    Signature: mark_material(ctx, message_pk: int, actor: str) -> MaterialResult.
+    One step back from 非材料 (spam, an auto-reply, our own mail): the unit is decided
+    again as on arrival (a clear unit files it there, else it waits in triage), its
+    files are linked into the archive, the campaign flags are worked out and the
+    not-material flags dropped. One AuditEntry (MaterialResult.audit_id) undoes it.
+    """
+    moved: list[dict] = []
+    try:
+        with ctx.db.session() as session:
+            message = _message(session, message_pk)
+            if message.is_material:
+                raise TriageError(f"message {message_pk} is already material")
+            match = _redecide(ctx, message, ctx.unit_directory(session))
+            unit_code = None if match.from_department else match.value
+            unit = _unit(ctx, unit_code) if unit_code else None
+            before = {**_state(message), "flags": list(message.flags or [])}
+            previous = _not_material_reason(message)
+            message.is_material, message.unit_code = True, unit_code
+            message.status, message.confidence = ("filed" if unit else "triage"), match.confidence
+            session.add(
+                DecisionRecord(
+                    message_pk=message.id,
+                    subject="unit",
+                    value=unit_code,
+                    confidence=match.confidence,
+                    level=match.level,
+                    decided_by=actor,
+                    evidence={**match.evidence(), "material_after": previous},
+                )
+            )
+            moved = filing.refile(
+                session, ctx.archive, ctx.campaign, message, unit.name if unit else None
+            )
+            message.flags = _material_flags(ctx, message)
+            entry = AuditEntry(
+                actor=actor,
+                action=MATERIAL,
+                target=f"message:{message.id}",
+                data={"before": before, "after": _state(message), "moves": moved},
+            )
+            session.add(entry)
+            session.flush()
+            result = MaterialResult(
+                message.id,
+                unit_code,
+                message.status,
+                entry.id,
+                [(m["from"], m["to"]) for m in moved],
+            )
+    except BaseException:
+        filing.move_back(ctx.archive, moved)
+        raise
+    log.info("%s marked message %s material (%s, audit %s)", actor, message_pk, result.status,
+             result.audit_id)  # fmt: skip
+    return result
+
+
+def _not_material_reason(message: Message) -> str | None:
+    auto = [d for d in message.decisions if d.subject == "unit"]
+    return (auto[-1].evidence or {}).get("not_material") if auto else None
+
+
+def _material_flags(ctx: Desk, message: Message) -> list[str]:
+    """Returns the message's flags once it is material: its campaign flags, kept flags."""
+    kept = [f for f in message.flags or [] if f not in NOT_MATERIAL_FLAGS]
+    items = [(i.kind, i.status) for i in message.items
+             if i.role == "material" and i.container_id is None]  # fmt: skip
+    return kept + [f for f in campaign_flags(items, ctx.campaign, message.received_at)
+                   if f not in kept]  # fmt: skip
+
+
 def set_item_kind(ctx: Desk, item_id: int, kind: str, actor: str) -> int:
     """Returns the audit id after `actor` set item `item_id` to `kind`, moving its file.
 
@@ -235,7 +324,7 @@ def undo(ctx: Desk, audit_id: int, actor: str) -> list[int]:
             raise TriageError(f"no audit entry {audit_id}")
         if entry.undone:
             raise TriageError(f"audit entry {audit_id} is already undone")
-        if entry.action not in (ASSIGN, KIND, RELEARN):
+        if entry.action not in (ASSIGN, KIND, RELEARN, MATERIAL):
             raise TriageError(f"audit entry {audit_id} ({entry.action}) cannot be undone")
         children = list(entry.data.get("children", []))
     undone = []
@@ -503,6 +592,8 @@ def _restore_message(
     message.unit_code, message.status = before["unit"], before["status"]
     message.confidence, message.is_material = before["confidence"], before["is_material"]
     message.folder = before["folder"]
+    if "flags" in before:  # mark_material changed them
+        message.flags = before["flags"]
     for item in message.items:
         item.kind = before["kinds"].get(str(item.id), item.kind)
     session.add(

@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from pipeline.errors import MailroomError, StorageError
 from storage.search import refresh_planner_stats
-from web import auth, files, pages, triage_views
+from web import auth, files, not_material, pages, triage_views
 from web.secret import secret_key
 from web.security import SecurityHeaders
 from workers.app import AppContext
@@ -99,6 +99,8 @@ def routes() -> list:
         Route("/search", pages.search_page),
         Route("/triage", triage_views.queue),
         Route("/triage/assign", triage_views.assign, methods=["POST"]),
+        Route("/not-material", not_material.listing),
+        Route("/messages/{message_id:int}/material", not_material.mark_material, methods=["POST"]),
         Route("/reports", triage_views.reports),
         Route("/reports/tracker.csv", triage_views.tracker_csv),
         Route("/reports/file/{number:int}", triage_views.report_file),

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pipeline.reasons import reason_label, signal_label
 from storage import search as search_index
 from storage.models import AuditEntry, DecisionRecord, Item, Message, Unit
 from web import queries
@@ -51,6 +52,8 @@ CLUE_SOURCES = {
     "media": "文件类型",
     "date": "日期",
     "keyword": "关键词",
+    "body_article": "邮件正文",
+    "header": "信头",
 }
 
 
@@ -67,6 +70,8 @@ def install_filters(env, ctx) -> None:
     env.filters["status_label"] = lambda s: STATUS_LABELS.get(s, s or "")
     env.filters["item_status_label"] = lambda s: ITEM_STATUS_LABELS.get(s, s or "")
     env.filters["clue_source"] = lambda s: CLUE_SOURCES.get(s, s)
+    env.filters["reason_label"] = reason_label  # why a message is not material, in Chinese
+    env.filters["signal_label"] = signal_label
     env.filters["filesize"] = _filesize
     env.globals["campaign"] = campaign
     env.globals["units"] = list(ctx.config.units)

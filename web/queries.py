@@ -201,6 +201,12 @@ def intake(session: Session, campaign: Campaign, now: datetime | None = None) ->
             or 0
         )
     out["triage"] = triage_count(session)
+    out["not_material"] = (
+        session.scalar(
+            select(func.count()).select_from(Message).where(Message.status == "not_material")
+        )
+        or 0
+    )
     out["total_messages"] = session.scalar(select(func.count()).select_from(Message)) or 0
     return out
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from pipeline.errors import MailroomError
 from storage.layout import TRIAGE_FOLDER
 from storage.models import AuditEntry, DecisionRecord, Item, Message, SenderAddress
-from storage.triage import assign_unit, set_item_kind, triage_queue, undo
+from storage.triage import assign_unit, mark_material, set_item_kind, triage_queue, undo
 from tests.conftest import LABELLED
 from workers.ingest import Ingestor, SourceRef
 
@@ -220,3 +220,48 @@ def test_eval_command_rejects_a_malformed_labels_file(app, tmp_path):
     result = mailroom(app, "eval", str(bad), str(LABELLED))
     assert result.returncode == 1
     assert "a.eml lacks is_material" in result.stderr
+
+
+def _spam_with_a_picture() -> bytes:
+    from email.message import EmailMessage
+
+    from tests.support.media_files import jpeg
+
+    mail = EmailMessage()
+    mail["From"] = "李经理 <hx8823571@163.com>"
+    mail["To"] = "zcc1.sjyt@ln.gov.cn"
+    mail["Subject"] = "代开各类增值税发票（诚信合作）"
+    mail["Date"] = "Tue, 16 May 2023 03:12:40 +0800"
+    mail["Message-ID"] = "<spam-1@163.com>"
+    mail.set_content("本公司长期代开增值税专用发票，税点优惠。加微信 hx8823 咨询。")
+    mail.add_attachment(jpeg(640, 480), maintype="image", subtype="jpeg", filename="活动照片.jpg")
+    return mail.as_bytes()
+
+
+def test_spam_marked_material_waits_in_triage_with_its_files_and_undo_puts_it_back(app):
+    pk = ingest(app, _spam_with_a_picture(), "spam")
+    with app.db.session() as session:
+        message = session.get(Message, pk)
+        assert (message.status, message.flags, views(app, pk)) == ("not_material", ["spam"], [])
+    result = mark_material(app, pk, "韩健")
+    assert (result.status, result.unit_code) == ("triage", None)
+    [path] = views(app, pk)
+    assert path.split("/")[1] == TRIAGE_FOLDER and on_disk(app, path)
+    with app.db.session() as session:
+        message = session.get(Message, pk)
+        assert message.is_material and "spam" not in message.flags
+        last = session.scalars(select(DecisionRecord).where(DecisionRecord.message_pk == pk)).all()
+        assert last[-1].decided_by == "韩健" and last[-1].evidence["material_after"] == "spam"
+    assert pk in {row.message_pk for row in triage_queue(app)}
+    with pytest.raises(MailroomError, match="already material"):
+        mark_material(app, pk, "韩健")
+
+    undo(app, result.audit_id, "韩健")
+    with app.db.session() as session:
+        message = session.get(Message, pk)
+        assert (message.status, message.is_material, message.flags) == (
+            "not_material",
+            False,
+            ["spam"],
+        )
+    assert views(app, pk) == [] and not on_disk(app, path)
