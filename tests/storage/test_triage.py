@@ -265,3 +265,16 @@ def test_spam_marked_material_waits_in_triage_with_its_files_and_undo_puts_it_ba
             ["spam"],
         )
     assert views(app, pk) == [] and not on_disk(app, path)
+
+
+def test_triage_material_command_moves_spam_back_and_says_how_to_undo(app):
+    pk = ingest(app, _spam_with_a_picture(), "spam")
+    result = mailroom(app, "triage", "material", str(pk), "--by", "韩健")
+    assert result.returncode == 0, result.stderr
+    assert f"message {pk} is material, in triage" in result.stdout
+    audit_id = result.stdout.rsplit("mailroom triage undo ", 1)[1].strip()
+    again = mailroom(app, "triage", "material", str(pk))
+    assert again.returncode == 1 and "already material" in again.stderr
+    assert mailroom(app, "triage", "undo", audit_id).returncode == 0
+    with app.db.session() as session:
+        assert session.get(Message, pk).status == "not_material"

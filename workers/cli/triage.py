@@ -153,6 +153,30 @@ def kind(state: State, item: int, kind: str, actor: str) -> None:
 
 
 @triage.command()
+@click.argument("message", type=int)
+@click.option(
+    "--by",
+    "actor",
+    default=_default_actor,
+    show_default="your user name",
+    help="Who decides (kept in the index and the audit log).",
+)
+@click.pass_obj
+def material(state: State, message: int, actor: str) -> None:
+    """Say MESSAGE is material after all (it was spam, an auto-reply...): it is filed when
+    its unit is clear, else it waits in triage.
+
+    Example: mailroom triage material 57 --by 韩健
+    """
+    from storage.triage import mark_material
+
+    result = mark_material(state.app(), message, actor)
+    where = f"filed under {result.unit_code}" if result.unit_code else "in triage"
+    click.echo(f"message {message} is material, {where}; undo with: mailroom triage undo "
+               f"{result.audit_id}")  # fmt: skip
+
+
+@triage.command()
 @click.argument("audit_id", type=int)
 @click.option(
     "--by",
