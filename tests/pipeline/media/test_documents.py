@@ -120,3 +120,68 @@ def test_text_preview_collapses_whitespace_and_cuts():
     )
     assert text_preview("一二三四五六七八九十", 5) == "一二三四…"
     assert len(text_preview("x" * 1000, 50)) == 50
+
+
+def _cff_type1_pdf(text: str) -> bytes:
+    """Returns a PDF whose font is an embedded CFF Type1 program (FontFile3 /Type1C) with no
+    ToUnicode map and no /Encoding, as Acrobat's subset fonts are: pypdf needs fontTools to
+    read its encoding."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.t2CharStringPen import T2CharStringPen
+    from fontTools.ttLib import TTFont
+
+    letters = sorted(set(text))
+    names = [".notdef", *letters]
+    builder = FontBuilder(1000, isTTF=False)
+    builder.setupGlyphOrder(names)
+    builder.setupCharacterMap({ord(c): c for c in letters})
+    strings = {}
+    for name in names:
+        pen = T2CharStringPen(600, None)
+        pen.moveTo((50, 0)), pen.lineTo((550, 0)), pen.lineTo((300, 700)), pen.closePath()
+        strings[name] = pen.getCharString()
+    builder.setupCFF("ABCDEF+Test", {"FullName": "Test"}, strings, {})
+    builder.setupHorizontalMetrics({n: (600, 50) for n in names})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": "Test", "styleName": "Regular"})
+    builder.setupOS2()
+    builder.setupPost()
+    buffer = io.BytesIO()
+    builder.save(buffer)
+    cff = TTFont(io.BytesIO(buffer.getvalue())).getTableData("CFF ")
+    ops = f"BT /F1 14 Tf 72 760 Td ({text}) Tj ET".encode()
+    codes = [ord(c) for c in letters]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(ops) + ops + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /ABCDEF+Test /FirstChar %d /LastChar %d"
+        b" /Widths [%s] /FontDescriptor 6 0 R >>"
+        % (min(codes), max(codes), b" ".join(b"600" for _ in range(min(codes), max(codes) + 1))),
+        b"<< /Type /FontDescriptor /FontName /ABCDEF+Test /Flags 32 /FontBBox [0 -200 1000 800]"
+        b" /ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 /FontFile3 7 0 R >>",
+        b"<< /Subtype /Type1C /Length %d >>\nstream\n" % len(cff) + cff + b"\nendstream",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def test_a_pdf_with_an_embedded_cff_font_is_read_without_a_warning_per_font(tmp_path, caplog):
+    path = tmp_path / "cff.pdf"
+    path.write_bytes(_cff_type1_pdf("Summary of the week 2023"))
+    with caplog.at_level("WARNING"):
+        text = pdf_text(path)
+    assert "Summary of the week 2023" in text
+    assert not [r for r in caplog.records if "fontTools" in r.getMessage()]
