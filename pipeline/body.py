@@ -114,15 +114,22 @@ def body_substance(body: str, subject: str, campaign: Campaign) -> BodySubstance
     lines = _nonempty(text)
     # The opening line goes when it is only a greeting and covering sentences
     # (韩老师您好！我市活动周总结如下，请审阅。): the article starts below it.
-    while lines and (_is_greeting(lines[0]) or _is_greeting(_without_cover(lines[0]))
-                     or not _letters(_without_cover(lines[0]))):  # fmt: skip
-        lines = lines[1:]
+    start = 0
+    while start < len(lines) and _opening_only(lines[start]):
+        start += 1
+    lines = lines[start:]
     title = lines[0].strip() if lines and _is_title(lines[0]) else ""
     kept = [_without_cover(line) for line in lines[1 if title else 0 :]]
     paragraphs = sum(1 for p in kept if len(_letters(p)) >= _MIN_PARAGRAPH)
     prose = sum(len(_letters(p)) for p in kept) + len(_letters(title))
     keyword = _document_keyword(title, campaign) or _document_keyword(subject, campaign)
     return BodySubstance(text, prose, paragraphs, "\n".join(lines), title, keyword)
+
+
+def _opening_only(line: str) -> bool:
+    """True for a line that is only a greeting and covering sentences."""
+    rest = _without_cover(line)
+    return _is_greeting(line) or _is_greeting(rest) or not _letters(rest)
 
 
 def _is_greeting(line: str) -> bool:

@@ -60,7 +60,7 @@ def spam_signals(msg: ParsedMessage) -> SpamJudgement:
     found = SpamJudgement()
     for signal in _header_signals(msg):
         found.clues.append(Clue("header", signal, "spam", _HEADER_WEIGHTS[signal]))
-    text = normalise(msg.subject + "\n" + own_text(msg.body_text)[:20_000])
+    text = normalise(msg.subject + "\n" + own_text(msg.body_text[:50_000]))
     for pattern, label, weight in _WORDS:
         if pattern.search(text):
             found.clues.append(Clue("keyword", label, "spam", weight))
