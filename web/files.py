@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from pipeline.errors import StorageError
+from pipeline.outlook import is_compound_file
 from storage import layout
 from storage.models import Item, Message
 from web.common import MAX_ID, db, get_or_404
@@ -145,7 +146,17 @@ def message_raw(request: Request) -> Response:
     with db(request) as session:
         message = get_or_404(session, Message, request.path_params["message_id"])
         rel, name = message.raw_path, f"message-{message.id}.eml"
+    if _is_outlook_file(request, rel):  # kept as it came: Outlook opens it, a mail reader not
+        name = f"message-{message.id}.msg"
     return send_file(request, rel, name, "message/rfc822", False)
+
+
+def _is_outlook_file(request: Request, rel: str | None) -> bool:
+    try:
+        with request.app.state.ctx.archive.open(rel) as handle:
+            return is_compound_file(handle.read(8))
+    except (OSError, StorageError, TypeError):
+        return False  # send_file says what is missing
 
 
 async def photos_zip(request: Request) -> Response:

@@ -135,3 +135,22 @@ def test_raw_message_downloads_as_eml(corpus_site, client_for):
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith("attachment;")
     assert b"Subject:" in response.content or b"subject:" in response.content.lower()
+
+
+def test_an_outlook_msg_is_downloaded_as_the_msg_it_came_as(tmp_path, client_for):
+    from storage.models import Message
+    from tests.conftest import LABELLED
+    from tests.web.conftest import open_site
+
+    source = LABELLED / "068-lntd-plan-outlook-msg.msg"
+    ctx = open_site(tmp_path / "site", [source])
+    try:
+        with ctx.db.session() as session:
+            message = session.scalars(select(Message)).one()
+            pk, unit = message.id, message.unit_code
+        assert unit == "lntd"
+        response = client_for(ctx, "viewer").get(f"/messages/{pk}/raw")
+        assert response.status_code == 200 and response.content == source.read_bytes()
+        assert f"message-{pk}.msg" in response.headers["content-disposition"]
+    finally:
+        ctx.close()

@@ -68,6 +68,6 @@ def read_messages(path: Path) -> Iterator[tuple[bytes, SourceRef]]:
         for index, key in enumerate(box.keys()):
             yield box.get_bytes(key), SourceRef("mbox", f"{path}#{index + 1}")
     else:
-        # Everything else is offered to the parser, which records what it cannot read
-        # (an Outlook .msg, say) with a reason instead of dropping it.
+        # Everything else is offered to the parser: it reads an Outlook .msg too, and
+        # records what it cannot read (an empty file, no headers) with a reason.
         yield path.read_bytes(), SourceRef("file", str(path))
