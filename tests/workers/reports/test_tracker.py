@@ -167,3 +167,13 @@ def test_tracker_csv_and_xlsx_outputs(corpus_app, tmp_path):
     sheet = load_workbook(out).active
     assert sheet.title == "报送进度" and sheet.freeze_panes == "A2"
     assert sheet.max_row == 1 + len(ctx.config.units) * 6
+
+
+def test_a_summary_written_in_the_body_beside_photos_counts_as_submitted(corpus_app):
+    """Issue 14: QQ Mail's summary typed into the body with photos dropped in (061) and
+    Outlook's with inline photos (064) are the units' summaries, not missing ones."""
+    rows = json.loads(run_tracker(corpus_app(), "--date", "2023-06-02", "--format", "json"))
+    by_key = {(r["unit"], r["kind"]): r for r in rows}
+    for unit in ("yingkou", "dalian"):
+        assert by_key[(unit, "summary")]["state"] == "submitted", unit
+        assert by_key[(unit, "summary")]["items"] == 1
