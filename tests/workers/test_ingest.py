@@ -73,9 +73,14 @@ def test_same_message_id_from_another_source_is_not_ingested_twice(app, tmp_path
     assert [o.status for o in outcomes] == ["filed", "duplicate"]
 
 
-def test_a_damaged_attachment_is_recorded_corrupt_and_the_rest_is_filed(app, mail_copy):
-    [outcome] = ingest(app, mail_copy("damaged-attachment.eml"))
+def test_a_damaged_attachment_is_recorded_corrupt_and_the_rest_is_filed(app, mail_copy, caplog):
+    with caplog.at_level("INFO"):
+        [outcome] = ingest(app, mail_copy("damaged-attachment.eml"))
     assert outcome.status == "filed"
+    [warning] = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    line = warning.getMessage()  # one line: the file, the attachment and the reason
+    assert warning.levelname == "WARNING" and warning.exc_info is None
+    assert "damaged-attachment.eml" in line and "broken.jpg" in line and "base64" in line
     with app.db.session() as session:
         items = {i.name: i for i in session.scalars(select(Item))}
         errors = session.scalars(select(IngestError)).all()

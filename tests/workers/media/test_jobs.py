@@ -151,6 +151,19 @@ def test_two_documents_read_at_once_are_both_searchable_once(engine, make_app, r
             assert [names.get(hit.item_id) for hit in hits] == [name] and total == 1
 
 
+def test_a_corrupt_picture_is_one_warning_line_with_the_file_and_the_reason(app, caplog):
+    broken = files.jpeg()[:600]  # a JPEG cut short, as a failed upload leaves it
+    raw = files.message("活动周照片", [("现场.jpg", broken, "image/jpeg")])
+    Ingestor(app, "test").ingest(raw, SourceRef("file", "photo.eml"))
+    with app.db.session() as session:
+        job_id = session.scalar(select(MediaJob.id).where(MediaJob.kind == "thumbs"))
+    with caplog.at_level("INFO"):
+        assert media_jobs.run_job(media_jobs.JobEnv.of(app), job_id) == "done"
+    [line] = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert line.levelname == "WARNING" and line.exc_info is None
+    assert "现场.jpg is corrupt" in line.getMessage() and "\n" not in line.getMessage()
+
+
 def test_a_result_the_index_refuses_fails_the_job_instead_of_leaving_it_running(
     app, tmp_path, monkeypatch
 ):
