@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from pipeline.cells import csv_row
 from storage import layout, triage
 from storage.models import DecisionRecord
 from web import queries
@@ -129,14 +130,19 @@ def tracker_csv(request: Request) -> Response:
     states = {"ok": "已报送", "late": "逾期", "missing": "未报送", "pending": "未到期"}
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["单位代码", "单位", *[k.label for k in kinds]])
+    writer.writerow(csv_row(["单位代码", "单位", *[k.label for k in kinds]]))
     for row in rows:
         writer.writerow(
-            [
-                row.unit.code,
-                row.unit.name,
-                *[f"{states[row.cells[k.code].state]}（{row.cells[k.code].count}）" for k in kinds],
-            ]
+            csv_row(
+                [
+                    row.unit.code,
+                    row.unit.name,
+                    *[
+                        f"{states[row.cells[k.code].state]}（{row.cells[k.code].count}）"
+                        for k in kinds
+                    ],
+                ]
+            )
         )
     name = f"报送情况-{campaign.local_day(datetime.now(UTC)).isoformat()}.csv"
     return Response(

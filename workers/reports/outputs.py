@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from pipeline.cells import csv_row
 from storage import layout
 from storage.report_models import OutboxMail, SavedReport
 from workers.config.reports import ReportConfig
@@ -168,7 +169,11 @@ def tracker_json(ctx: AppContext, rows: list[TrackerRow]) -> str:
 
 
 def tracker_csv(ctx: AppContext, rows: list[TrackerRow]) -> str:
-    """Returns the tracker as CSV (UTF-8 with BOM so Excel shows Chinese) with the JSON's keys."""
+    """Returns the tracker as CSV (UTF-8 with BOM so Excel shows Chinese) with the JSON's keys.
+
+    No cell can start a formula (pipeline/cells.py): unit names and labels come from config
+    today, but a CSV cell is made safe whatever its source.
+    """
     out = io.StringIO()
     fields = [
         "unit",
@@ -187,13 +192,15 @@ def tracker_csv(ctx: AppContext, rows: list[TrackerRow]) -> str:
     writer.writeheader()
     for r in rows:
         writer.writerow(
-            {
-                **r.to_json(ctx.campaign),
-                "kind_label": r.kind_label,
-                "state_label": r.state_label,
-                "days_left": r.days_left,
-                "silent": "yes" if r.silent else "",
-            }
+            csv_row(
+                {
+                    **r.to_json(ctx.campaign),
+                    "kind_label": r.kind_label,
+                    "state_label": r.state_label,
+                    "days_left": r.days_left,
+                    "silent": "yes" if r.silent else "",
+                }
+            )
         )
     return "\ufeff" + out.getvalue()
 

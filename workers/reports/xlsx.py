@@ -1,4 +1,9 @@
-"""The report workbook: a tracker sheet and a detail sheet, Chinese headers, frozen header."""
+"""The report workbook: a tracker sheet and a detail sheet, Chinese headers, frozen header.
+
+Every text cell is written with the string type explicitly (`_append`): openpyxl
+writes any str that starts with "=" as a formula, and subjects and file names come
+from strangers' mail (`=HYPERLINK(...)` would be a live link in 当日来件明细).
+"""
 
 from __future__ import annotations
 
@@ -75,7 +80,8 @@ def _tracker_sheet(sheet: Worksheet, rows: Sequence[TrackerRow], tz: ZoneInfo) -
         first = (
             row.first_received.astimezone(tz).replace(tzinfo=None) if row.first_received else None
         )
-        sheet.append(
+        _append(
+            sheet,
             [
                 row.unit_name,
                 row.unit,
@@ -86,7 +92,7 @@ def _tracker_sheet(sheet: Worksheet, rows: Sequence[TrackerRow], tz: ZoneInfo) -
                 row.due,
                 row.days_left,
                 "是" if row.silent else "",
-            ]
+            ],
         )
         line = sheet.max_row
         sheet.cell(line, 4).fill = PatternFill("solid", fgColor=FILLS[row.state])
@@ -101,7 +107,8 @@ def _detail_sheet(sheet: Worksheet, rows: Sequence[DetailRow], tz: ZoneInfo) -> 
     sheet.title = "当日来件明细"
     _header(sheet, DETAIL_HEADERS)
     for r in rows:
-        sheet.append(
+        _append(
+            sheet,
             [
                 r.received_at.astimezone(tz).replace(tzinfo=None),
                 r.unit_name,
@@ -114,13 +121,21 @@ def _detail_sheet(sheet: Worksheet, rows: Sequence[DetailRow], tz: ZoneInfo) -> 
                 STATUS_LABELS.get(r.item_status, r.item_status),
                 "是" if r.duplicate else "",
                 r.path,
-            ]
+            ],
         )
         sheet.cell(sheet.max_row, 1).number_format = "yyyy-mm-dd hh:mm"
 
 
+def _append(sheet: Worksheet, values: Sequence[object]) -> None:
+    """Appends a row whose text cells are strings, never formulas, whatever they start with."""
+    sheet.append(list(values))
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
 def _header(sheet: Worksheet, headers: list[tuple[str, int]]) -> None:
-    sheet.append([name for name, _ in headers])
+    _append(sheet, [name for name, _ in headers])
     for col, (_, width) in enumerate(headers, start=1):
         cell = sheet.cell(1, col)
         cell.font = Font(bold=True)
