@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp
 
 from pipeline.errors import MailroomError, StorageError
 from storage.search import refresh_planner_stats
@@ -45,11 +46,22 @@ STATUS_TEXT = {
 }
 
 
+class MailroomApp(Starlette):
+    """Starlette with the security headers outside everything, the error pages included.
+
+    Starlette puts its ServerErrorMiddleware (which renders the 500 page) outside
+    the user middleware; wrapping the whole stack here gives that page, and every
+    other error page, the same CSP, nosniff and no-store as the rest.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(ctx: AppContext, settings: WebSettings | None = None) -> Starlette:
     """Returns the web application for an opened AppContext (settings default to [web])."""
     settings = settings or ctx.config.web
     middleware = [
-        Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,
             secret_key=secret_key(settings),
@@ -60,7 +72,7 @@ def create_app(ctx: AppContext, settings: WebSettings | None = None) -> Starlett
         ),
         Middleware(auth.AuthGate, db=ctx.db),
     ]
-    app = Starlette(
+    app = MailroomApp(
         routes=routes(),
         middleware=middleware,
         exception_handlers={

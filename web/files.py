@@ -25,14 +25,14 @@ from pipeline.errors import StorageError
 from pipeline.outlook import is_compound_file
 from storage import layout
 from storage.models import Item, Message
-from web.common import MAX_ID, db, get_or_404
+from web.common import db, form_ids, get_or_404, path_id
 from web.media import PLACEHOLDER, playable_video, showable_image
 from web.security import FILE_CSP, INLINE_TYPES, checked_form, content_disposition
 
 
 def _load(request: Request) -> Item:
     with db(request) as session:
-        item = get_or_404(session, Item, request.path_params["item_id"])
+        item = get_or_404(session, Item, path_id(request, "item_id"))
         session.expunge(item)
         return item
 
@@ -144,7 +144,7 @@ def item_video(request: Request) -> Response:
 
 def message_raw(request: Request) -> Response:
     with db(request) as session:
-        message = get_or_404(session, Message, request.path_params["message_id"])
+        message = get_or_404(session, Message, path_id(request, "message_id"))
         rel, name = message.raw_path, f"message-{message.id}.eml"
     if _is_outlook_file(request, rel):  # kept as it came: Outlook opens it, a mail reader not
         name = f"message-{message.id}.msg"
@@ -162,7 +162,7 @@ def _is_outlook_file(request: Request, rel: str | None) -> bool:
 async def photos_zip(request: Request) -> Response:
     """A zip of the selected photos (ids posted from the grid), named <unit>/<file>."""
     form = await checked_form(request)
-    ids = sorted({int(v) for v in form.getlist("item") if str(v).isdigit() and int(v) <= MAX_ID})
+    ids = form_ids(form.getlist("item"))
     limit = request.app.state.settings.max_zip_files
     if not ids:
         raise HTTPException(400, "请先勾选要下载的照片。")

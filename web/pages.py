@@ -13,7 +13,7 @@ from pipeline.reasons import reason_label, signal_label
 from storage import search as search_index
 from storage.models import AuditEntry, DecisionRecord, Item, Message, Unit
 from web import queries
-from web.common import arg_day, arg_kind, arg_page, arg_unit, db, get_or_404, render
+from web.common import arg_day, arg_kind, arg_page, arg_unit, db, get_or_404, path_id, render
 from web.media import playable_video, showable_image
 from web.security import sanitise_html
 
@@ -167,7 +167,7 @@ def unit_page(request: Request) -> Response:
 
 def message_page(request: Request) -> Response:
     with db(request) as session:
-        message = get_or_404(session, Message, request.path_params["message_id"])
+        message = get_or_404(session, Message, path_id(request, "message_id"))
         decisions = session.scalars(
             select(DecisionRecord)
             .where(DecisionRecord.message_pk == message.id)
@@ -198,7 +198,7 @@ def message_page(request: Request) -> Response:
 
 def item_page(request: Request) -> Response:
     with db(request) as session:
-        item = get_or_404(session, Item, request.path_params["item_id"])
+        item = get_or_404(session, Item, path_id(request, "item_id"))
         decisions = session.scalars(
             select(DecisionRecord)
             .where(DecisionRecord.item_id == item.id)

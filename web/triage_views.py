@@ -16,10 +16,10 @@ from starlette.responses import RedirectResponse, Response
 
 from pipeline.cells import csv_row
 from storage import layout, triage
-from storage.models import DecisionRecord
+from storage.models import DecisionRecord, Item
 from web import queries
 from web.auth import require_editor
-from web.common import MAX_ID, db, render
+from web.common import MAX_ID, db, form_ids, get_or_404, parse_int, path_id, render
 from web.files import send_file
 from web.security import checked_form, content_disposition
 
@@ -53,16 +53,16 @@ async def assign(request: Request) -> Response:
     user = require_editor(request)
     form = await checked_form(request)
     unit = str(form.get("unit", ""))
-    pks = sorted(
-        {int(v) for v in form.getlist("message") if str(v).isdigit() and 0 < int(v) <= MAX_ID}
-    )
+    pks = form_ids(form.getlist("message"))
     if not pks or not unit:
         raise HTTPException(400, "请选择邮件和单位。")
-    kinds = {
-        int(k[5:]): str(v)
-        for k, v in form.multi_items()
-        if k.startswith("kind_") and k[5:].isdigit() and v
-    }
+    kinds = {}
+    for key, value in form.multi_items():
+        if key.startswith("kind_") and value:
+            item_id = parse_int(key[5:], 1, MAX_ID)
+            if item_id is None:
+                raise HTTPException(400, "提交的编号无效，请刷新页面后重试。")
+            kinds[item_id] = str(value)
     ctx = request.app.state.ctx
 
     def _do() -> None:
@@ -78,8 +78,10 @@ async def assign(request: Request) -> Response:
 async def set_kind(request: Request) -> Response:
     user = require_editor(request)
     form = await checked_form(request)
-    item_id = request.path_params["item_id"]
+    item_id = path_id(request, "item_id")
     kind = str(form.get("kind", ""))
+    with db(request) as session:
+        get_or_404(session, Item, item_id)
     await run_in_threadpool(triage.set_item_kind, request.app.state.ctx, item_id, kind, user.name)
     return RedirectResponse(f"/items/{item_id}", status_code=303)
 
@@ -114,8 +116,8 @@ def reports(request: Request) -> Response:
 def report_file(request: Request) -> Response:
     """A saved report, by its number in the listing (never a path from the request)."""
     files = report_files(request.app.state.ctx.archive.root)
-    number = request.path_params["number"]
-    if number >= len(files):
+    number = parse_int(request.path_params["number"], 0, len(files) - 1)
+    if number is None:
         raise HTTPException(404, "没有这份报告（列表可能已更新，请刷新）。")
     rel = files[number][0]
     return send_file(request, rel, rel.rsplit("/", 1)[-1], None, False)
