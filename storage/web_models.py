@@ -2,7 +2,9 @@
 
 Passwords are stored as argon2id hashes (argon2-cffi). A session row is what a
 signed cookie points at, so signing out or a password change ends it at once.
-Sign-in attempts are kept to rate-limit guessing across processes and restarts.
+Sign-in attempts are kept to rate-limit guessing across processes and restarts
+(storage/signin.py). A disabled account's sessions end when it is disabled, and a
+session of a disabled account is refused even if one were started meanwhile.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ForeignKey, Index, Integer, String, delete, func, select
+from sqlalchemy import ForeignKey, Index, Integer, String, delete, false, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from storage.models import Base, utcnow
@@ -31,6 +33,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="viewer")  # viewer | editor | admin
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def can_edit(self) -> bool:
@@ -51,10 +55,18 @@ class WebSession(Base):
 
 
 class LoginAttempt(Base):
-    """One sign-in attempt, by name and client address, and whether it succeeded."""
+    """One sign-in attempt, by name and client address, and whether it succeeded.
+
+    The row is written before the password is checked (storage/signin.py) and counts
+    as a failure until the check succeeds, so parallel tries cannot all slip under a limit.
+    """
 
     __tablename__ = "web_login_attempts"
-    __table_args__ = (Index("ix_web_login_attempts_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_web_login_attempts_at", "created_at"),
+        Index("ix_web_login_attempts_name_client", "name", "client", "ok"),
+        Index("ix_web_login_attempts_client", "client", "ok"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     client: Mapped[str] = mapped_column(String(64), default="")
@@ -69,11 +81,16 @@ def hash_password(password: str) -> str:
 
 def check_password(user: User | None, password: str) -> bool:
     """True when password matches the user's hash (a missing user still costs a hash)."""
-    if user is None:
+    return verify_password(user.password_hash if user else None, password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when password matches the hash; None (no such account) costs a hash all the same."""
+    if password_hash is None:
         _HASHER.hash(password)  # same time whether or not the name exists
         return False
     try:
-        return _HASHER.verify(user.password_hash, password)
+        return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -92,11 +109,11 @@ def start_session(session: Session, user: User, lifetime: timedelta) -> str:
 
 
 def session_user(session: Session, token: str | None) -> User | None:
-    """Returns the user of a live session token, or None when unknown or expired."""
+    """Returns the user of a live session token, or None when unknown, expired or disabled."""
     if not token:
         return None
     row = session.scalar(select(WebSession).where(WebSession.token_hash == _token_hash(token)))
-    if row is None or row.expires_at <= utcnow():
+    if row is None or row.expires_at <= utcnow() or row.user.disabled:
         return None
     return row.user
 
@@ -106,24 +123,25 @@ def end_session(session: Session, token: str | None) -> None:
         session.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token)))
 
 
-def recent_failures(session: Session, name: str, client: str, window: timedelta) -> int:
-    """Returns failed sign-ins for this name or from this client within the window."""
-    since = utcnow() - window
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                LoginAttempt.created_at >= since,
-                LoginAttempt.ok.is_(False),
-                (LoginAttempt.name == name) | (LoginAttempt.client == client),
-            )
-        )
-        or 0
-    )
-
-
 def set_password(session: Session, user: User, password: str) -> None:
     """Changes a password and ends every session of that user."""
     user.password_hash = hash_password(password)
-    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    end_sessions(session, user)
+
+
+def end_sessions(session: Session, user: User) -> int:
+    """Ends every session of user at once (password change, disabling); returns how many."""
+    return session.execute(delete(WebSession).where(WebSession.user_id == user.id)).rowcount
+
+
+def set_disabled(session: Session, user: User, disabled: bool) -> None:
+    """Disables (ending every session now) or enables an account; history is kept."""
+    user.disabled = disabled
+    if disabled:
+        end_sessions(session, user)
+
+
+def delete_user(session: Session, user: User) -> None:
+    """Removes an account and its sessions; audit entries keep the name as written."""
+    end_sessions(session, user)
+    session.delete(user)

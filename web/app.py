@@ -22,10 +22,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pipeline.errors import MailroomError, StorageError
 from storage.search import refresh_planner_stats
-from web import auth, files, not_material, pages, triage_views
+from web import auth, files, not_material, pages, signin, triage_views
 from web.secret import secret_key
 from web.security import SecurityHeaders
 from workers.app import AppContext
@@ -62,6 +63,12 @@ def create_app(ctx: AppContext, settings: WebSettings | None = None) -> Starlett
     """Returns the web application for an opened AppContext (settings default to [web])."""
     settings = settings or ctx.config.web
     middleware = [
+        # only a listed proxy may name the client (sign-in limits count by client)
+        *(
+            [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))]
+            if settings.trusted_proxies
+            else []
+        ),
         Middleware(
             SessionMiddleware,
             secret_key=secret_key(settings),
@@ -83,6 +90,7 @@ def create_app(ctx: AppContext, settings: WebSettings | None = None) -> Starlett
         },
     )
     app.state.ctx, app.state.settings = ctx, settings
+    app.state.hash_gate = signin.HashGate(settings.login_hash_concurrency)
     app.state.templates = templates(ctx)
     with ctx.db.session() as session:
         refresh_planner_stats(session)
@@ -91,8 +99,8 @@ def create_app(ctx: AppContext, settings: WebSettings | None = None) -> Starlett
 
 def routes() -> list:
     return [
-        Route("/login", auth.login_page, methods=["GET"]),
-        Route("/login", auth.login_submit, methods=["POST"]),
+        Route("/login", signin.login_page, methods=["GET"]),
+        Route("/login", signin.login_submit, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/", pages.dashboard),
         Route("/browse", pages.browse),

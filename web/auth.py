@@ -1,14 +1,12 @@
-"""Sign-in, sign-out, the gate that keeps every page behind sign-in, and roles."""
+"""Sign-out, the gate that keeps every page behind sign-in, and roles (sign-in: web/signin.py)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,16 +14,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storage.models import AuditEntry
-from storage.web_models import (
-    LoginAttempt,
-    User,
-    check_password,
-    end_session,
-    recent_failures,
-    session_user,
-    start_session,
-)
-from web.security import checked_form, csrf_token
+from storage.web_models import end_session, session_user
+from web.security import checked_form
 
 log = logging.getLogger(__name__)
 PUBLIC_PREFIXES = ("/login", "/static/")
@@ -96,72 +86,6 @@ def safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     return value
-
-
-def login_page(request: Request) -> Response:
-    templates = request.app.state.templates
-    return templates.TemplateResponse(
-        request,
-        "login.html",
-        {
-            "csrf": csrf_token(request),
-            "next": safe_next(request.query_params.get("next")),
-            "error": None,
-            "user": None,
-        },
-    )
-
-
-async def login_submit(request: Request) -> Response:
-    form = await checked_form(request)
-    name = str(form.get("name", "")).strip()[:100]
-    password = str(form.get("password", ""))
-    client = (request.client.host if request.client else "")[:64]
-    settings = request.app.state.settings
-    outcome, token = await run_in_threadpool(
-        _try_login, request.app.state.ctx.db, settings, name, password, client
-    )
-    if outcome != "ok":
-        if outcome == "limited":
-            error, status = (
-                f"登录失败次数过多，请 {settings.login_window_minutes} 分钟后再试。",
-                429,
-            )
-        else:
-            error, status = "用户名或密码不正确。", 401
-        return request.app.state.templates.TemplateResponse(
-            request,
-            "login.html",
-            {
-                "csrf": csrf_token(request),
-                "next": safe_next(str(form.get("next", ""))),
-                "error": error,
-                "user": None,
-            },
-            status_code=status,
-        )
-    request.session.clear()  # a fresh session id and CSRF token after sign-in
-    request.session["sid"] = token
-    csrf_token(request)
-    return RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)
-
-
-def _try_login(db, settings, name: str, password: str, client: str) -> tuple[str, str]:
-    """Returns ('ok', session token), ('limited', '') or ('wrong', '')."""
-    window = timedelta(minutes=settings.login_window_minutes)
-    with db.session() as session:
-        if recent_failures(session, name, client, window) >= settings.login_max_failures:
-            session.add(LoginAttempt(name=name, client=client, ok=False))
-            log.warning("sign-in refused for %r from %s: too many failures", name, client)
-            return "limited", ""
-        user = session.scalar(select(User).where(User.name == name))
-        ok = check_password(user, password)
-        session.add(LoginAttempt(name=name, client=client, ok=ok))
-        if not ok:
-            log.info("failed sign-in for %r from %s", name, client)
-            return "wrong", ""
-        audit(session, name, "login", f"user:{name}", {"client": client})
-        return "ok", start_session(session, user, timedelta(hours=settings.session_hours))
 
 
 async def logout(request: Request) -> Response:

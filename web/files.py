@@ -56,7 +56,8 @@ def send_file(
     headers = {
         "Content-Disposition": content_disposition(name, inline=inline),
         "Content-Security-Policy": FILE_CSP,
-        "Cache-Control": "private, max-age=300",
+        # not even a file stays in the browser's cache after sign-out; Range still works
+        "Cache-Control": "private, no-store",
     }
     internal = _nginx_uri(request, path)
     if internal is not None:  # nginx sends the bytes (and answers Range) from its location

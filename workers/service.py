@@ -63,15 +63,10 @@ def start_web(ctx: AppContext, stop: threading.Event) -> None:
     settings = ctx.config.web
     if not settings.enabled:
         return
-    import uvicorn
-
     from web.app import create_app
+    from web.server import web_server
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(ctx, settings), host=settings.host, port=settings.port, log_config=None
-        )
-    )
+    server = web_server(create_app(ctx, settings), settings.host, settings.port)
     threading.Thread(target=server.run, name="web", daemon=True).start()
     threading.Thread(
         target=lambda: (stop.wait(), setattr(server, "should_exit", True)),

@@ -29,12 +29,17 @@ def free_port() -> int:
 
 
 def example_locations(archive_dir: Path) -> str:
-    """Returns the example's location blocks, its archive folder replaced by archive_dir."""
+    """Returns the example's headers and location blocks, its archive folder replaced.
+
+    The headers are the `add_header` and `server_tokens` lines of its https server
+    block; listen, TLS and server_name are the test's own.
+    """
     text = EXAMPLE.read_text(encoding="utf-8")
     blocks = re.findall(r"^    location [^\n]*\{\n.*?^    \}$", text, flags=re.M | re.S)
     if not blocks or EXAMPLE_ARCHIVE not in text:
         raise RuntimeError(f"{EXAMPLE} has no location blocks or no alias {EXAMPLE_ARCHIVE}")
-    return "\n".join(blocks).replace(EXAMPLE_ARCHIVE, f"{archive_dir.resolve()}/")
+    headers = re.findall(r"^    (?:add_header|server_tokens) [^\n]*;", text, flags=re.M)
+    return "\n".join([*headers, *blocks]).replace(EXAMPLE_ARCHIVE, f"{archive_dir.resolve()}/")
 
 
 class NginxServer:

@@ -6,9 +6,14 @@ import functools
 import io
 import re
 import shutil
+import socket
 import subprocess
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,8 +29,9 @@ from storage.search import reindex_all
 from storage.web_models import User, hash_password
 from tests.conftest import LABELLED, write_config
 from web.app import create_app
+from web.server import web_server
 from workers.app import AppContext, open_context
-from workers.config import load_config
+from workers.config import build_config, load_config
 from workers.sources.inbox import ingest_paths
 
 PASSWORD = "correct horse 7"
@@ -162,3 +168,34 @@ def client_for() -> Iterator[Callable[..., TestClient]]:
     yield factory
     for client in clients:
         client.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def live_server(ctx: AppContext, **web) -> Iterator[tuple[str, object]]:
+    """Serves ctx with uvicorn on a free loopback port, as `mailroom serve` does.
+
+    Yields (base URL, the app); web overrides [web] settings (cookie_secure is off:
+    plain http on loopback).
+    """
+    base = build_config({}, None, ctx.config.base_dir).web
+    settings = replace(base, **{"cookie_secure": False, "port": free_port(), **web})
+    app = create_app(ctx, settings)
+    server = web_server(app, "127.0.0.1", settings.port, log_level="warning")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        pytest.fail("uvicorn did not start")
+    try:
+        yield f"http://127.0.0.1:{settings.port}", app
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from storage.models import Item, Message
-from tests.web.conftest import PASSWORD
-from web.app import create_app
-from workers.config import build_config
+from tests.web.conftest import PASSWORD, live_server
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -28,31 +22,11 @@ FLAGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(corpus_site):
     """Serves the corpus site over plain http on loopback (cookie_secure off, as in dev)."""
-    import uvicorn
-
-    base = build_config({}, None, corpus_site.config.base_dir).web
-    settings = replace(base, cookie_secure=False, port=_free_port())
-    app = create_app(corpus_site, settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{settings.port}"
-    server.should_exit = True
-    thread.join(10)
+    with live_server(corpus_site) as (url, _app):
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from storage.models import Item
+from storage.models import AuditEntry, Item
 from tests.conftest import LABELLED
 from tests.servers.nginx import NginxServer, free_port
 from tests.web.conftest import PASSWORD, attach_web_video, csrf_of, open_site
 from web.app import create_app
 from web.security import FILE_CSP
+from web.server import web_server
 from workers.app import AppContext
 from workers.config import build_config
 
@@ -35,21 +36,19 @@ class Proxied:
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory) -> Iterator[Proxied]:
     """A site with a video and a saved report, served by uvicorn behind nginx on loopback."""
-    import uvicorn
-
     folder = tmp_path_factory.mktemp("nginx-site")
     ctx = open_site(folder, [LABELLED / "013-shenyang-video-bare-city.eml"])
     video_item_id = attach_web_video(ctx, folder)
     ctx.archive.put_bytes(REPORT, "昨日收到 3 封邮件。\n".encode())
     base = build_config({}, None, ctx.config.base_dir).web
     settings = replace(
-        base, cookie_secure=False, port=free_port(), accel_redirect="/_mailroom_archive/"
+        base,
+        cookie_secure=False,
+        port=free_port(),
+        accel_redirect="/_mailroom_archive/",
+        trusted_proxies=("127.0.0.1",),  # as deploy/config.multi-machine.toml says
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(ctx, settings), host="127.0.0.1", port=settings.port, log_level="warning"
-        )
-    )
+    server = web_server(create_app(ctx, settings), "127.0.0.1", settings.port, log_level="warning")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -134,3 +133,33 @@ def test_without_sign_in_nginx_sends_no_file(proxied):
         response = stranger.get(f"/items/{proxied.video_item_id}/video")
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
     assert response.content == b""
+
+
+HSTS = "max-age=31536000"
+
+
+def test_pages_and_files_carry_hsts_and_no_store_and_no_server_version(proxied, browser):
+    page = browser.get("/")
+    video = browser.get(f"/items/{proxied.video_item_id}/video", headers={"Range": "bytes=0-99"})
+    assert page.status_code == 200 and video.status_code == 206, proxied.nginx.error_log()
+    for response in (page, video):
+        assert response.headers["strict-transport-security"] == HSTS
+        assert response.headers["cache-control"] == "private, no-store"
+        assert response.headers.get("server", "") in ("", "nginx")  # no version, no uvicorn
+
+
+def test_nginx_replaces_a_forwarded_for_the_client_made_up(proxied):
+    with httpx.Client(base_url=proxied.nginx.url, timeout=30) as client:
+        client.headers["X-Forwarded-For"] = "203.0.113.77"
+        token = csrf_of(client.get("/login").text)
+        signed = client.post(
+            "/login", data={"csrf_token": token, "name": "editor", "password": PASSWORD}
+        )
+        assert signed.status_code == 303, signed.text
+    with proxied.ctx.db.session() as session:
+        entry = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "login", AuditEntry.actor == "editor")
+            .order_by(AuditEntry.id.desc())
+        ).first()
+    assert entry.data["client"] == "127.0.0.1"  # nginx's $remote_addr, not the claim

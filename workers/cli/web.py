@@ -98,20 +98,13 @@ def serve(state: State, host: str | None, port: int | None) -> None:
 
     Example: mailroom serve --host 127.0.0.1 --port 8080
     """
-    import uvicorn
-
     from web.app import create_app
+    from web.server import web_server
 
     ctx = state.app()
     app = create_app(ctx)
     settings = app.state.settings
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        proxy_headers=False,
-    )
+    web_server(app, host or settings.host, port or settings.port).run()
 
 
 @click.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,15 @@ class WebSettings:
     secret_key_file: Path | None = None  # signing key for cookies; made on first run
     session_hours: int = 12
     cookie_secure: bool = True  # off only for plain http on loopback (dev, tests)
-    login_max_failures: int = 5  # failed sign-ins per name or client ...
-    login_window_minutes: int = 15  # ... within this many minutes, then refused
+    login_max_failures: int = 5  # failed sign-ins of one name from one client ...
+    login_window_minutes: int = 15  # ... within this many minutes, then that pair waits
+    login_client_max_failures: int = 20  # failures from one client, any names, in the window
+    login_name_max_failures: int = 10  # failures of one name from clients that signed in before
+    login_name_lock_minutes: int = 2  # ... lock that name this long (not on its own clients)
+    login_hash_concurrency: int = 2  # password hashes at once (64 MiB each); the rest queue
+    trusted_proxies: tuple[str, ...] = ()  # proxies whose X-Forwarded-For names the client
     max_zip_files: int = 500  # photos in one zip download
+    max_zip_bytes: int = 2 * 1024**3  # bytes of files in one zip download
     accel_redirect: str = ""  # nginx internal location of the archive; "" = the app sends files
 
 
@@ -39,6 +46,9 @@ def parse_web(r: Reader, storage_backend: str) -> WebSettings:
         if name not in web.data:
             continue
         value = web.data[name]
+        if name == "trusted_proxies":
+            values[name] = _trusted_proxies(web)
+            continue
         expected = bool if isinstance(default, bool) else int if isinstance(default, int) else str
         if name == "secret_key_file":
             expected = str
@@ -57,6 +67,20 @@ def parse_web(r: Reader, storage_backend: str) -> WebSettings:
             "127.0.0.1 or localhost (serve other hosts over https)",
         )
     return settings
+
+
+def _trusted_proxies(web: Reader) -> tuple[str, ...]:
+    """Returns the proxies' addresses or networks, each checked by ipaddress."""
+    values = web.strings("trusted_proxies")
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise web.fail(
+                "trusted_proxies",
+                f'{value!r} is not an IP address or network such as "127.0.0.1" or "10.0.0.0/24"',
+            ) from None
+    return values
 
 
 def _check_accel_redirect(web: Reader, prefix: str, storage_backend: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,8 @@ def test_the_shipped_config_file_documents_the_true_defaults(tmp_path):
     assert explicit.department == default.department
     assert explicit.media == default.media and explicit.queue == default.queue
     assert explicit.reports == default.reports
+    # the two [web] settings the shipped file switches on for `make run`
+    assert replace(explicit.web, enabled=False, cookie_secure=True) == default.web
     assert [m.name for m in explicit.mailboxes] == ["official"]  # the commented example
 
 
