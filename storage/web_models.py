@@ -134,11 +134,10 @@ def end_sessions(session: Session, user: User) -> int:
     return session.execute(delete(WebSession).where(WebSession.user_id == user.id)).rowcount
 
 
-def set_disabled(session: Session, user: User, disabled: bool) -> None:
-    """Disables (ending every session now) or enables an account; history is kept."""
+def set_disabled(session: Session, user: User, disabled: bool) -> int:
+    """Disables (ending every session now) or enables an account; returns sessions ended."""
     user.disabled = disabled
-    if disabled:
-        end_sessions(session, user)
+    return end_sessions(session, user) if disabled else 0
 
 
 def delete_user(session: Session, user: User) -> None:

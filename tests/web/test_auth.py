@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
 from storage.models import AuditEntry
+from storage.web_models import User
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
 
 PAGES = [
@@ -162,3 +165,66 @@ def test_new_session_gets_a_fresh_csrf_token(corpus_site, client_for):
     before = csrf_of(anonymous.get("/login").text)
     sign_in(anonymous, "viewer")
     assert csrf_of(anonymous.get("/").text) != before
+
+
+def _cli(ctx, *args, stdin: str | None = None):
+    from click.testing import CliRunner
+
+    from workers.cli import cli
+
+    result = CliRunner().invoke(cli, ["--config", str(ctx.config.path), *args], input=stdin)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def _sign_in_status(client, name: str, password: str = PASSWORD):
+    token = csrf_of(client.get("/login").text)
+    return client.post(
+        "/login",
+        data={"csrf_token": token, "name": name, "password": password},
+        follow_redirects=False,
+    )
+
+
+def test_disabling_a_user_ends_her_sessions_at_once(small_site, client_for):
+    first, second = client_for(small_site, "editor"), client_for(small_site, "editor")
+    assert first.get("/", follow_redirects=False).status_code == 200
+    _cli(small_site, "user", "disable", "editor")
+    for client in (first, second):
+        response = client.get("/triage", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    refused = _sign_in_status(client_for(small_site, None), "editor")
+    assert refused.status_code == 403 and "已停用" in refused.text
+    assert "已停用" not in _sign_in_status(client_for(small_site, None), "editor", "wrong").text
+    _cli(small_site, "user", "enable", "editor")
+    assert _sign_in_status(client_for(small_site, None), "editor").status_code == 303
+
+
+def test_a_session_of_a_disabled_account_is_refused_even_if_it_survived(small_site, client_for):
+    client = client_for(small_site, "viewer")
+    with small_site.db.session() as session:  # disabled by a write that ended no session
+        session.scalar(select(User).where(User.name == "viewer")).disabled = True
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_deleting_or_a_new_password_ends_sessions(small_site, client_for):
+    viewer, editor = client_for(small_site, "viewer"), client_for(small_site, "editor")
+    _cli(small_site, "user", "delete", "viewer", "--yes")
+    _cli(small_site, "user", "passwd", "editor", "--password-stdin", stdin="another pass 9\n")
+    for client in (viewer, editor):
+        assert client.get("/", follow_redirects=False).status_code == 303
+    assert _sign_in_status(client_for(small_site, None), "viewer").status_code == 401
+    assert (
+        _sign_in_status(client_for(small_site, None), "editor", "another pass 9").status_code == 303
+    )
+
+
+def test_user_list_shows_the_last_sign_in(small_site, client_for):
+    def admin_line() -> list[str]:
+        lines = _cli(small_site, "user", "list").output.splitlines()
+        return next(line for line in lines if line.startswith("admin\t")).split("\t")
+
+    assert admin_line()[1:4] == ["admin 管理员", "启用", "从未登录"]
+    client_for(small_site, "admin")
+    last = admin_line()[3]
+    assert re.fullmatch(r"20\d\d-\d\d-\d\d \d\d:\d\d", last)

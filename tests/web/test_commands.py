@@ -1,13 +1,11 @@
-"""`mailroom user add`, `mailroom serve`, and the [web] config section."""
+"""`mailroom serve`, `mailroom search` and the [web] config section (accounts: tests/workers/cli)."""
 
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from pipeline.errors import ConfigError
-from storage.web_models import User, check_password
 from workers.cli import cli
 from workers.config import build_config
 
@@ -16,40 +14,9 @@ def _run(app, *args, stdin: str | None = None):
     return CliRunner().invoke(cli, ["--config", str(app.config.path), *args], input=stdin)
 
 
-def test_user_add_reads_the_password_from_stdin_and_hashes_it(app):
-    result = _run(
-        app,
-        "user",
-        "add",
-        "李老师",
-        "--role",
-        "editor",
-        "--password-stdin",
-        stdin="a long password\n",
-    )
-    assert result.exit_code == 0, result.output
-    with app.db.session() as session:
-        user = session.scalars(select(User).where(User.name == "李老师")).one()
-        assert user.role == "editor" and user.password_hash.startswith("$argon2id$")
-        assert check_password(user, "a long password")
-
-
-def test_user_add_prompts_for_the_password_twice(app):
-    result = _run(app, "user", "add", "zhang", stdin="pass-word-1\npass-word-1\n")
-    assert result.exit_code == 0, result.output
-    assert "added zhang (viewer)" in result.output
-
-
-def test_user_add_refuses_short_passwords_and_existing_names(app):
-    assert _run(app, "user", "add", "x", "--password-stdin", stdin="short\n").exit_code != 0
-    _run(app, "user", "add", "wang", "--password-stdin", stdin="password-1\n")
-    again = _run(app, "user", "add", "wang", "--password-stdin", stdin="password-2\n")
-    assert again.exit_code != 0
-
-
 @pytest.mark.parametrize(
     "command",
-    [["user"], ["user", "add"], ["user", "list"], ["serve"], ["search"], ["search", "reindex"]],
+    [["serve"], ["search"], ["search", "reindex"]],
 )
 def test_every_web_command_has_help_with_an_example(app, command):
     result = _run(app, *command, "--help")

@@ -71,7 +71,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "workers.cli.triage:triage",
         "Messages whose unit is unclear: list them, assign a unit, undo an assignment.",
     ),
-    "user": ("workers.cli.web:user", "Manage who may sign in to the web UI."),
+    "user": ("workers.cli.users:user", "Manage who may sign in to the web UI."),
     "worker": (
         "workers.cli.scale:worker",
         "Run background jobs from the broker ([queue] broker_url) until stopped.",
