@@ -3,15 +3,15 @@
 A file is found by item id only; its path comes from the index, never from the
 request, and goes through Archive.abspath, which refuses anything outside the
 archive. With [web] accel_redirect set (nginx in front, local archive) the
-answer is headers only, and nginx sends the file named in X-Accel-Redirect. A browser shows inline only types that cannot run script; every other
-file (HTML, SVG, XML, JS ...) is a download, with nosniff and a sandbox CSP.
+answer is headers only, and nginx sends the file named in X-Accel-Redirect. A
+browser shows inline only types that cannot run script; every other file (HTML,
+SVG, XML, JS, PDF ...) is a download, with nosniff and a sandbox CSP. Zips are
+streamed by web/zips.py, which any selection of archive files can use.
 """
 
 from __future__ import annotations
 
 import mimetypes
-import tempfile
-import zipfile
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
@@ -19,15 +19,15 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, Response
 
 from pipeline.errors import StorageError
 from pipeline.outlook import is_compound_file
-from storage import layout
 from storage.models import Item, Message
 from web.common import db, form_ids, get_or_404, path_id
 from web.media import PLACEHOLDER, playable_video, showable_image
 from web.security import FILE_CSP, INLINE_TYPES, checked_form, content_disposition
+from web.zips import ZipEntry, zip_name, zip_response
 
 
 def _load(request: Request) -> Item:
@@ -161,49 +161,33 @@ def _is_outlook_file(request: Request, rel: str | None) -> bool:
 
 
 async def photos_zip(request: Request) -> Response:
-    """A zip of the selected photos (ids posted from the grid), named <unit>/<file>."""
+    """A streamed zip of the selected photos (ids posted from the grid), named <unit>/<file>.
+
+    Only images: any other id posted (a video, a web page, a PDF) is left out.
+    """
     form = await checked_form(request)
     ids = form_ids(form.getlist("item"))
-    limit = request.app.state.settings.max_zip_files
+    settings = request.app.state.settings
     if not ids:
         raise HTTPException(400, "请先勾选要下载的照片。")
-    if len(ids) > limit:
-        raise HTTPException(413, f"一次最多打包 {limit} 张照片。")
-    spool = await run_in_threadpool(_build_zip, request, ids)
-    return StreamingResponse(
-        _chunks(spool),
-        media_type="application/zip",
-        headers={"Content-Disposition": content_disposition("照片.zip")},
-    )
+    if len(ids) > settings.max_zip_files:
+        raise HTTPException(413, f"一次最多打包 {settings.max_zip_files} 张照片，请少选一些。")
+    return await run_in_threadpool(_photos_zip, request, ids, settings.max_zip_bytes)
 
 
-def _build_zip(request: Request, ids: list[int]):
-    ctx = request.app.state.ctx
+def _photos_zip(request: Request, ids: list[int], max_bytes: int) -> Response:
     names = request.app.state.templates.env.globals["unit_names"]
-    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
-    used: set[str] = set()
-    with db(request) as session, zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as archive:
+    with db(request) as session:
         rows = session.execute(
-            select(Item, Message)
+            select(Item.name, Item.blob_path, Message.unit_code)
             .join(Message, Message.id == Item.message_pk)
-            .where(Item.id.in_(ids), Item.blob_path.is_not(None))
+            .where(Item.id.in_(ids), Item.media == "image", Item.blob_path.is_not(None))
+            .order_by(Item.id)
         ).all()
-        for item, message in rows:
-            folder = layout.safe_component(names.get(message.unit_code, "待分拣"))
-            arcname = f"{folder}/{layout.safe_component(item.name)}"
-            n = 1
-            while arcname in used:
-                n += 1
-                arcname = layout.with_number(f"{folder}/{layout.safe_component(item.name)}", n)
-            used.add(arcname)
-            archive.write(ctx.archive.abspath(item.blob_path), arcname)
-    spool.seek(0)
-    return spool
-
-
-async def _chunks(spool):
-    try:
-        while chunk := await run_in_threadpool(spool.read, 1 << 20):
-            yield chunk
-    finally:
-        spool.close()
+    if not rows:
+        raise HTTPException(400, "所选的项目里没有照片。")
+    used: set[str] = set()
+    entries = [
+        ZipEntry(zip_name(names.get(unit, "待分拣"), name, used), rel) for name, rel, unit in rows
+    ]
+    return zip_response(request.app.state.ctx.archive, entries, "照片.zip", max_bytes)
