@@ -113,6 +113,7 @@ def routes() -> list:
         Route("/items/{item_id:int}/thumb", files.item_thumb),
         Route("/items/{item_id:int}/preview", files.item_preview),
         Route("/items/{item_id:int}/video", files.item_video),
+        Route("/items/{item_id:int}/page/{number:int}", files.item_page_image),
         Route("/items/{item_id:int}/kind", triage_views.set_kind, methods=["POST"]),
         Route("/photos", pages.photos),
         Route("/photos/zip", files.photos_zip, methods=["POST"]),

@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, Response
 from pipeline.errors import StorageError
 from pipeline.outlook import is_compound_file
 from storage.models import Item, Message
-from web.common import db, form_ids, get_or_404, path_id
+from web.common import db, form_ids, get_or_404, parse_int, path_id
 from web.media import PLACEHOLDER, playable_video, showable_image
 from web.security import FILE_CSP, INLINE_TYPES, checked_form, content_disposition
 from web.zips import ZipEntry, zip_name, zip_response
@@ -125,6 +125,16 @@ def item_preview(request: Request) -> Response:
     if showable_image(item):
         return send_file(request, item.blob_path, item.name, item.mime, True)
     raise HTTPException(404, "这个文件还没有预览。")
+
+
+def item_page_image(request: Request) -> Response:
+    """Page n of a PDF, as the picture the media stage drew (by number, never a path)."""
+    item = _load(request)
+    pages = (item.meta or {}).get("pages") or []
+    number = parse_int(request.path_params["number"], 1, len(pages))
+    if number is None:
+        raise HTTPException(404, "这一页还没有生成图片，请下载原件查看。")
+    return send_file(request, pages[number - 1], f"page-{item.id}-{number}.jpg", "image/jpeg", True)
 
 
 def item_video(request: Request) -> Response:

@@ -225,8 +225,8 @@ def view_kind(item: Item) -> str:
         return "image"
     if item.media == "video" and (item.web_video or playable_video(item)):
         return "video"
-    if item.mime == "application/pdf" and item.blob_path:
-        return "pdf"
+    if item.mime == "application/pdf" and ((item.meta or {}).get("pages") or item.preview):
+        return "pdf"  # its pages as pictures: never the browser's PDF viewer
     if item.text:
         return "text"
     return "none"

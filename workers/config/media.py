@@ -23,6 +23,7 @@ class MediaSettings:
     crf: int = 23  # libx264 quality (lower is better and bigger)
     preset: str = "veryfast"  # libx264 speed (ultrafast makes files ~4x larger)
     timeout_factor: float = 3.0  # ffmpeg time limit: 60 s + this x the video's duration
+    pdf_pages: int = 30  # PDF pages drawn as pictures for the web UI (it never opens PDFs)
 
 
 def parse_media(r: Reader) -> MediaSettings:

@@ -262,8 +262,27 @@ def _pdf(path: Path, src: Source, archive: Archive, s: MediaSettings) -> Derived
         thumbnail=thumb_rel,
         preview=preview_rel,
         text=text,
-        meta={"text_preview": documents.text_preview(text)},
+        meta={"text_preview": documents.text_preview(text), **_pdf_pages(path, src, archive, s)},
     )
+
+
+def _pdf_pages(path: Path, src: Source, archive: Archive, s: MediaSettings) -> dict[str, Any]:
+    """Draws the PDF's pages for the web UI; returns meta "pages" (paths) and "page_count"."""
+    from pipeline.media.pdfpages import render_pages
+
+    folder_rel = layout.derived_path(src.sha256, "pages")
+    # a folder, not an object: made under the root (abspath would fetch it from S3)
+    drawn = render_pages(
+        path,
+        archive.root / folder_rel,
+        size=s.preview_size,
+        max_pages=s.pdf_pages,
+        quality=s.jpeg_quality,
+    )
+    pages = [f"{folder_rel}/{f.name}" for f in drawn.files]
+    for rel in pages:  # with an S3 store: uploaded before the index names them
+        archive.publish(rel)
+    return {"pages": pages, "page_count": drawn.page_count}
 
 
 def _docx(path: Path, src: Source, archive: Archive) -> Derived:
