@@ -84,6 +84,7 @@ async def login_submit(request: Request) -> Response:
     client = (request.client.host if request.client else "")[:64]
     settings: WebSettings = request.app.state.settings
     db = request.app.state.ctx.db
+    _warn_of_an_unlisted_proxy(request, settings)
     turn = await run_in_threadpool(_reserve, db, name, client, limits_of(settings))
     if isinstance(turn, str):
         log.warning("sign-in refused for %r from %s: %s limit", name, client, turn)
@@ -104,6 +105,20 @@ async def login_submit(request: Request) -> Response:
     request.session["sid"] = token
     csrf_token(request)
     return RedirectResponse(next_url, status_code=303)
+
+
+def _warn_of_an_unlisted_proxy(request: Request, settings: WebSettings) -> None:
+    """Logs once that a proxy's X-Forwarded-For is ignored: every client then looks the same."""
+    if settings.trusted_proxies or "x-forwarded-for" not in request.headers:
+        return
+    if not getattr(request.app.state, "warned_of_proxy", False):
+        request.app.state.warned_of_proxy = True
+        log.warning(
+            "sign-in from %s came through a proxy (X-Forwarded-For) that [web] trusted_proxies "
+            "does not list: sign-in limits count every client behind it as one; list the "
+            "proxy's address there",
+            request.client.host if request.client else "?",
+        )
 
 
 def _reserve(db, name: str, client: str, limits: signin.Limits):

@@ -124,7 +124,9 @@ def untrusting_site(tmp_path) -> Iterator[Site]:
     yield from serve(tmp_path / "plain", login_max_failures=3)
 
 
-def test_x_forwarded_for_from_an_unlisted_peer_is_ignored(untrusting_site):
+def test_x_forwarded_for_from_an_unlisted_peer_is_ignored(untrusting_site, caplog):
     # a client cannot escape its limit by naming another address
     statuses = [attempt(untrusting_site, "editor", "x", f"198.51.100.{i}") for i in range(1, 6)]
     assert statuses == [401, 401, 401, 429, 429]
+    warnings = [r for r in caplog.records if "trusted_proxies" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"  # said once, not per try
