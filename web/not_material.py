@@ -17,7 +17,7 @@ from storage import triage
 from storage.models import DecisionRecord, Message
 from web import queries
 from web.auth import require_editor
-from web.common import arg_page, db, get_or_404, render
+from web.common import arg_page, db, get_or_404, path_id, render
 from web.pages import page_links
 from web.security import checked_form
 
@@ -61,7 +61,7 @@ async def mark_material(request: Request) -> Response:
     """Says a not-material message is material: it is filed, or waits in triage (undoable)."""
     user = require_editor(request)
     await checked_form(request)
-    pk = request.path_params["message_id"]
+    pk = path_id(request, "message_id")
     with db(request) as session:
         already = get_or_404(session, Message, pk).is_material
     if not already:  # a second click on the same button changes nothing

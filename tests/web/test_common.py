@@ -80,6 +80,8 @@ def test_odd_ids_in_forms_are_400_or_404(small_site, client_for):
     assert_safe_error_page(response, 404)
     response = client.post("/items/999999/kind", data={"csrf_token": token, "kind": "plan"})
     assert_safe_error_page(response, 404)
+    response = client.post(f"/messages/{HUGE}/material", data={"csrf_token": token})
+    assert_safe_error_page(response, 404)
 
 
 def test_an_unexpected_error_page_carries_the_security_headers(small_site):
