@@ -5,6 +5,8 @@ says what failed and what to do next. Third-party errors are translated
 where they enter our code.
 """
 
+import errno
+
 
 class MailroomError(Exception):
     """Base class for every error mailroom raises on purpose.
@@ -65,3 +67,32 @@ class ArchiveUnavailable(StorageError):
     """The archive's disk cannot take writes just now (full, read-only, no permission, I/O)."""
 
     transient = True
+
+
+# What a disk says when it cannot take a write now (or cannot read back what it holds).
+_MACHINE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
+)
+_NO_SPACE = "No space left on device"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Returns True when a failure is the machine's, not the input's, anywhere in its chain.
+
+    A transient MailroomError, an OSError of a full, read-only or failing disk, or an
+    external program that says the disk is full (ffmpeg reports ENOSPC on stderr
+    and exits 1, which alone looks like a bad file). Such a failure is tried again
+    later and never becomes a message's or a file's permanent state.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MailroomError) and current.transient:
+            return True
+        if isinstance(current, OSError) and current.errno in _MACHINE_ERRNOS:
+            return True
+        if isinstance(current, ExternalProgramError) and _NO_SPACE in current.stderr:
+            return True
+        current = current.__cause__ or current.__context__
+    return False

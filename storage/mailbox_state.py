@@ -31,18 +31,31 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from pipeline.errors import IndexUnavailable
 from storage.locks import advisory_key
 from storage.models import Base, utcnow
 
-# a record in this state is fetched again on the next poll
+# the message's own failure (counted): fetched again on the next poll
 RETRY = "retry"
-# given up after max_attempts: recorded, raw kept if it could be, reported
+# the machine failed (full disk, index locked or down): fetched again on the next poll,
+# and the attempt is not counted, however long the outage lasts
+WAITING = "waiting"
+# the same failure from the same bytes max_attempts times on healthy resources:
+# given up, its raw copy kept (a UID whose raw copy cannot be written stays waiting)
 QUARANTINED = "quarantined"
 # fetched and its raw copy stored; an ingest job on a worker files it (a broker is set)
 QUEUED = "queued"
 # queued, and an ingest job has claimed it and is filing it now
 INGESTING = "ingesting"
 WAITING_FOR_WORKER = (QUEUED, INGESTING)
+# fetched again on the next poll
+PENDING = (RETRY, WAITING)
+
+# Why a UID waits or was given up (MailboxRecord.reason).
+ARCHIVE_DOWN = "archive"  # the archive's disk cannot take the raw copy or the files now
+INDEX_DOWN = "index"  # the index is locked, full or unreachable
+OWN_FAILURE = "message"  # the message itself fails (the same error from the same bytes)
+WORKER_DIED = "worker"  # its ingest job was started max_attempts times and never finished
 
 
 class MailboxRecord(Base):
@@ -63,15 +76,27 @@ class MailboxRecord(Base):
         ForeignKey("messages.id", ondelete="SET NULL"), index=True
     )
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
-    # filed | triage | not_material | duplicate | error | retry | quarantined | queued
+    # filed | triage | not_material | duplicate | error | retry | waiting | quarantined | queued
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     error: Mapped[str | None] = mapped_column(Text)
+    # why it waits or was given up: a code from REASONS (the report says it in Chinese)
+    reason: Mapped[str | None] = mapped_column(String(32))
     after_done: Mapped[bool] = mapped_column(Boolean, default=False)
     # the server's INTERNALDATE, kept while queued so a re-sent job files it the same way
     received_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def reason_of(exc: BaseException) -> str:
+    """Returns the reason code of a machine failure: the index's, or the archive disk's."""
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, IndexUnavailable):
+            return INDEX_DOWN
+        current = current.__cause__
+    return ARCHIVE_DOWN
 
 
 # -- records -----------------------------------------------------------------
@@ -115,11 +140,11 @@ def highest_uid(session: Session, key: FolderKey) -> int:
 
 
 def retry_uids(session: Session, key: FolderKey) -> list[int]:
-    """Return the UIDs whose last attempt failed and that should be fetched again."""
+    """Return the UIDs whose last attempt failed (counted, or the machine's) to fetch again."""
     return list(
         session.scalars(
             select(MailboxRecord.uid)
-            .where(*_match(key), MailboxRecord.status == RETRY)
+            .where(*_match(key), MailboxRecord.status.in_(PENDING))
             .order_by(MailboxRecord.uid)
         )
     )
@@ -131,7 +156,7 @@ def pending_after_action(session: Session, key: FolderKey) -> list[int]:
         session.scalars(
             select(MailboxRecord.uid)
             .where(*_match(key), MailboxRecord.after_done.is_(False))
-            .where(MailboxRecord.status.not_in((RETRY, *WAITING_FOR_WORKER)))
+            .where(MailboxRecord.status.not_in((*PENDING, *WAITING_FOR_WORKER)))
             .order_by(MailboxRecord.uid)
         )
     )
@@ -163,6 +188,7 @@ def record_outcome(
     row = _uid_row(session, key, uid)
     row.status, row.message_pk, row.raw_sha256 = status, message_pk, raw_sha256
     row.error = error[:2000] if error else None
+    row.reason = None
     row.attempts = (row.attempts or 0) + 1
     row.after_done = after_done
     session.flush()
@@ -178,14 +204,48 @@ def record_failure(
     error: str,
     max_attempts: int,
 ) -> MailboxRecord:
-    """Count a failed attempt; after max_attempts the UID is quarantined, else retried."""
-    row = session.scalar(select(MailboxRecord).where(*_match(key), MailboxRecord.uid == uid))
-    attempts = (row.attempts if row is not None else 0) + 1
-    status = QUARANTINED if attempts >= max_attempts else RETRY
-    row = record_outcome(
-        session, key, uid, status=status, message_pk=None, raw_sha256=raw_sha256, error=error
+    """Count a failure of the message itself; quarantine it after max_attempts alike.
+
+    Only the same error from the same bytes counts towards quarantine: a different
+    error, or other bytes (the server sent the message whole this time), starts the
+    count again. The caller has stored the raw copy first (quarantine keeps it).
+    """
+    row = _uid_row(session, key, uid)
+    same = (
+        row.status == RETRY
+        and row.raw_sha256 == raw_sha256
+        and _first_line(row.error) == _first_line(error)
     )
+    row.attempts = (row.attempts if same else 0) + 1
+    row.status = QUARANTINED if row.attempts >= max_attempts else RETRY
+    row.message_pk, row.raw_sha256, row.reason = None, raw_sha256, OWN_FAILURE
+    row.error = error[:2000]
+    session.flush()
     return row
+
+
+def record_waiting(
+    session: Session, key: FolderKey, uid: int, *, raw_sha256: str | None, error: str, reason: str
+) -> MailboxRecord:
+    """Record a UID the machine could not take now (full disk, index down): no attempt counted.
+
+    A UID already filed, queued or given up keeps its state: only one still to be
+    taken (new, retry or waiting) waits.
+    """
+    row = _uid_row(session, key, uid)
+    if row.status not in (None, *PENDING):
+        return row
+    if row.status is None:
+        row.attempts = 0
+    row.status, row.message_pk, row.reason = WAITING, None, reason
+    row.raw_sha256 = raw_sha256 or row.raw_sha256
+    row.error = error[:2000]
+    session.flush()
+    return row
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n", 1)[0]
 
 
 def record_queued(
@@ -306,6 +366,16 @@ def fail_queued(row: MailboxRecord, *, error: str, max_attempts: int) -> None:
     """Record a failed ingest job: the UID is fetched again, or quarantined after max_attempts."""
     row.status = QUARANTINED if (row.attempts or 0) >= max_attempts else RETRY
     row.error = error[:2000]
+
+
+def wait_queued(row: MailboxRecord, *, error: str, reason: str) -> None:
+    """Hand a claimed UID back to the queue after a machine failure; its attempt is not counted.
+
+    The sweep sends its job again once it has waited `resubmit_after_minutes`.
+    """
+    row.status, row.reason, row.error = QUEUED, reason, error[:2000]
+    row.attempts = max(0, (row.attempts or 0) - 1)
+    row.updated_at = utcnow()
 
 
 def stale_queued(session: Session, older: datetime, dead_before: datetime) -> list[MailboxRecord]:

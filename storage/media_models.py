@@ -14,12 +14,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, utcnow
 
-JOB_KINDS = ("thumbs", "document", "video")
+JOB_KINDS = ("expand", "thumbs", "document", "video")
 JOB_STATES = ("pending", "running", "done", "failed")
 
 
 class MediaJob(Base):
-    """Make the derivatives of one kind for one item."""
+    """One job after filing for one item: open an archive (expand) or make derivatives."""
 
     __tablename__ = "media_jobs"
     __table_args__ = (
@@ -28,7 +28,7 @@ class MediaJob(Base):
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # thumbs | document | video
+    kind: Mapped[str] = mapped_column(String(16))  # expand | thumbs | document | video
     state: Mapped[str] = mapped_column(String(16), default="pending")
     priority: Mapped[int] = mapped_column(Integer, default=0)  # lower runs first
     attempts: Mapped[int] = mapped_column(Integer, default=0)

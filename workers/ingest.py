@@ -3,9 +3,12 @@
 Orchestration only: the pipeline parses and decides (pipeline.parse,
 pipeline.decide), storage files (storage.filing) and indexes (storage.search);
 this module puts them in order so nothing is lost: the raw bytes are stored
-first (by content); everything after that happens in one index transaction; a
-failure after the raw store records the message with its error and the raw copy
-stays.
+first (by content); everything after that happens in one index transaction,
+which also records the jobs still to do (archives to open, derivatives to make),
+so a crash after the commit leaves them pending, never forgotten. A failure of the
+message's own bytes records the message with its error and the raw copy stays; a
+failure of the machine (full disk, index locked or down) is raised and records
+nothing, so the message is tried again.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from sqlalchemy.exc import IntegrityError
 
 from pipeline.classify import ItemPlan, MessageVerdict
 from pipeline.decide import MessageDecision, decide_message
-from pipeline.errors import MailroomError
+from pipeline.errors import MailroomError, is_transient
 from pipeline.identify import UnitMatch
 from pipeline.message import ParsedMessage
 from pipeline.parse import parse_message
 from pipeline.units import UnitDirectory
 from storage import filing
+from storage.crashpoints import AFTER_FILING, crash_point
 from storage.models import DecisionRecord, IngestError, IngestRun, Message
 from storage.search import index_message
 from workers.ingest_result import IngestOutcome, SourceRef
+from workers.media import expand
 from workers.media import jobs as media_jobs
 
 if TYPE_CHECKING:
@@ -60,33 +65,27 @@ class Ingestor:
         sha = sha256 or hashlib.sha256(raw).hexdigest()
         try:
             outcome = self._ingest(raw, sha, source)
-        except MailroomError as exc:
-            if exc.transient:  # the machine's fault (full disk, index down), not the message's:
+        except Exception as exc:  # the next message must go on whatever happened here
+            if is_transient(exc):  # the machine's fault (full disk, index down), not the message's:
                 raise  # nothing is recorded against it; the caller tries it again later
             # Bad input we know (empty, no headers, an unreadable .msg, over the size limit):
             # one line that says what and where, no traceback.
             log.warning("cannot ingest %s: %s", source.label(), exc)
             outcome = self._record_failure(raw, sha, source, "ingest", exc)
-        except Exception as exc:  # the next message must go on whatever happened here
-            log.exception("cannot ingest a message from %s", source.label())
-            outcome = self._record_failure(raw, sha, source, "ingest", exc)
-        if outcome.status not in ("duplicate", "error") and outcome.message_pk is not None:
-            self._queue_media(outcome)
+        if outcome.status == "duplicate" and outcome.message_pk is not None:
+            self._resume(outcome.message_pk)
+        elif outcome.status != "error" and outcome.media:
+            crash_point(AFTER_FILING)
+            expand.after_filing(self.ctx, outcome.media)
         self.outcomes.append(outcome)
         return outcome
 
-    def _queue_media(self, outcome: IngestOutcome) -> None:
-        """Submits the message's derivative jobs (opening its archives first), after its commit."""
+    def _resume(self, message_pk: int) -> None:
+        """Runs the jobs a crash left unfinished for a message fetched again as a duplicate."""
         try:
-            if outcome.media is not None:  # queued in the filing transaction
-                self.ctx.jobs.submit_media(outcome.media)
-            else:
-                media_jobs.after_ingest(self.ctx, outcome.message_pk)
-        except Exception:  # the message is filed; its thumbnails can be made later
-            log.exception(
-                "cannot queue media work for message %d (`mailroom media run` queues it again)",
-                outcome.message_pk,
-            )
+            expand.resume(self.ctx, message_pk)
+        except Exception as exc:  # the rows wait in the index for the pool or the sweep
+            log.warning("cannot resume the jobs of message %d now: %s", message_pk, exc)
 
     def finish(self) -> IngestRun:
         """Closes the run with its counts and returns it."""
@@ -250,7 +249,9 @@ class Ingestor:
                     )
                 )
                 pk = message.id
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):  # recording it needs the disk and index the failure hit
+                raise
             log.exception("cannot even record the failure of a message from %s", source.label())
             pk = None
         return IngestOutcome("error", pk, error=reason)
@@ -291,6 +292,7 @@ def _message_row(
     source: SourceRef,
 ) -> Message:
     match, verdict = decision.match, decision.verdict
+    short = _truncation(source, raw_size)
     return Message(
         raw_sha256=sha,
         raw_path=raw_rel,
@@ -310,13 +312,24 @@ def _message_row(
         confidence=match.confidence,
         status=decision.status,
         is_material=verdict.is_material,
-        flags=decision.flags,
+        flags=[*decision.flags, *(["truncated"] if short else [])],
         forwarded_from=_forwarded_from(parsed, match),
         forwarded_by=match.forwarded_by,
-        error="; ".join(sorted(set(parsed.defects)))[:2000] or None,
+        error="; ".join(sorted({*parsed.defects, *([short] if short else [])}))[:2000] or None,
         run_id=run_id,
         items=[],  # a new message: no lazy load of its (empty) collections
         decisions=[_unit_decision(match, verdict)],
+    )
+
+
+def _truncation(source: SourceRef, raw_size: int) -> str | None:
+    """Returns the defect of a message the server kept sending short, or None."""
+    declared = source.declared_size
+    if declared is None or declared <= raw_size:
+        return None
+    return (
+        f"truncated: the server sent {raw_size} of the {declared} bytes it announced "
+        "(RFC822.SIZE), on every fetch"
     )
 
 

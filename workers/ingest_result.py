@@ -24,6 +24,9 @@ class SourceRef:
     uidvalidity: int | None = None
     uid: int | None = None
     received_at: datetime | None = None  # IMAP INTERNALDATE, when known
+    # the size the server announced (RFC822.SIZE) when it kept sending fewer bytes:
+    # the message is filed flagged `truncated`, never silently short
+    declared_size: int | None = None
 
     def label(self) -> str:
         if self.uid is not None:

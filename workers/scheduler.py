@@ -52,7 +52,7 @@ def _inbox_tick(ctx: AppContext, stop: threading.Event) -> None:
 
 def add_mailboxes(scheduler: BackgroundScheduler, ctx: AppContext, stop: threading.Event) -> None:
     """One poll job per [[mailbox]] (and IMAP IDLE watchers, which end with `stop`)."""
-    from workers.sources.imap.poller import register_poll_jobs
+    from workers.sources.imap.schedule import register_poll_jobs
 
     register_poll_jobs(scheduler, ctx, stop)
 

@@ -40,6 +40,7 @@ __all__ = [
     "MediaSettings",
     "QueueSettings",
     "ReportConfig",
+    "ServiceConfig",
     "SourceConfig",
     "StorageConfig",
     "WebSettings",
@@ -87,6 +88,15 @@ class LimitsConfig:
     max_archive_ratio: int = 100
     max_archive_members: int = 2000
     max_archive_depth: int = 2
+    # below this much free space on the archive's (or a SQLite index's) disk no mail is fetched
+    min_free_bytes: int = 1024**3
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    # after SIGTERM, the job in hand is finished or handed back within this many seconds
+    # (below systemd's TimeoutStopSec, 90 s by default, so systemd never has to kill)
+    stop_timeout: int = 60
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,7 @@ class Config:
     department: Department = field(default_factory=Department)
     identify: IdentifyConfig = field(default_factory=IdentifyConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     log_level: str = "INFO"
     mailboxes: tuple[MailboxConfig, ...] = ()
     media: MediaSettings = field(default_factory=MediaSettings)
@@ -150,6 +161,7 @@ _KNOWN = {
     "department": {"name", "domains", "addresses"},
     "identify": set(IdentifyConfig.__dataclass_fields__),
     "limits": set(LimitsConfig.__dataclass_fields__),
+    "service": set(ServiceConfig.__dataclass_fields__),
     "log": {"level"},
 }
 _FEATURES = {
@@ -198,6 +210,9 @@ def build_config(data: dict[str, Any], path: Path | None, base_dir: Path) -> Con
                 name: r.integer(f"limits.{name}", default, minimum=1)
                 for name, default in LimitsConfig().__dict__.items()
             }
+        ),
+        service=ServiceConfig(
+            stop_timeout=r.integer("service.stop_timeout", ServiceConfig.stop_timeout, minimum=1)
         ),
         log_level=level,
         mailboxes=parse_mailboxes(data.get("mailbox"), file=r.file, base_dir=base_dir),

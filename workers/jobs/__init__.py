@@ -79,4 +79,5 @@ def ingest_ids(raw_sha256: str, source: SourceRef) -> dict:
         "uidvalidity": source.uidvalidity,
         "uid": source.uid,
         "received_at": received,
+        "declared_size": source.declared_size,
     }

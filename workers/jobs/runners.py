@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
 
+from pipeline.errors import is_transient
 from storage import layout
 from storage.locks import process_gone
 from storage.media_models import MediaJob
@@ -39,6 +40,7 @@ def run_ingest(
     uidvalidity: int | None = None,
     uid: int | None = None,
     received_at: str | None = None,
+    declared_size: int | None = None,
 ) -> IngestOutcome:
     """Ingests the stored raw message with this hash; a second run finds it a duplicate.
 
@@ -50,6 +52,7 @@ def run_ingest(
         uidvalidity,
         uid,
         datetime.fromisoformat(received_at) if received_at else None,
+        declared_size,
     )
     if source_kind == "imap":
         dead_before = datetime.now(UTC) - timedelta(seconds=ctx.config.queue.time_limit + 60)
@@ -62,17 +65,29 @@ def run_ingest(
     try:
         with ctx.archive.open(layout.raw_path(raw_sha256)) as handle:
             raw = handle.read()
-    except Exception as exc:  # the UID is fetched again from the mailbox, then raised here
-        if source_kind == "imap":
+        outcome = _ingestor(ctx, f"queue:{source_kind}:{location}").ingest(
+            raw, source, sha256=raw_sha256
+        )
+    except Exception as exc:
+        if is_transient(exc):  # the machine's fault: the UIDs wait in the queue, uncounted
+            log.warning("message %s waits: %s", raw_sha256[:12], str(exc).splitlines()[0])
+            if source_kind == "imap":
+                _hand_back(ctx, raw_sha256, exc)
+            return IngestOutcome("waiting", None, error=str(exc))
+        if source_kind == "imap":  # the raw copy is gone: the UID is fetched again
             problem = f"cannot read the stored raw copy: {type(exc).__name__}: {exc}"
             handoff.settle(ctx, raw_sha256, source, IngestOutcome("error", None, error=problem))
         raise
-    outcome = _ingestor(ctx, f"queue:{source_kind}:{location}").ingest(
-        raw, source, sha256=raw_sha256
-    )
     if source_kind == "imap":
         handoff.settle(ctx, raw_sha256, source, outcome)
     return outcome
+
+
+def _hand_back(ctx: AppContext, raw_sha256: str, exc: BaseException) -> None:
+    try:
+        handoff.wait(ctx, raw_sha256, exc)
+    except Exception as again:  # the index is down too: the claim expires and is taken again
+        log.warning("cannot hand message %s back to the queue: %s", raw_sha256[:12], again)
 
 
 def _ingestor(ctx: AppContext, label: str):
@@ -85,7 +100,8 @@ def _ingestor(ctx: AppContext, label: str):
 
 
 def run_media(ctx: AppContext, job_id: int, *, redelivered: bool = False) -> str:
-    """Runs one derivative job by id; returns done, failed or skipped.
+    """Runs one job after filing by id (open an archive, make derivatives); returns
+    done, failed, waiting (a machine failure: it runs again later) or skipped.
 
     A re-delivered task whose row is still `running` belongs to a worker that died
     (the hard time limit is below the broker's visibility timeout, so a live one
@@ -101,6 +117,11 @@ def run_media(ctx: AppContext, job_id: int, *, redelivered: bool = False) -> str
         if job.state == "running" and (redelivered or _holder_dead(job.worker)):
             log.warning("media job %d was left running by %s; taking it over", job_id, job.worker)
             job.state = "pending"
+        kind = job.kind
+    if kind == media_jobs.EXPAND:
+        from workers.media.expand import run_expand
+
+        return run_expand(ctx, job_id)
     return media_jobs.run_job(media_jobs.JobEnv.of(ctx), job_id)
 
 

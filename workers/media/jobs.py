@@ -1,10 +1,14 @@
-"""Derivative jobs: queued in the index, run by id wherever a dispatcher sends them.
+"""Jobs after filing: queued in the index, run by id wherever a dispatcher sends them.
 
-The index is the queue: `enqueue()` writes MediaJob rows; `ctx.jobs.submit_media`
-runs them by id, in this process's pool (workers/media/pool.py) or on a worker
-machine. A worker claims its row (pending -> running) before working, so a job
-submitted twice runs once; a row left `running` by a process that died goes back
-to pending at the next start.
+The index is the queue: `enqueue()` writes MediaJob rows — an `expand` job for each
+archive to open (workers/media/expand.py) and the derivative jobs (thumbnails, web
+video, document text) — in the same transaction as what they are for, so a crash
+after the commit loses none of them. `ctx.jobs.submit_media` runs them by id, in
+this process's pool (workers/media/pool.py) or on a worker machine. A worker claims
+its row (pending -> running) before working, so a job submitted twice runs once; a
+row left `running` by a process that died goes back to pending at the next start.
+A job that meets a machine failure (a full disk) goes back to pending with the
+reason in `error`, without counting an attempt; it runs again with the next sweep.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from pipeline.errors import StorageError
+from pipeline.errors import StorageError, is_transient
 from storage.archive import Archive
 from storage.db import Database
 from storage.locks import process_gone
@@ -39,6 +43,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is marked failed
 STALE_AFTER = timedelta(hours=6)  # a running row from another machine is presumed dead
 SAVE_ATTEMPTS = 3  # a result the index refused (deadlock, dropped connection) is saved again
+EXPAND = "expand"  # the job that opens an archive item into member items
+EXPAND_PRIORITY = -10  # before thumbnails: the members it adds have jobs of their own
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,14 @@ class JobEnv:
 
 
 def enqueue(session: Session, items: list[Item], *, new: bool = False) -> list[JobRef]:
-    """Returns the jobs added for items that need derivatives (none twice per item and kind).
+    """Returns the jobs added for items that need work (none twice per item and kind).
 
+    An archive item of the message itself (not a member) gets an `expand` job unless
+    its members are already there; material items get their derivative jobs.
     new=True says the items were made in this transaction, so none has a job yet.
     """
     existing: set = set()
+    expanded: set[int] = set()
     if not new:
         ids = [i.id for i in items]
         existing = set(
@@ -70,13 +79,12 @@ def enqueue(session: Session, items: list[Item], *, new: bool = False) -> list[J
                 select(MediaJob.item_id, MediaJob.kind).where(MediaJob.item_id.in_(ids))
             ).all()
         )
+        expanded = set(session.scalars(select(Item.container_id).where(Item.container_id.in_(ids))))
     jobs = []
     for item in items:
-        if item.role != "material":
-            continue
-        for kind in derive.job_kinds(item):
+        for kind, priority in _kinds(item, expanded):
             if (item.id, kind) not in existing:
-                jobs.append(MediaJob(item_id=item.id, kind=kind, priority=derive.PRIORITY[kind]))
+                jobs.append(MediaJob(item_id=item.id, kind=kind, priority=priority))
     if not jobs:
         return []
     session.add_all(jobs)
@@ -84,45 +92,33 @@ def enqueue(session: Session, items: list[Item], *, new: bool = False) -> list[J
     return [JobRef(j.priority, j.id, j.kind) for j in jobs]
 
 
-def enqueue_filed(session: Session, message: Message) -> list[JobRef] | None:
-    """Queues a message's derivative jobs in its filing transaction; submit them after commit.
+def _kinds(item: Item, expanded: set[int]) -> list[tuple[str, int]]:
+    kinds = []
+    if item.container_id is None and item.id not in expanded and unpack.can_expand(item):
+        kinds.append((EXPAND, EXPAND_PRIORITY))
+    if item.role == "material":
+        kinds += [(kind, derive.PRIORITY[kind]) for kind in derive.job_kinds(item)]
+    return kinds
 
-    Returns None when the message has archives to open: after_ingest() does that
-    in a transaction of its own, since unpacking can take long and can fail.
+
+def enqueue_filed(session: Session, message: Message) -> list[JobRef]:
+    """Queues a message's jobs (archives to open, derivatives) in its filing transaction.
+
+    Returns them; the caller runs the expand jobs and submits the rest after the commit.
     """
-    if any(unpack.can_expand(item) for item in message.items):
-        return None
     return enqueue(session, list(message.items), new=True)
 
 
-def after_ingest(ctx: AppContext, message_pk: int) -> list[JobRef]:
-    """Opens the archives of a newly filed message and queues its derivative jobs.
-
-    Returns the jobs queued; they are submitted to the context's dispatcher.
-    """
-    created: list[str] = []
-    try:
-        with ctx.db.session() as session:
-            message = session.get(Message, message_pk)
-            for item in list(message.items):
-                if unpack.can_expand(item):
-                    unpack.expand_archive(ctx, session, item, created)
-            jobs = enqueue(session, list(message.items))
-    except BaseException:
-        for rel in created:
-            ctx.archive.unlink_view(rel)
-        raise
-    ctx.jobs.submit_media(jobs)
-    return jobs
-
-
 def backfill(session: Session) -> list[JobRef]:
-    """Queues jobs for items filed before media jobs existed (items with no job row)."""
+    """Queues jobs for items that have none: filed before such jobs existed, archives included."""
     has_job = select(MediaJob.id).where(MediaJob.item_id == Item.id).exists()
     items = list(
         session.scalars(
             select(Item).where(
-                Item.status == "ok", Item.blob_path.is_not(None), Item.role == "material", ~has_job
+                Item.status == "ok",
+                Item.blob_path.is_not(None),
+                (Item.role == "material") | (Item.media == "archive"),
+                ~has_job,
             )
         )
     )
@@ -130,6 +126,7 @@ def backfill(session: Session) -> list[JobRef]:
 
 
 def pending(session: Session) -> list[JobRef]:
+    """Returns every pending job, by priority and age."""
     rows = session.execute(
         select(MediaJob.priority, MediaJob.id, MediaJob.kind)
         .where(MediaJob.state == "pending")
@@ -206,8 +203,11 @@ def run_job(env: JobEnv, job_id: int) -> str:
     kind, source = src
     try:
         result = derive.derive(kind, source, archive, settings)
-    except Exception as exc:  # a missing program, a hung ffmpeg, a full disk: retry later
-        log.exception("media job %d (%s of %s) failed", job_id, kind, source.name)
+    except Exception as exc:
+        if is_transient(exc):  # a full disk: the file is not at fault, try again later
+            defer(db, job_id, exc, f"{kind} of {source.name}")
+            return "waiting"
+        log.exception("media job %d (%s of %s) failed", job_id, kind, source.name)  # a hung ffmpeg
         _finish(db, job_id, None, f"{type(exc).__name__}: {exc}")
         return "failed"
     # With an S3 store the derivatives were made in the local cache: upload them
@@ -230,7 +230,7 @@ def _save(
     so saving twice is harmless); after that the job is recorded as failed, so
     `mailroom media retry` can run it again.
     """
-    reason = "its result could not be saved"
+    reason, last = "its result could not be saved", None
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
             _finish(db, job_id, result, None)
@@ -241,32 +241,61 @@ def _save(
                 kind, source.name, attempt, SAVE_ATTEMPTS, str(exc).splitlines()[0],
             )  # fmt: skip
             reason = f"the index did not take its result: {getattr(exc, 'orig', None) or exc}"
+            last = exc
             time.sleep(0.2 * attempt)
         except Exception as exc:
             log.exception("could not save the %s of %s", kind, source.name)
             reason = f"its result could not be saved: {type(exc).__name__}: {exc}"
             break
+    if last is not None and is_transient(last):  # the index is down or locked: not the job's fault
+        defer(db, job_id, last, f"{kind} of {source.name}")
+        return False
     _finish(db, job_id, None, reason[:4000])
     return False
 
 
-def _claim(db: Database, job_id: int) -> tuple[str, derive.Source] | None:
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+def claim(session: Session, job_id: int) -> MediaJob | None:
+    """Claims a pending job for this process (pending -> running); returns it, or None."""
+    claimed = session.execute(
+        update(MediaJob)
+        .where(MediaJob.id == job_id, MediaJob.state == "pending")
+        .values(
+            state="running",
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+            attempts=MediaJob.attempts + 1,
+            started_at=datetime.now(UTC),
+            error=None,
+        )
+    ).rowcount
+    return session.get(MediaJob, job_id, populate_existing=True) if claimed else None
+
+
+def defer(db: Database, job_id: int, exc: BaseException, what: str) -> None:
+    """Puts a running job back to pending after a machine failure, its attempt not counted.
+
+    The reason stays in `error` (status and the report show why it waits); the pool
+    picks pending rows up again every minute, the sweep after resubmit_after_minutes.
+    """
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    log.warning("media job %d (%s) waits for the machine: %s", job_id, what, reason)
     with db.session() as session:
-        claimed = session.execute(
+        session.execute(
             update(MediaJob)
-            .where(MediaJob.id == job_id, MediaJob.state == "pending")
+            .where(MediaJob.id == job_id, MediaJob.state == "running")
             .values(
-                state="running",
-                worker=worker,
-                attempts=MediaJob.attempts + 1,
-                started_at=datetime.now(UTC),
-                error=None,
+                state="pending",
+                worker=None,
+                attempts=MediaJob.attempts - 1,
+                error=f"waiting: {reason}"[:4000],
             )
-        ).rowcount
-        if not claimed:
+        )
+
+
+def _claim(db: Database, job_id: int) -> tuple[str, derive.Source] | None:
+    with db.session() as session:
+        job = claim(session, job_id)
+        if job is None:
             return None
-        job = session.get(MediaJob, job_id)
         item = session.get(Item, job.item_id)
         return job.kind, derive.Source(
             item.name, item.media, item.sha256 or "", item.blob_path or ""

@@ -6,7 +6,14 @@ never wait behind a video. `serve_media` attaches a pool to the context's
 in-process dispatcher while a command or the service runs.
 
 The worker processes are spawned, not forked (this process holds threads and open
-database connections); each opens its own index and archive once, in its initializer.
+database connections); each opens its own index and archive once, in its initializer,
+and watches its parent: a worker whose parent died (`kill -9` of `mailroom run`) ends
+itself within a second, its ffmpeg with it (PR_SET_PDEATHSIG in run_command), so no
+worker or multiprocessing resource tracker outlives the service.
+
+Expand jobs (opening an archive into items) run in a lane thread of this process,
+not in a worker: they add rows and submit the members' jobs through the context, as
+the ingesting process does right after filing (workers/media/expand.py).
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ from storage.db import Database
 from storage.media_models import MediaJob
 from workers.config import Config, MediaSettings
 from workers.jobs import JobRef
-from workers.media.jobs import JobEnv, pending, recover_stale, requeue, run_job
+from workers.media.expand import run_expand
+from workers.media.jobs import EXPAND, JobEnv, pending, recover_stale, requeue, run_job
 
 if TYPE_CHECKING:
     from workers.app import AppContext
@@ -50,9 +58,28 @@ def _init_worker_process(config: Config, settings: MediaSettings, log_level: str
     from workers.app import blob_store, setup_logging
 
     global _process_env
+    _die_with_parent(os.getppid())
     setup_logging(log_level)
     archive = Archive(config.storage.archive_dir, store=blob_store(config))
     _process_env = JobEnv(Database(config.storage.database_url), archive, settings)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ends this worker process within a second of its parent's death, however it died.
+
+    A worker waits for its next job on a pipe from the parent; after `kill -9` of the
+    parent the pipe's other end may stay open (a sibling holds it), so the worker and
+    the resource tracker, which waits for all of them, would block for ever. Not
+    PR_SET_PDEATHSIG: it fires when the parent *thread* that started the worker ends,
+    and the pool starts workers from lane threads that come and go.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGKILL)  # run_command's children get SIGKILL too
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _run_in_worker_process(job_id: int) -> str:
@@ -73,12 +100,14 @@ class LocalPool:
         self._cond = threading.Condition()
         self._known: set[int] = set()  # submitted and not finished
         self._submitted: set[int] = set()  # every job submitted here, for _settle()
+        self._waiting: set[int] = set()  # put back by a machine failure: not waited for
         self._closing = False
 
     def submit(self, job: JobRef) -> None:
         with self._cond:
             if job.id in self._known or self._closing:
                 return
+            self._waiting.discard(job.id)
             if not self._threads:
                 self._start()
             self._known.add(job.id)
@@ -131,9 +160,13 @@ class LocalPool:
 
         Another process (the service) may have claimed one of them first: then our
         worker skipped it and we wait for the row, resubmitting it if it was requeued.
+        A job a machine failure put back (a full disk) is not waited for: it stays
+        pending, with its reason, for the next run.
         """
         while True:
             self.wait()
+            with self._cond:
+                settled = self._submitted - self._waiting
             with self.ctx.db.session() as session:
                 open_rows = session.execute(
                     select(
@@ -142,9 +175,7 @@ class LocalPool:
                         MediaJob.kind,
                         MediaJob.state,
                         MediaJob.worker,
-                    ).where(
-                        MediaJob.id.in_(self._submitted), MediaJob.state.in_(("pending", "running"))
-                    )
+                    ).where(MediaJob.id.in_(settled), MediaJob.state.in_(("pending", "running")))
                 ).all()
             if not open_rows:
                 return
@@ -223,7 +254,13 @@ class LocalPool:
                 job = heapq.heappop(self._queues[lane])
                 executor = self._executors[lane]
             try:
-                executor.submit(_run_in_worker_process, job.id).result()
+                if job.kind == EXPAND:  # adds rows and jobs through the context: here
+                    result = run_expand(self.ctx, job.id)
+                else:
+                    result = executor.submit(_run_in_worker_process, job.id).result()
+                if result == "waiting":  # a machine failure: the next sweep brings it back
+                    with self._cond:
+                        self._waiting.add(job.id)
             except BrokenProcessPool:
                 self._replace_broken(lane, executor)
             except KeyboardInterrupt:  # raised in the worker by close(finish=False)

@@ -1,4 +1,8 @@
-"""Ingesting from local paths: the CLI's `ingest` and the service's inbox folder."""
+"""Ingesting from local paths: the CLI's `ingest` and the service's inbox folder.
+
+A file is recorded as read only once all its messages are in: a machine failure
+(full disk, index down) stops the pass, and the file is read again on the next.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from pipeline.errors import is_transient
+from storage import health
+from storage.mailbox_state import reason_of
 from storage.models import SourceFile
 from workers.ingest import Ingestor, IngestOutcome
 from workers.sources.files import mail_files, read_messages
+from workers.sources.space import low_disk
 
 if TYPE_CHECKING:
     from workers.app import AppContext
@@ -92,11 +100,42 @@ def _ingest_file(
 
 
 def poll_inbox(ctx: AppContext, stop: threading.Event | None = None) -> RunResult | None:
-    """One pass over the inbox folder: ingests files not read before."""
+    """One pass over the inbox folder: ingests files not read before.
+
+    Returns None when nothing could be taken: a disk below [limits] min_free_bytes,
+    or a machine failure mid-pass (what is left is read on the next pass).
+    """
     inbox = ctx.config.source.inbox_dir
-    inbox.mkdir(parents=True, exist_ok=True)
-    result = ingest_paths(ctx, [inbox], label=f"folder:{inbox}", skip_seen=True, stop=stop)
+    if _too_full(ctx):
+        return None
+    try:
+        inbox.mkdir(parents=True, exist_ok=True)
+        result = ingest_paths(ctx, [inbox], label=f"folder:{inbox}", skip_seen=True, stop=stop)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.warning("inbox %s: waiting, read again on the next pass: %s", inbox, line)
+        health.record_poll(ctx.db, SOURCE, fetched=0, problem=line, reason=reason_of(exc))
+        return None
     new = [o for o in result.outcomes if o.status != "duplicate"]
     if new:
         log.info("inbox %s: %d new messages", inbox, len(new))
+    health.record_poll(ctx.db, SOURCE, fetched=len(new))
     return result
+
+
+SOURCE = "folder:inbox"  # the inbox folder's row in source_status
+
+
+def _too_full(ctx: AppContext) -> bool:
+    """Returns True (saying so once) when a disk is below [limits] min_free_bytes."""
+    problem = low_disk(ctx)
+    if problem is None:
+        return False
+    with ctx.db.session() as session:
+        before = session.get(health.SourceStatus, SOURCE)
+        told = before is not None and before.reason == health.LOW_DISK
+    (log.debug if told else log.warning)("inbox folder: %s", problem)
+    health.record_poll(ctx.db, SOURCE, fetched=0, problem=problem, reason=health.LOW_DISK)
+    return True

@@ -71,6 +71,7 @@ def test_the_shipped_config_file_documents_the_true_defaults(tmp_path):
     assert explicit.campaign == default.campaign
     assert explicit.storage == default.storage
     assert explicit.identify == default.identify and explicit.limits == default.limits
+    assert explicit.service == default.service
     assert explicit.department == default.department
     assert explicit.media == default.media and explicit.queue == default.queue
     assert explicit.reports == default.reports

@@ -31,6 +31,8 @@ SIZE_CHUNK = 200
 # a batch is cut when its messages add up to this many bytes, so memory stays
 # bounded whatever batch_size says; a bigger message is fetched on its own
 MAX_BATCH_BYTES = 16 * 1024 * 1024
+# fetches of one message whose body is not the RFC822.SIZE announced (the first included)
+SIZE_TRIES = 3
 
 
 class FolderMissingError(MailboxError):
@@ -52,11 +54,16 @@ class FolderState:
 
 @dataclass(frozen=True)
 class FetchedMessage:
-    """One message as fetched: its UID, raw bytes and INTERNALDATE (aware, UTC)."""
+    """One message as fetched: its UID, raw bytes and INTERNALDATE (aware, UTC).
+
+    `declared_size` is the RFC822.SIZE the server announced when every fetch gave
+    another number of bytes (None when they agree): ingestion flags it `truncated`.
+    """
 
     uid: int
     raw: bytes
     internaldate: dt.datetime | None
+    declared_size: int | None = None
     sha256: str = field(init=False, repr=False, compare=False)  # of raw: hashed once, here
 
     def __post_init__(self) -> None:
@@ -280,13 +287,52 @@ def fetch_messages(
         answer = client.fetch(chunk, [b"RFC822.SIZE"])
         sizes = {uid: int(d[b"RFC822.SIZE"]) for uid, d in answer.items() if b"RFC822.SIZE" in d}
         for batch in plan_batches(sizes, batch_size, max_batch_bytes):
-            answer = client.fetch(batch, [b"BODY.PEEK[]", b"INTERNALDATE"])
+            answer = client.fetch(batch, BODY_ITEMS)
             for uid in batch:
                 data = answer.pop(uid, None)
                 if data is None or b"BODY[]" not in data:
                     log.info("UID %s vanished from the folder before it could be fetched", uid)
                     continue
-                yield FetchedMessage(uid, bytes(data[b"BODY[]"]), _utc(data.get(b"INTERNALDATE")))
+                raw = bytes(data[b"BODY[]"])
+                declared = None
+                if len(raw) != sizes[uid]:
+                    raw, declared = _fetch_again(client, uid, raw, sizes[uid])
+                yield FetchedMessage(uid, raw, _utc(data.get(b"INTERNALDATE")), declared)
+
+
+BODY_ITEMS = [b"BODY.PEEK[]", b"INTERNALDATE"]
+
+
+def _fetch_again(
+    client: imapclient.IMAPClient, uid: int, raw: bytes, size: int
+) -> tuple[bytes, int | None]:
+    """Returns the body of a message that came with another size than announced, and the
+    size to flag it with (None once a fetch agrees with RFC822.SIZE).
+
+    A literal shorter than RFC822.SIZE is a message cut short on the way (a proxy,
+    a server fault), not the message: it is fetched again, up to SIZE_TRIES in all.
+    If the server keeps sending another size, the longest body is kept and flagged.
+    """
+    bodies = [raw]
+    for _ in range(SIZE_TRIES - 1):
+        log.warning(
+            "UID %s came with %d bytes, but the server announced %d (RFC822.SIZE): fetching it "
+            "again", uid, len(bodies[-1]), size,
+        )  # fmt: skip
+        data = client.fetch([uid], BODY_ITEMS).get(uid) or {}
+        if b"BODY[]" not in data:
+            break
+        bodies.append(bytes(data[b"BODY[]"]))
+        if len(bodies[-1]) == size:
+            return bodies[-1], None
+    longest = max(bodies, key=len)
+    log.warning(
+        "UID %s: %d fetches gave %s bytes, not the %d announced (RFC822.SIZE); it is filed "
+        "with the %d bytes received and flagged%s",
+        uid, len(bodies), "/".join(str(len(b)) for b in bodies), size, len(longest),
+        " truncated" if len(longest) < size else "",
+    )  # fmt: skip
+    return longest, size
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

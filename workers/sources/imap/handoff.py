@@ -74,6 +74,18 @@ def settle(ctx: AppContext, sha: str, source: SourceRef, outcome: IngestOutcome)
     return statuses
 
 
+def wait(ctx: AppContext, sha: str, exc: BaseException) -> None:
+    """Hand the UIDs this job claimed back to the queue after a machine failure, uncounted.
+
+    The sweep sends the job again after resubmit_after_minutes, as long as the outage lasts.
+    """
+    reason = state.reason_of(exc)
+    with ctx.db.session() as session:
+        for row in state.queued_rows(session, sha):
+            if row.status == state.INGESTING:
+                state.wait_queued(row, error=str(exc), reason=reason)
+
+
 def claim(ctx: AppContext, sha: str, *, dead_before: datetime) -> str:
     """Claim the UIDs queued with these bytes for this job; return what the job should do.
 

@@ -13,6 +13,14 @@ When this process has a broker (`ctx.jobs.distributed`), a fetched message
 is not filed here: its raw copy is stored, its UID recorded as `queued` and an
 ingest job submitted; a worker files it and settles the UID, and the after-action
 follows on a later poll (workers/sources/imap/handoff.py).
+
+A failure of the machine (the archive's disk full, the index locked or down) is
+not the message's: its UID is recorded `waiting`, no attempt is counted, and the
+poll of the account stops there (the next message would meet the same disk); the
+next poll fetches it again, however long the outage lasts. Only the same failure
+from the same bytes counts towards quarantine, and a quarantined message always
+has its raw copy (if that cannot be written, the UID waits instead). Below
+`[limits] min_free_bytes` of free disk nothing is fetched at all.
 """
 
 from __future__ import annotations
@@ -29,16 +37,17 @@ from typing import TYPE_CHECKING
 
 import imapclient
 
-from pipeline.errors import MailboxError, MailroomError
-from storage import leases
+from pipeline.errors import MailboxError, is_transient
+from storage import health, leases
 from storage import mailbox_state as state
 from storage.locks import process_gone
 from storage.mailbox_state import FolderKey
-from workers.config.mailboxes import MailboxConfig, resolve_password
+from workers.config.mailboxes import MailboxConfig
 from workers.ingest_result import IngestOutcome, SourceRef
 from workers.sources.imap import client as imap_client
 from workers.sources.imap import handoff
 from workers.sources.imap.progress import Progress, default_progress
+from workers.sources.space import low_disk
 
 if TYPE_CHECKING:
     from workers.app import AppContext
@@ -59,6 +68,7 @@ class FolderSummary:
     statuses: dict[str, int] = field(default_factory=dict)
     rescanned: bool = False
     error: str | None = None
+    waiting: bool = False  # stopped by a machine failure: what is left is fetched next time
 
 
 @dataclass
@@ -67,7 +77,8 @@ class PollSummary:
 
     account: str
     folders: list[FolderSummary] = field(default_factory=list)
-    skipped: str | None = None  # why the account was not polled (another poller)
+    skipped: str | None = None  # why the account was not polled (another poller, low disk)
+    low_disk: bool = False  # skipped because a disk is below [limits] min_free_bytes
     seconds: float = 0.0
     run_id: int | None = None
 
@@ -119,6 +130,8 @@ def poll_account(
     """
     started = time.monotonic()
     summary = PollSummary(cfg.name)
+    if _skip_for_low_disk(ctx, cfg, summary):
+        return summary
     holder, name = new_holder(), lease_name(cfg)
     if not _take_lease(ctx, name, holder):
         current = leases.lease_holder(ctx.db, name)
@@ -128,23 +141,58 @@ def poll_account(
         log.info("mailbox %s: %s", cfg.name, summary.skipped)
         return summary
     run = _AccountPoll(ctx, cfg, holder, progress or default_progress(), stop)
+    problem = None
     try:
         client = imap_client.connect(cfg, password)
         try:
             for folder in cfg.folders:
-                if run.stopping():
+                if run.stopping() or run.paused:
                     break
                 summary.folders.append(run.poll_folder(client, folder))
                 if summary.folders[-1].error and run.connection_lost:
                     break
         finally:
             imap_client.close(client)
+    except MailboxError as exc:
+        problem = str(exc)
+        raise
     finally:
         run.progress.close()
         summary.run_id = run.finish()
         leases.release_lease(ctx.db, name, holder)
         summary.seconds = time.monotonic() - started
+        _record(ctx, cfg, summary, problem, run)
     return summary
+
+
+def _skip_for_low_disk(ctx: AppContext, cfg: MailboxConfig, summary: PollSummary) -> bool:
+    """Returns True (and says so, once) when a disk is too full to fetch mail onto."""
+    problem = low_disk(ctx)
+    if problem is None:
+        return False
+    summary.skipped, summary.low_disk = problem, True
+    with ctx.db.session() as session:
+        before = session.get(health.SourceStatus, lease_name(cfg))
+        told = before is not None and before.reason == health.LOW_DISK
+    (log.debug if told else log.warning)("mailbox %s: %s", cfg.name, problem)
+    health.record_poll(ctx.db, lease_name(cfg), fetched=0, problem=problem, reason=health.LOW_DISK)
+    return True
+
+
+def _record(
+    ctx: AppContext, cfg: MailboxConfig, summary: PollSummary, problem: str | None, run
+) -> None:
+    """Records the poll's outcome for `mailroom status` and the daily report."""
+    reason = health.MAILBOX if problem else None
+    if isinstance(run.paused, _LowDisk):
+        problem, reason = str(run.paused), health.LOW_DISK
+    elif run.paused is not None:
+        problem, reason = _line(run.paused), state.reason_of(run.paused)
+    elif summary.errors and problem is None:
+        problem, reason = summary.errors[0], health.MAILBOX
+    health.record_poll(
+        ctx.db, lease_name(cfg), fetched=summary.fetched, problem=problem, reason=reason
+    )
 
 
 def _take_lease(ctx: AppContext, name: str, holder: str) -> bool:
@@ -171,8 +219,10 @@ class _AccountPoll:
         self.ctx, self.cfg, self.holder, self.progress, self.stop = ctx, cfg, holder, progress, stop
         self.ingestor = None  # an Ingestor, made when the first new message arrives
         self.hand_off = ctx.jobs.distributed  # with a broker, workers file what is fetched
-        self.queued: list[tuple[int, str, datetime | None]] = []  # stored, not yet recorded
+        # stored, not yet recorded: (UID, raw hash, INTERNALDATE, size announced if it differed)
+        self.queued: list[tuple[int, str, datetime | None, int | None]] = []
         self.connection_lost = False
+        self.paused: BaseException | None = None  # the machine failure that stopped this poll
         self.renewed = time.monotonic()
 
     def stopping(self) -> bool:
@@ -199,6 +249,9 @@ class _AccountPoll:
         result = FolderSummary(folder)
         try:
             self._poll_folder(client, folder, result)
+        except _Paused as paused:  # logged where it happened, with the UID
+            self.paused = paused.cause
+            result.error, result.waiting = f"waiting: {_line(paused.cause)}", True
         except imap_client.ConnectionLostError as exc:
             self.connection_lost = True
             result.error = str(exc)
@@ -207,6 +260,11 @@ class _AccountPoll:
             result.error = str(exc)
             log.error("mailbox %s, folder %s: %s", self.cfg.name, folder, exc)
         except Exception as exc:  # isolated: the next folder still gets polled
+            if is_transient(exc):  # the index went away: one line, and the poll stops
+                self.paused = exc
+                result.error, result.waiting = f"waiting: {_line(exc)}", True
+                log.warning("mailbox %s, folder %s: waiting: %s", self.cfg.name, folder, _line(exc))
+                return result
             result.error = f"{type(exc).__name__}: {exc}"
             log.exception("mailbox %s, folder %s failed", self.cfg.name, folder)
         return result
@@ -257,16 +315,25 @@ class _AccountPoll:
                     self._submit_queued(key)
                     self._apply_pending_after_action(client, key)
                     since_action = 0
+                    self._check_space()
         finally:
             self._submit_queued(key)  # what was stored before a failure is recorded too
             messages.close()
 
     @staticmethod
-    def _source(key: FolderKey, uid: int, received: datetime | None) -> SourceRef:
+    def _source(key: FolderKey, message: imap_client.FetchedMessage) -> SourceRef:
         return SourceRef(
             kind="imap", location=key.location, uidvalidity=key.uidvalidity,
-            uid=uid, received_at=received,
+            uid=message.uid, received_at=message.internaldate,
+            declared_size=message.declared_size,
         )  # fmt: skip
+
+    def _check_space(self) -> None:
+        """Stops fetching (the rest waits for the next poll) when a disk runs low mid-poll."""
+        problem = low_disk(self.ctx)
+        if problem is not None:
+            log.warning("mailbox %s: %s", self.cfg.name, problem)
+            raise _Paused(_LowDisk(problem))
 
     def _store(self, key: FolderKey, message: imap_client.FetchedMessage) -> str:
         """Ingest one fetched message and record its UID; return the record's status."""
@@ -276,53 +343,76 @@ class _AccountPoll:
             from workers.ingest import Ingestor  # the parser and classifier: only for new mail
 
             self.ingestor = Ingestor(self.ctx, f"imap:{self.cfg.name}")
-        sha = message.sha256
-        source = self._source(key, message.uid, message.internaldate)
+        source = self._source(key, message)
         try:
-            outcome: IngestOutcome | None = self.ingestor.ingest(message.raw, source, sha256=sha)
+            outcome: IngestOutcome | None = self.ingestor.ingest(
+                message.raw, source, sha256=message.sha256
+            )
             problem = outcome.error if outcome.message_pk is None else None
-        except Exception as exc:  # the ingestor should not raise; if it does, retry later
+        except Exception as exc:  # the ingestor raises only for the machine; anything else: retry
+            if is_transient(exc):
+                self._wait(key, message, exc)
             log.exception("cannot ingest UID %s of %s/%s", message.uid, self.cfg.name, key.folder)
             outcome, problem = None, f"{type(exc).__name__}: {exc}"
         after_done = self.cfg.after.kind == "none"
+        if outcome is None or outcome.message_pk is None:
+            return self._failed(key, message, problem or "not recorded in the index", after_done)
         with self.ctx.db.session() as session:
-            if outcome is not None and outcome.message_pk is not None:
-                row = state.record_outcome(
-                    session, key, message.uid, status=outcome.status,
-                    message_pk=outcome.message_pk, raw_sha256=sha, error=outcome.error,
-                    after_done=after_done,
-                )  # fmt: skip
-            else:
+            return state.record_outcome(
+                session, key, message.uid, status=outcome.status,
+                message_pk=outcome.message_pk, raw_sha256=message.sha256, error=outcome.error,
+                after_done=after_done,
+            ).status  # fmt: skip
+
+    def _failed(
+        self, key: FolderKey, message: imap_client.FetchedMessage, problem: str, after_done: bool
+    ) -> str:
+        """Count a failure of the message itself, its raw copy stored first (quarantine keeps it)."""
+        try:
+            self.ctx.archive.put_raw(message.raw, message.sha256)
+            with self.ctx.db.session() as session:
                 row = state.record_failure(
-                    session, key, message.uid, raw_sha256=sha,
-                    error=problem or "not recorded in the index", max_attempts=self.cfg.max_attempts,
+                    session, key, message.uid, raw_sha256=message.sha256, error=problem,
+                    max_attempts=self.cfg.max_attempts,
                 )  # fmt: skip
                 row.after_done = after_done
-            status = row.status
+                status, attempts = row.status, row.attempts
+        except Exception as exc:
+            if is_transient(exc):  # no raw copy, no quarantine: the UID waits instead
+                self._wait(key, message, exc)
+            raise
         if status == state.QUARANTINED:
-            self._keep_raw(message.raw, sha)
             log.error(
-                "quarantined UID %s of %s/%s after %d failed attempts: %s",
-                message.uid, self.cfg.name, key.folder, row.attempts, row.error,
+                "quarantined UID %s of %s/%s after the same failure %d times (raw copy kept): %s",
+                message.uid, self.cfg.name, key.folder, attempts, problem,
             )  # fmt: skip
         return status
 
+    def _wait(self, key: FolderKey, message: imap_client.FetchedMessage, exc: BaseException):
+        """Record that the machine could not take this UID (no attempt counted) and stop."""
+        log.warning(
+            "mailbox %s, folder %s: UID %s waits, fetched again on the next poll: %s",
+            self.cfg.name, key.folder, message.uid, _line(exc),
+        )  # fmt: skip
+        try:
+            with self.ctx.db.session() as session:
+                state.record_waiting(
+                    session, key, message.uid, raw_sha256=message.sha256, error=_line(exc),
+                    reason=state.reason_of(exc),
+                )  # fmt: skip
+        except Exception as again:  # the index is what failed: unrecorded, so fetched again
+            log.warning("cannot record that UID %s waits: %s", message.uid, _line(again))
+        raise _Paused(exc)
+
     def _queue(self, key: FolderKey, message: imap_client.FetchedMessage) -> str:
         """Store the raw message; its UID is recorded and its job submitted with the batch."""
-        where = f"UID {message.uid} of {self.cfg.name}/{key.folder}"
         try:
             sha, _ = self.ctx.archive.put_raw(message.raw, message.sha256)
-        except Exception as exc:  # the store is unreachable: fetch it again next time
-            log.exception("cannot store the raw copy of %s", where)
-            with self.ctx.db.session() as session:
-                row = state.record_failure(
-                    session, key, message.uid, raw_sha256=None,
-                    error=f"cannot store the raw copy: {type(exc).__name__}: {exc}",
-                    max_attempts=self.cfg.max_attempts,
-                )  # fmt: skip
-                row.after_done = self.cfg.after.kind == "none"
-                return row.status
-        self.queued.append((message.uid, sha, message.internaldate))
+        except Exception as exc:
+            if is_transient(exc):
+                self._wait(key, message, exc)
+            raise
+        self.queued.append((message.uid, sha, message.internaldate, message.declared_size))
         return state.QUEUED
 
     def _submit_queued(self, key: FolderKey) -> None:
@@ -335,20 +425,20 @@ class _AccountPoll:
         if not fetched:
             return
         acted = self.cfg.after.kind == "none"
-        for uid, sha, received in handoff.record(self.ctx, key, fetched, acted=acted):
+        declared = {uid: size for uid, _, _, size in fetched}
+        recorded = handoff.record(self.ctx, key, [f[:3] for f in fetched], acted=acted)
+        for uid, sha, received in recorded:
+            source = SourceRef(
+                kind="imap", location=key.location, uidvalidity=key.uidvalidity, uid=uid,
+                received_at=received, declared_size=declared.get(uid),
+            )  # fmt: skip
             try:
-                self.ctx.jobs.submit_ingest(sha, self._source(key, uid, received))
+                self.ctx.jobs.submit_ingest(sha, source)
             except Exception:  # the UID stays queued in the index; the sweep sends it again
                 log.exception(
                     "cannot submit the ingest job of UID %s of %s; it is sent again later",
                     uid, key.location,
                 )  # fmt: skip
-
-    def _keep_raw(self, raw: bytes, sha: str) -> None:
-        try:
-            self.ctx.archive.put_raw(raw, sha)
-        except Exception:
-            log.exception("cannot keep the raw copy of a quarantined message")
 
     def _apply_pending_after_action(self, client, key: FolderKey) -> None:
         """Apply the after-action to every UID committed but not yet acted on."""
@@ -364,83 +454,18 @@ class _AccountPoll:
             state.mark_after_done(session, key, pending)
 
 
-# -- scheduling ------------------------------------------------------------------
+class _LowDisk(Exception):
+    """A disk fell below [limits] min_free_bytes during a poll."""
 
 
-class Backoff:
-    """After failures, skip ticks: wait 1, 2, 4 ... intervals (at most an hour) before retrying."""
+class _Paused(Exception):
+    """The machine cannot take mail now: this account's poll stops; what is left waits."""
 
-    def __init__(self, interval: float, ceiling: float = 3600.0, clock=time.monotonic):
-        self.interval, self.ceiling, self.clock = interval, ceiling, clock
-        self.failures, self.not_before = 0, 0.0
-
-    def ready(self) -> bool:
-        return self.clock() >= self.not_before
-
-    def failed(self) -> float:
-        """Count a failure and return how many seconds the next attempt waits."""
-        self.failures += 1
-        wait = min(self.interval * 2 ** (self.failures - 1), max(self.ceiling, self.interval))
-        self.not_before = self.clock() + wait - self.interval  # the tick itself waits interval
-        return wait
-
-    def succeeded(self) -> None:
-        self.failures, self.not_before = 0, 0.0
+    def __init__(self, cause: BaseException):
+        super().__init__(str(cause))
+        self.cause = cause
 
 
-def poll_job(ctx: AppContext, cfg: MailboxConfig, stop: threading.Event, backoff: Backoff) -> None:
-    """One scheduled tick for one account: poll, log one line, never raise."""
-    if stop.is_set() or not backoff.ready():
-        return
-    try:
-        summary = poll_account(ctx, cfg, resolve_password(cfg), stop=stop)
-    except Exception as exc:  # a failed tick must not kill the scheduler
-        wait = backoff.failed()
-        if isinstance(exc, MailroomError):  # one clear line says what to check
-            log.error("mailbox %s: %s (next try in %.0f s)", cfg.name, exc, wait)
-        else:
-            log.exception("mailbox %s: poll failed (next try in %.0f s)", cfg.name, wait)
-        return
-    if summary.errors:
-        backoff.failed()
-    else:
-        backoff.succeeded()
-    if summary.fetched or summary.errors:
-        log.info("%s", summary.text())
-
-
-def register_poll_jobs(scheduler, ctx: AppContext, stop: threading.Event) -> list:
-    """Add one interval job per [[mailbox]] to an APScheduler 3 scheduler.
-
-    Accounts with idle = true also get an IDLE watcher thread that runs their
-    job at once when the server announces new mail; returns those watchers.
-    """
-    from workers.sources.imap.idle import IdleWatcher
-
-    watchers = []
-    for cfg in ctx.config.mailboxes:
-        resolve_password(cfg)  # a missing password is a start-up error, not a tick error
-        job = scheduler.add_job(
-            poll_job, "interval", seconds=cfg.poll_interval_seconds,
-            args=[ctx, cfg, stop, Backoff(cfg.poll_interval_seconds)],
-            id=f"imap:{cfg.name}", name=f"poll mailbox {cfg.name}",
-            next_run_time=datetime.now().astimezone(),
-            max_instances=1, coalesce=True,
-        )  # fmt: skip
-        log.info(
-            "mailbox %s: polling %s (%s) every %ss, after = %s%s",
-            cfg.name, cfg.describe(), ", ".join(cfg.folders), cfg.poll_interval_seconds,
-            cfg.after, ", IDLE on" if cfg.idle else "",
-        )  # fmt: skip
-        if cfg.idle:
-            watcher = IdleWatcher(cfg, _run_now(scheduler, job.id), stop)
-            watcher.start()
-            watchers.append(watcher)
-    return watchers
-
-
-def _run_now(scheduler, job_id: str):
-    def wake() -> None:
-        scheduler.modify_job(job_id, next_run_time=datetime.now().astimezone())
-
-    return wake
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -26,7 +26,8 @@ from tests.workers.sources.imap.test_client import make_raw
 from workers.app import open_context
 from workers.config import load_config
 from workers.ingest import Ingestor
-from workers.sources.imap.poller import Backoff, poll_account, poll_job, register_poll_jobs
+from workers.sources.imap.poller import poll_account
+from workers.sources.imap.schedule import Backoff, poll_job, register_poll_jobs
 from workers.sources.imap.progress import LogProgress
 
 
