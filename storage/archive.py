@@ -20,12 +20,14 @@ import errno
 import hashlib
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from pipeline.errors import ArchiveUnavailable, StorageError
+from pipeline.tempnames import temp_prefix
 from storage import layout
 from storage.blobstore import BlobStore, LocalBlobStore, atomic_write, is_store_key, temp_beside
 
@@ -180,7 +182,7 @@ class Archive:
                     return candidate
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.parent / f".tmp-link-{os.getpid()}-{n}"
+            tmp = target.parent / f"{temp_prefix('link-')}{uuid.uuid4().hex[:12]}"
             tmp.unlink(missing_ok=True)
             try:
                 os.link(source, tmp)

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from pipeline.errors import StorageError
+from pipeline.tempnames import temp_prefix
+from storage.crashpoints import MID_WRITE, crash_point
 
 # Key prefixes that live in the blob store; everything else in the archive is local.
 STORE_PREFIXES = (".objects/", "raw/", ".derived/")
@@ -57,14 +59,15 @@ class BlobStore(Protocol):
 def temp_beside(target: Path) -> tuple[int, str]:
     """Opens a temp file in target's folder, made if missing; returns (fd, path).
 
-    The folder is made only when the first try fails: a mkdir of an existing folder
-    per stored file cost more than a millisecond a message.
+    Its name says it is this process's (pipeline/tempnames.py), so one a crash left
+    is swept. The folder is made only when the first try fails: a mkdir of an
+    existing folder per stored file cost more than a millisecond a message.
     """
     try:
-        return tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        return tempfile.mkstemp(dir=target.parent, prefix=temp_prefix())
     except FileNotFoundError:
         target.parent.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        return tempfile.mkstemp(dir=target.parent, prefix=temp_prefix())
 
 
 def atomic_write(target: Path, write) -> None:
@@ -75,6 +78,7 @@ def atomic_write(target: Path, write) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        crash_point(MID_WRITE)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -48,7 +48,17 @@ def process_gone(host: str, pid: str) -> bool | None:
         return True
     except PermissionError:  # alive, another user's
         return False
-    return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    """True for a process that has exited but was not reaped (containers whose init never
+    reaps orphans keep them), which os.kill(pid, 0) still finds."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 class SingletonLock:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MEDIA_RESUBMIT_SECONDS = 60  # how often the media pool picks up rows queued by other processes
+CLEANUP_SECONDS = 3600  # how often crash leftovers are swept (and once at start)
 
 Closer = Callable[[], None]
 # (scheduler, ctx, stop) -> a closer to run after the scheduler has stopped, or None
@@ -107,7 +108,23 @@ def _sweep(ctx: AppContext) -> None:
         log.exception("cannot re-send waiting jobs; trying again on the next tick")
 
 
+def add_cleanup(scheduler: BackgroundScheduler, ctx: AppContext, stop: threading.Event) -> None:
+    """Sweeps the temporary files crashed processes left in the archive: at start, then hourly."""
+    from workers.upkeep.sweep import sweep_job
+
+    scheduler.add_job(
+        sweep_job,
+        "interval",
+        args=[ctx],
+        id="cleanup",
+        seconds=CLEANUP_SECONDS,
+        next_run_time=datetime.now(ctx.campaign.tz),
+        name="remove temporary files left by crashed processes",
+    )
+
+
 JOBS: dict[str, Registrar] = {
+    "cleanup": add_cleanup,
     "inbox": add_inbox,
     "mailboxes": add_mailboxes,
     "media": add_media_pool,

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from workers.app import AppContext
 
 log = logging.getLogger(__name__)
-RUN_JOBS = ("inbox", "mailboxes", "media", "reports")
+RUN_JOBS = ("cleanup", "inbox", "mailboxes", "media", "reports")
 
 
 def run_service(ctx: AppContext) -> None:

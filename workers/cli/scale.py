@@ -1,4 +1,4 @@
-"""`mailroom worker`, `mailroom scheduler`, `mailroom queue` and `mailroom archive rebuild-view`.
+"""`mailroom worker`, `mailroom scheduler`, `mailroom queue` and `mailroom archive …`.
 
 For a deployment on several machines (README: "Running on several machines"):
 one `mailroom scheduler` decides when to poll and report, any number of
@@ -190,7 +190,7 @@ def run_scheduler(ctx, settings: QueueSettings, lock, stop: threading.Event) -> 
     """Runs the scheduled jobs (no web UI; media in workers when a broker is set)."""
     from workers.scheduler import build_scheduler, close_all
 
-    names = ["inbox", "mailboxes", "reports"]
+    names = ["cleanup", "inbox", "mailboxes", "reports"]
     names.append("sweep" if settings.distributed else "media")
     closers: list = []
     sched = build_scheduler(ctx, stop, names, closers)
@@ -279,7 +279,7 @@ def queue_resubmit(state: State) -> None:
     click.echo(f"{resubmit_stale(ctx, now=later)} jobs sent (media and queued IMAP mail)")
 
 
-# -- mailroom archive rebuild-view -----------------------------------------------------
+# -- mailroom archive check | rebuild-view ----------------------------------------------
 
 
 @click.group(name="archive")
@@ -288,6 +288,44 @@ def archive_group() -> None:
 
     Example: mailroom archive rebuild-view
     """
+
+
+@archive_group.command(name="check")
+@click.option(
+    "--repair",
+    "fix",
+    is_flag=True,
+    help="Fix what can be fixed from the raw copies (links, objects, derivatives, archives).",
+)
+@click.option("--quick", is_flag=True, help="Do not read every object to check its hash.")
+@click.pass_obj
+def check(state: State, fix: bool, quick: bool) -> None:
+    """Verify the archive against the index: every object's hash, no orphan, no missing file.
+
+    Lists each problem (an object that does not match its hash, an item without its
+    file, a file in the readable tree no item points at, an archive never opened, a
+    temporary file a crash left) and exits 1 while any is left. --repair links views
+    again, writes objects again from the raw messages, makes derivatives again,
+    opens archives and sweeps leftovers; what it cannot fix stays listed.
+
+    Example: mailroom archive check --repair
+    """
+    from workers.media.pool import serve_media
+    from workers.upkeep.check import check_archive
+    from workers.upkeep.repair import repair
+
+    ctx = state.app()
+    report = check_archive(ctx, hashes=not quick)
+    if fix and repair(ctx, report):
+        with serve_media(ctx, finish=True):
+            pass  # runs the jobs queued again (derivatives, archives to open)
+    for finding in report.findings:
+        click.echo(finding.line())
+    click.echo(report.summary())
+    left = report.open_problems()
+    if left:
+        hint = "" if fix else "; `mailroom archive check --repair` fixes what it can"
+        raise MailroomError(f"{len(left)} problems in the archive{hint}")
 
 
 @archive_group.command(name="rebuild-view")

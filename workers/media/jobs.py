@@ -175,17 +175,7 @@ def _is_dead(job: MediaJob, host: str) -> bool:
     if gone is None:  # another host: only the time since it started can tell
         started = job.started_at or job.created_at
         return started < datetime.now(UTC) - STALE_AFTER
-    return gone or _is_zombie(int(pid))
-
-
-def _is_zombie(pid: int) -> bool:
-    """True for a process that has exited but was not reaped (containers whose init never
-    reaps orphans keep them), which os.kill(pid, 0) still finds."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return False
+    return gone
 
 
 # -- running one job (in a pool's worker process, or a Celery task) ---------------------

@@ -306,5 +306,7 @@ def serve_media(ctx: AppContext, *, finish: bool) -> Iterator[LocalPool]:
         pool.submit_pending()
         yield pool
     finally:
-        jobs.pool = previous
-        pool.close(finish=finish)
+        try:  # still attached while it finishes: an archive opened now submits its members' jobs
+            pool.close(finish=finish)
+        finally:
+            jobs.pool = previous

@@ -23,6 +23,7 @@ from pipeline.classify import classify_kind
 from pipeline.errors import ArchiveError
 from pipeline.media.archives import ENCRYPTED, OK, Member, archive_kind, list_and_extract
 from pipeline.sniff import sniff
+from pipeline.tempnames import temp_prefix
 from storage import filing
 from storage.models import DecisionRecord, Item, Message, first_copy
 
@@ -48,7 +49,7 @@ def expand_archive(ctx: AppContext, session: Session, item: Item, created: list[
     limits = ctx.config.limits
     temp_root = ctx.archive.abspath(TEMP_FOLDER)
     temp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="unpack-", dir=temp_root) as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("unpack-"), dir=temp_root) as tmp:
         try:
             members = list_and_extract(
                 blob,

@@ -131,7 +131,7 @@ def test_mailroom_run_schedules_each_of_its_jobs_by_name(app):
     scheduler = build_scheduler(app, stop, RUN_JOBS, closers)
     try:
         jobs = {job.id for job in scheduler.get_jobs()}
-        assert jobs == {"inbox", "media-resubmit", "report-daily", "report-tick"}
+        assert jobs == {"cleanup", "inbox", "media-resubmit", "report-daily", "report-tick"}
     finally:
         stop.set()
         close_all(closers)

@@ -27,8 +27,8 @@ from workers.app import open_context
 from workers.config import load_config
 from workers.ingest import Ingestor
 from workers.sources.imap.poller import poll_account
-from workers.sources.imap.schedule import Backoff, poll_job, register_poll_jobs
 from workers.sources.imap.progress import LogProgress
+from workers.sources.imap.schedule import Backoff, poll_job, register_poll_jobs
 
 
 def write_config(folder: Path, server, **mailbox) -> Path:

@@ -1,0 +1,107 @@
+"""Killed between two steps, nothing is lost: the next run finishes what the last one left.
+
+The process kills itself with SIGKILL at a named point (MAILROOM_CRASH_AT, see
+storage/crashpoints.py): no `finally` runs, exactly as `kill -9` at that line.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from sqlalchemy import select
+
+from storage.media_models import MediaJob
+from storage.models import Item
+from tests.support import media_files as files
+from tests.workers.media.conftest import make_site
+
+
+def zip_message(number: int = 1) -> bytes:
+    """A message carrying a zip of two photos with GBK names, as Windows zips them."""
+    photos = files.zip_with_raw_names(
+        {
+            "开幕式/合影.jpg".encode("gbk"): files.jpeg(),
+            "颁奖.jpg".encode("gbk"): files.jpeg(400, 300),
+        }
+    )
+    return files.message(
+        "大连市职业教育活动周照片", [("活动照片.zip", photos, "application/zip")], number=number
+    )
+
+
+def crashing(point: str) -> dict:
+    return {**os.environ, "MAILROOM_CRASH_AT": point}
+
+
+def members(site) -> set[str]:
+    return {name for name, row in site.items().items() if row["container"] == "活动照片.zip"}
+
+
+def expand_states(site) -> list[str]:
+    with site.context() as ctx, ctx.db.session() as session:
+        return list(session.scalars(select(MediaJob.state).where(MediaJob.kind == "expand")))
+
+
+def test_killed_right_after_filing_the_zip_is_opened_when_the_message_comes_again(tmp_path):
+    site = make_site(tmp_path / "site")
+    mail = site.drop("zip.eml", zip_message())
+    done = site.run("ingest", "--no-wait", str(mail), env=crashing("after-filing"), check=False)
+    assert done.returncode == -signal.SIGKILL
+    assert "活动照片.zip" in site.items() and members(site) == set()
+    assert expand_states(site) == ["pending"]  # recorded with the filing: not lost
+
+    again = site.run("ingest", "--no-wait", str(mail)).stdout
+    assert "1 already ingested" in again  # a duplicate, which does not hide the unfinished job
+    assert members(site) == {"开幕式/合影.jpg", "颁奖.jpg"}
+    assert expand_states(site) == ["done"]
+    photo = site.items()["颁奖.jpg"]
+    assert (site.archive / photo["path"]).is_file()
+
+
+def test_killed_right_after_filing_media_run_opens_the_zip_and_makes_its_thumbnails(tmp_path):
+    site = make_site(tmp_path / "site")
+    mail = site.drop("zip.eml", zip_message())
+    site.run("ingest", "--no-wait", str(mail), env=crashing("after-filing"), check=False)
+    site.run("media", "run")
+    items = site.items()
+    assert members(site) == {"开幕式/合影.jpg", "颁奖.jpg"}
+    assert all(items[name]["thumbnail"] for name in members(site))
+
+
+def test_killed_mid_expansion_leaves_no_half_opened_zip_and_the_next_start_opens_it(tmp_path):
+    site = make_site(tmp_path / "site")
+    mail = site.drop("zip.eml", zip_message())
+    site.run("ingest", "--no-wait", str(mail), env=crashing("mid-expansion"), check=False)
+    assert members(site) == set()  # the members were never committed ...
+    linked = [p for p in site.archive.rglob("*.jpg") if ".objects" not in p.parts]
+    assert linked  # ... though their view files were linked: orphans for `archive check`
+    check = site.run("archive", "check", check=False)
+    assert check.returncode == 1
+    assert check.stdout.count("orphan: ") == 2 and "2 orphan" in check.stdout
+
+    site.run("media", "run")  # the job left running by the dead process runs again
+    assert members(site) == {"开幕式/合影.jpg", "颁奖.jpg"}
+    with site.context() as ctx, ctx.db.session() as session:
+        paths = set(session.scalars(select(Item.path).where(Item.container_id.is_not(None))))
+    assert {str(p.relative_to(site.archive)) for p in linked} <= paths  # the same files, reused
+    final = site.run("archive", "check")
+    assert final.stdout.strip().endswith("no problems")
+
+
+def test_killed_mid_write_the_temporary_file_is_swept_and_the_message_filed_again(tmp_path):
+    site = make_site(tmp_path / "site")
+    mail = site.drop("zip.eml", zip_message())
+    done = site.run("ingest", "--no-wait", str(mail), env=crashing("mid-write"), check=False)
+    assert done.returncode == -signal.SIGKILL
+    [left] = [p for p in site.archive.rglob(".tmp~*")]  # the raw copy, written but not renamed
+    assert left.parent.parent.name == "raw"
+    check = site.run("archive", "check", check=False)
+    assert f"leftover: {left.relative_to(site.archive)}" in check.stdout
+
+    site.run("ingest", str(mail))  # the raw copy is written again, the message filed
+    repaired = site.run("archive", "check", "--repair").stdout
+    assert "leftover: " in repaired and "— removed" in repaired
+    assert not left.exists()
+    assert site.run("archive", "check").stdout.strip().endswith("no problems")
+    assert members(site) == {"开幕式/合影.jpg", "颁奖.jpg"}

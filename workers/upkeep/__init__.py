@@ -1,0 +1,1 @@
+"""Keeping the archive whole: sweeping crash leftovers, checking the archive against the index."""
