@@ -88,7 +88,8 @@ class LimitsConfig:
     max_archive_ratio: int = 100
     max_archive_members: int = 2000
     max_archive_depth: int = 2
-    # below this much free space on the archive's (or a SQLite index's) disk no mail is fetched
+    # below this much free space on the archive's (or a SQLite index's) disk no mail is
+    # fetched (0: fetch until the disk is full)
     min_free_bytes: int = 1024**3
 
 
@@ -207,7 +208,7 @@ def build_config(data: dict[str, Any], path: Path | None, base_dir: Path) -> Con
         ),
         limits=LimitsConfig(
             **{
-                name: r.integer(f"limits.{name}", default, minimum=1)
+                name: r.integer(f"limits.{name}", default, minimum=int(name != "min_free_bytes"))
                 for name, default in LimitsConfig().__dict__.items()
             }
         ),

@@ -39,6 +39,8 @@ def disks(ctx: AppContext) -> list[Disk]:
 def low_disk(ctx: AppContext) -> str | None:
     """Returns one line saying which disk is below min_free_bytes, or None when all have room."""
     floor = ctx.config.limits.min_free_bytes
+    if floor == 0:
+        return None
     for disk in disks(ctx):
         if disk.free is not None and disk.free < floor:
             return (

@@ -1,17 +1,13 @@
 """A machine that fails (index unreachable, archive disk full) is one line saying what to check.
 
 Real failures, no mocks: a PostgreSQL URL at a port nobody listens on, and an
-archive on a 1 MiB tmpfs mounted for the test.
+archive on a 1 MiB tmpfs mounted for the test (`small_disk`, tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import socket
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import MAIL, write_config
@@ -24,18 +20,6 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MiB file system (tmpfs), unmounted afterwards."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_an_index_that_cannot_be_reached_is_one_line_naming_the_setting(tmp_path):

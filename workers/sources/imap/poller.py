@@ -158,11 +158,26 @@ def poll_account(
         raise
     finally:
         run.progress.close()
-        summary.run_id = run.finish()
-        leases.release_lease(ctx.db, name, holder)
+        summary.run_id = _quietly("close the ingestion run", run.finish)
+        _quietly("release the poll lease", lambda: leases.release_lease(ctx.db, name, holder))
         summary.seconds = time.monotonic() - started
         _record(ctx, cfg, summary, problem, run)
     return summary
+
+
+def _quietly(what: str, step):
+    """Runs a closing step of a poll; the index being down then is one line, not a second error.
+
+    A lease left behind is taken over by this process's next poll; a run left open
+    only lacks its counts.
+    """
+    try:
+        return step()
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("cannot %s: %s", what, _line(exc))
+        return None
 
 
 def _skip_for_low_disk(ctx: AppContext, cfg: MailboxConfig, summary: PollSummary) -> bool:
@@ -202,14 +217,21 @@ def _take_lease(ctx: AppContext, name: str, holder: str) -> bool:
     current = leases.lease_holder(ctx.db, name)
     if current is None or not _holder_is_dead(current[0]):
         return False
-    log.warning("taking over the lease %s from %s, which is no longer running", name, current[0])
+    log.warning("taking over the lease %s from %s, which no longer polls", name, current[0])
     return leases.take_over_lease(ctx.db, name, current[0], holder, LEASE_TTL)
 
 
 def _holder_is_dead(holder: str) -> bool:
-    """Return True if holder names a process on this host that no longer runs."""
+    """Return True if holder names a process on this host that no longer runs, or this one.
+
+    This process polls an account one poll at a time (the scheduler runs its job alone),
+    so a lease of this process is one a poll could not release (the index was down).
+    """
     host, _, rest = holder.partition(":")
-    return process_gone(host, rest.partition(":")[0]) is True  # another host: lease expiry
+    pid = rest.partition(":")[0]
+    if host == socket.gethostname() and pid == str(os.getpid()):
+        return True
+    return process_gone(host, pid) is True  # another host: lease expiry
 
 
 class _AccountPoll:
