@@ -7,6 +7,7 @@ command line and the program's stderr (beets `util.command_output` does the same
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
@@ -14,6 +15,8 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -41,19 +44,23 @@ def run_command(cmd: list[str], *, timeout: float, input: bytes | None = None) -
     command line and stderr when the program is missing, times out or fails.
     """
     log.debug("running %s", cmd)
+    held: list[int] = []
     try:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=_own_group_dying_with_parent,
-        )
+        with _interrupt_held(held):
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                preexec_fn=_own_group_dying_with_parent,
+            )
     except FileNotFoundError:
         raise ExternalProgramError(cmd, NOT_INSTALLED) from None
     except OSError as exc:
         raise ExternalProgramError(cmd, f"cannot start ({exc})") from exc
     try:
+        if held:  # interrupted while it started: now that it has a pid, it can be killed
+            raise KeyboardInterrupt
         out, err = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
@@ -66,6 +73,24 @@ def run_command(cmd: list[str], *, timeout: float, input: bytes | None = None) -
     if proc.returncode != 0:
         raise ExternalProgramError(cmd, f"{EXITED} {proc.returncode}", _text(err))
     return out
+
+
+@contextlib.contextmanager
+def _interrupt_held(held: list[int]) -> Iterator[None]:
+    """Holds back a SIGINT (a pool stopping its workers) while a child program starts.
+
+    A KeyboardInterrupt raised inside Popen, after the fork, leaves a child nobody
+    kills: an ffmpeg writing on into a temporary file its caller has just removed.
+    Python runs signal handlers in the main thread only, so only there is it held.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _own_group_dying_with_parent() -> None:

@@ -2,15 +2,29 @@
 
 The scheduler runs in this process only (APScheduler 3 cannot share jobs
 between processes); web servers started elsewhere never start it.
+
+SIGTERM (systemd's stop) lets the job in hand finish: a poll stops after the message
+it is filing, the media pool hands its running jobs back to the queue. Whatever has
+not ended `[service] stop_timeout` seconds later is handed back by force (`stop_within`):
+running jobs go back to pending, the pool's processes are killed, this process's
+temporary files are removed, and it exits — so systemd never has to kill it, and
+nothing is left half-written.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from sqlalchemy import update
+
+from storage.media_models import MediaJob
 from workers.scheduler import Closer, build_scheduler, close_all
 
 if TYPE_CHECKING:
@@ -45,9 +59,57 @@ def run_service(ctx: AppContext) -> None:
     )
     warn_if_broker_unused(ctx)
     stop.wait()
-    scheduler.shutdown(wait=True)
-    close_all(closers)
+    with stop_within(ctx, ctx.config.service.stop_timeout):
+        scheduler.shutdown(wait=True)
+        close_all(closers)
     log.info("mailroom stopped")
+
+
+@contextmanager
+def stop_within(ctx: AppContext, seconds: float) -> Iterator[None]:
+    """Runs a clean stop; if it has not ended after `seconds`, hands back and exits now."""
+    timer = threading.Timer(seconds, _hand_back_and_exit, args=(ctx, seconds))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _hand_back_and_exit(ctx: AppContext, seconds: float) -> None:
+    """Ends a stop that hangs: jobs back to pending, workers killed, temporary files removed."""
+    log.warning(
+        "not stopped within [service] stop_timeout (%g s): handing back the jobs in hand", seconds
+    )
+    pool = getattr(ctx.jobs, "pool", None)
+    workers = pool.worker_pids() if pool is not None else []
+    for pid in workers:  # their ffmpeg dies with them (PR_SET_PDEATHSIG)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    mine = [os.getpid(), *workers]
+    host = socket.gethostname()
+    try:
+        with ctx.db.session() as session:
+            session.execute(
+                update(MediaJob)
+                .where(MediaJob.state == "running")
+                .where(MediaJob.worker.in_([f"{host}:{pid}" for pid in mine]))
+                .values(state="pending", worker=None, attempts=MediaJob.attempts - 1)
+            )
+    except Exception as exc:  # the index is down: the next start finds them left running
+        log.warning("cannot hand the running jobs back now: %s", exc)
+    try:
+        from workers.upkeep.sweep import sweep_leftovers
+
+        sweep_leftovers(ctx, owners={str(pid) for pid in mine})
+    except Exception as exc:  # the next start sweeps them (their process has ended)
+        log.warning("cannot remove this process's temporary files: %s", exc)
+    log.info("mailroom stopped (forced after %g s)", seconds)
+    logging.shutdown()
+    os._exit(0)
 
 
 def warn_if_broker_unused(ctx: AppContext) -> None:

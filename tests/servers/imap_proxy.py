@@ -52,7 +52,9 @@ class ShorteningProxy:
             server = socket.create_connection(("127.0.0.1", self.upstream_port))
             self._sockets += [client, server]
             threading.Thread(target=_pump, args=(client, server), daemon=True).start()
-            threading.Thread(target=self._pump_responses, args=(server, client), daemon=True).start()
+            threading.Thread(
+                target=self._pump_responses, args=(server, client), daemon=True
+            ).start()
 
     def _should_cut(self, line: bytes) -> bool:
         found = _UID.search(line)

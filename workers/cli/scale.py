@@ -189,6 +189,7 @@ def _wait_for_lock(lock, stop: threading.Event) -> bool:
 def run_scheduler(ctx, settings: QueueSettings, lock, stop: threading.Event) -> None:
     """Runs the scheduled jobs (no web UI; media in workers when a broker is set)."""
     from workers.scheduler import build_scheduler, close_all
+    from workers.service import stop_within
 
     names = ["cleanup", "inbox", "mailboxes", "reports"]
     names.append("sweep" if settings.distributed else "media")
@@ -205,8 +206,9 @@ def run_scheduler(ctx, settings: QueueSettings, lock, stop: threading.Event) -> 
     sched.start()
     log.info("mailroom scheduler running: jobs %s", ", ".join(job.id for job in sched.get_jobs()))
     stop.wait()
-    sched.shutdown(wait=True)
-    close_all(closers)
+    with stop_within(ctx, ctx.config.service.stop_timeout):
+        sched.shutdown(wait=True)
+        close_all(closers)
     log.info("mailroom scheduler stopped")
 
 

@@ -191,6 +191,10 @@ class LocalPool:
                     self.submit(JobRef(priority, job_id, kind))
             time.sleep(0.5)
 
+    def worker_pids(self) -> list[int]:
+        """Returns the pids of this pool's worker processes."""
+        return self._pids()
+
     def _pids(self) -> list[int]:
         # ProcessPoolExecutor has no public list of its processes; its _processes map
         # (pid -> process) has been stable since Python 3.2.

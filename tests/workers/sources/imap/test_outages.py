@@ -107,7 +107,9 @@ def test_a_full_disk_keeps_mail_waiting_however_long_and_files_it_all_once_there
     filler.unlink()  # space comes back
     summary = poll(ctx, cfg)
     assert (summary.fetched, summary.errors) == (6, [])
-    assert message_count(ctx) == 6 and counts(ctx) == {"triage": 6}  # no unit registry here: all to triage
+    assert message_count(ctx) == 6 and counts(ctx) == {
+        "triage": 6
+    }  # no unit registry here: all to triage
     assert "quarantined" not in caplog.text
 
 
@@ -157,7 +159,9 @@ def test_below_min_free_bytes_nothing_is_fetched_until_there_is_room_again(
         assert summary.low_disk and summary.fetched == 0 and records(ctx) == []
     said = [r.getMessage() for r in caplog.records if "not fetching mail" in r.getMessage()]
     assert len(said) == 1  # said once, not at every tick
-    assert said[0].startswith(f"mailbox official: not fetching mail: the archive disk at {small_disk}")
+    assert said[0].startswith(
+        f"mailbox official: not fetching mail: the archive disk at {small_disk}"
+    )
     with ctx.db.session() as session:
         assert session.get(SourceStatus, "imap:official").reason == "low_disk"
 
