@@ -67,6 +67,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "workers.cli.web:serve",
         "Serve the web UI only (no polling or scheduled jobs; `mailroom run` does those).",
     ),
+    "status": (
+        "workers.cli.status:status",
+        "One screen of health: polls, mail waiting and why, media jobs, free disk.",
+    ),
     "triage": (
         "workers.cli.triage:triage",
         "Messages whose unit is unclear: list them, assign a unit, undo an assignment.",

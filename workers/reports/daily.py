@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.mailbox_state import QUARANTINED, MailboxRecord
+from storage.mailbox_state import OWN_FAILURE, QUARANTINED, MailboxRecord
 from storage.models import Item, Message
 from workers.reports.tracker import Submission, TrackerRow, required_kinds, tracker_rows
+from workers.reports.waiting import WHY, WaitingLine, local_formatter, waiting_lines
 
 if TYPE_CHECKING:
     from workers.app import AppContext
@@ -34,6 +35,7 @@ ACTIONS = {
     "derivative": "文件已存档，但预览/转码失败：请用本机软件打开原文件检查；打不开则请对方重发。",
     "error": "邮件无法解析，原始邮件已保存：请在邮箱中查看该邮件并手工登记。",
     "quarantined": "邮件多次处理失败已隔离：请在邮箱中查看该邮件，确认后手工处理。",
+    "truncated": "邮件服务器多次只发来部分内容，已按收到的部分归档：请在邮箱中查看原邮件，必要时请对方重发。",
 }
 PROBLEM_LABELS = {
     "corrupt": "文件损坏",
@@ -43,6 +45,7 @@ PROBLEM_LABELS = {
     "derivative": "预览/转码失败",
     "error": "邮件解析失败",
     "quarantined": "邮件被隔离",
+    "truncated": "邮件内容不完整",
 }
 MEDIA_LABELS = {
     "image": "照片/图片",
@@ -123,6 +126,7 @@ class DailyData:
     deadlines: list[tuple[str, date, int]] = field(default_factory=list)  # label, due, days left
     details: list[DetailRow] = field(default_factory=list)
     kind_labels: dict[str, str] = field(default_factory=dict)
+    waiting: list[WaitingLine] = field(default_factory=list)  # what waits now, and why
 
     @property
     def total_messages(self) -> int:
@@ -163,6 +167,7 @@ def gather_daily(ctx: AppContext, day: date, now: datetime) -> DailyData:
         _triage(data, session, end)
         data.links = _links(session, names, end)
         data.tracker = load_tracker(ctx, session, day)
+        data.waiting = waiting_lines(ctx, session, local_formatter(campaign.tz))
     data.deadlines = [
         (k.label, k.due, (k.due - day).days) for k in required_kinds(campaign) if k.due is not None
     ]
@@ -179,6 +184,10 @@ def _count_day(data: DailyData, messages: list[Message], names: dict[str, str], 
             data.duplicate_messages += 1
         if m.status in ("error", "quarantined"):
             data.problems.append(_message_problem(m, unit_name))
+        elif "truncated" in (m.flags or []):
+            data.problems.append(
+                Problem("truncated", m.received_at, unit_name, m.from_addr, m.subject, "", "")
+            )
         if m.is_material and m.status in ("filed", "triage"):
             count, kinds = per_unit.get(unit_name or "待分拣", (0, Counter()))
             kinds.update(i.kind or "" for i in material)
@@ -259,6 +268,7 @@ def _add_quarantined(
         if rec.message_pk in known:
             continue
         data.messages["quarantined"] += 1
+        why = WHY.get(rec.reason, WHY[OWN_FAILURE])
         data.problems.append(
             Problem(
                 "quarantined",
@@ -267,7 +277,7 @@ def _add_quarantined(
                 "",
                 "",
                 "",
-                f"{rec.account}/{rec.folder} UID {rec.uid}: {(rec.error or '')[:200]}",
+                f"邮箱 {rec.account} 的“{rec.folder}”文件夹，编号 {rec.uid}：{why}（原始邮件已保存）",
             )
         )
 

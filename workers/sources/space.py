@@ -44,8 +44,8 @@ def low_disk(ctx: AppContext) -> str | None:
     for disk in disks(ctx):
         if disk.free is not None and disk.free < floor:
             return (
-                f"not fetching mail: the {disk.what} disk at {disk.path} has {_size(disk.free)} "
-                f"free, below [limits] min_free_bytes ({_size(floor)}); fetching starts again by "
+                f"not fetching mail: the {disk.what} disk at {disk.path} has {human_size(disk.free)} "
+                f"free, below [limits] min_free_bytes ({human_size(floor)}); fetching starts again by "
                 "itself once there is room"
             )
     return None
@@ -61,7 +61,8 @@ def _free(path: Path) -> int | None:
     return None
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
+    """Returns a byte count as 1.5 GB, 300.0 MB, 12.0 KB or 80 bytes."""
     for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
