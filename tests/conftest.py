@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from tests.servers.conftest_dovecot import (  # noqa: F401  (real Dovecot fixtur
     dovecot_without_move,
 )
 from tests.servers.postgres import PostgresServer
+from tests.support.disks import tmpfs
 from workers.app import AppContext, open_context
 from workers.config import load_config
 
@@ -78,13 +78,8 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., AppContext]]:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 1 MiB file system (tmpfs), unmounted afterwards: a disk that fills on demand."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    try:
+    with tmpfs(tmp_path / "small-disk", "1m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ Real disks: a tmpfs of a few MiB filled to a chosen number of free bytes.
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from sqlalchemy import select
 from storage.media_models import MediaJob
 from storage.models import Item
 from tests.support import media_files as files
+from tests.support.disks import fill, tmpfs
 from workers.ingest import Ingestor, SourceRef
 from workers.media.pool import serve_media
 from workers.upkeep.check import check_archive
@@ -22,19 +22,8 @@ from workers.upkeep.check import check_archive
 @pytest.fixture
 def disk(tmp_path):
     """A 4 MiB tmpfs mounted where the site's archive goes (tmp_path/site/archive)."""
-    mount = tmp_path / "site" / "archive"
-    mount.mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def leave_free(disk, free: int):
-    """Fills the disk so that about `free` bytes are left; returns the filler's path."""
-    filler = disk / "filler"
-    stat = os.statvfs(disk)
-    filler.write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - free))
-    return filler
+    with tmpfs(tmp_path / "site" / "archive", "4m") as mount:
+        yield mount
 
 
 def jobs(app) -> dict[tuple[str, str], tuple[str, int, str | None]]:
@@ -56,7 +45,7 @@ def test_an_archive_the_disk_cannot_hold_now_waits_and_is_opened_when_there_is_r
         "大连市活动周照片", [("照片.zip", files.plain_zip({"a.bin": member}), "application/zip")]
     )
     # Room for the raw copy, the zip and the member unpacked, not for the member's object.
-    filler = leave_free(disk, len(raw) + 2 * len(member) + 150 * 1024)
+    filler = fill(disk, len(raw) + 2 * len(member) + 150 * 1024)
     outcome = Ingestor(app, "test").ingest(raw, SourceRef("file", "zip.eml"))
     assert outcome.status in ("filed", "triage")  # the message itself is filed
     state, attempts, error = jobs(app)[("照片.zip", "expand")]
@@ -82,7 +71,7 @@ def test_thumbnails_the_disk_cannot_hold_wait_instead_of_failing(make_app, disk)
     app = make_app(folder=disk.parent)
     raw = files.message("大连市活动周照片", [("合影.jpg", files.jpeg(1600, 1200), "image/jpeg")])
     Ingestor(app, "test").ingest(raw, SourceRef("file", "photo.eml"))
-    filler = leave_free(disk, 0)
+    filler = fill(disk, 0)
     with serve_media(app, finish=True):
         pass
     state, attempts, error = jobs(app)[("合影.jpg", "thumbs")]

@@ -19,6 +19,7 @@ from storage import layout
 from storage.health import SourceStatus
 from storage.mailbox_state import MailboxRecord
 from storage.models import IngestError, Message
+from tests.support.disks import fill
 from tests.workers.sources.imap.test_client import make_raw
 from tests.workers.sources.imap.test_poller import message_count, poll, records
 from workers.app import open_context
@@ -55,19 +56,6 @@ def site(tmp_path, dovecot, monkeypatch):
     yield make
     for ctx in opened:
         ctx.close()
-
-
-def fill(disk) -> object:
-    """Writes a file until the disk is full; returns its path."""
-    filler = disk / "filler"
-    with open(filler, "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
-        except OSError:
-            pass
-    return filler
 
 
 def counts(ctx) -> dict[str, int]:
