@@ -53,12 +53,17 @@ log = logging.getLogger(__name__)
 _process_env: JobEnv | None = None
 
 
-def _init_worker_process(config: Config, settings: MediaSettings, log_level: str = "INFO") -> None:
-    """Opens the index and archive (with its blob store: local or S3) once per worker process."""
+def _init_worker_process(
+    config: Config, settings: MediaSettings, log_level: str = "INFO", parent: int | None = None
+) -> None:
+    """Opens the index and archive (with its blob store: local or S3) once per worker process.
+
+    `parent`: the pool's process, which this worker ends with.
+    """
     from workers.app import blob_store, setup_logging
 
     global _process_env
-    _die_with_parent(os.getppid())
+    _die_with_parent(parent or os.getppid())
     setup_logging(log_level)
     archive = Archive(config.storage.archive_dir, store=blob_store(config))
     _process_env = JobEnv(Database(config.storage.database_url), archive, settings)
@@ -79,6 +84,8 @@ def _die_with_parent(parent: int) -> None:
             time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGKILL)  # run_command's children get SIGKILL too
 
+    if os.getppid() != parent:  # it died while this worker was still starting up
+        os.kill(os.getpid(), signal.SIGKILL)
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
@@ -245,7 +252,12 @@ class LocalPool:
             max_workers=size,
             mp_context=get_context("spawn"),
             initializer=_init_worker_process,
-            initargs=(cfg, self.settings, logging.getLevelName(logging.getLogger().level)),
+            initargs=(
+                cfg,
+                self.settings,
+                logging.getLevelName(logging.getLogger().level),
+                os.getpid(),
+            ),
         )
 
     def _lane_loop(self, lane: str) -> None:
