@@ -253,7 +253,7 @@ def run(tmp: Path, server: DovecotServer, mail: list[bytes], args, rng: random.R
     unflagged = sum(1 for f in flags.values() if FLAG.encode() not in f)
     print(
         f"soak: {len(mail)} messages ({len(set(mail))} distinct), {sum(kills.values())} SIGKILLs "
-        f"({', '.join(f'{n} {how}' for how, n in sorted(kills.items()))}); after a clean poll "
+        f"({', '.join(f'{n} {how}' for how, n in sorted(kills.items()))}); after a clean run "
         f"and `archive check`: {lost} lost, {doubled} doubled, {orphans} orphans, "
         f"{len(problems)} archive problems, {s_thumbless - r_thumbless} thumbnails missing, "
         f"{leaked} processes left behind, {unsettled} UIDs not settled, {unflagged} UIDs "
@@ -266,11 +266,23 @@ def run(tmp: Path, server: DovecotServer, mail: list[bytes], args, rng: random.R
 
 
 def finish_with_run(config: Path, server: DovecotServer, timeout: float = 900) -> int:
-    """Runs `mailroom run` cleanly until every UID is filed, flagged and its jobs done, then
-    stops it with SIGTERM (as systemd does); returns its exit code."""
+    """Runs `mailroom run` cleanly until it has polled, and every UID is filed, flagged and its
+    jobs done, then stops it with SIGTERM (as systemd does); returns its exit code."""
+    from datetime import UTC, datetime
+
+    from storage.health import SourceStatus
     from storage.media_models import MediaJob
 
-    service = mailroom(config, "run", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = datetime.now(UTC)
+    service = mailroom(config, "run", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    running = threading.Event()
+
+    def watch() -> None:
+        for line in service.stderr:
+            if b"mailroom running" in line:
+                running.set()
+
+    threading.Thread(target=watch, daemon=True).start()
     ctx = open_context(load_config(config))
     deadline = time.monotonic() + timeout
     try:
@@ -278,6 +290,7 @@ def finish_with_run(config: Path, server: DovecotServer, timeout: float = 900) -
             time.sleep(1.0)
             flags = server.flags("INBOX")
             with ctx.db.session() as session:
+                polled = session.get(SourceStatus, "imap:soak")
                 done = session.scalar(
                     select(func.count(MailboxRecord.id)).where(MailboxRecord.after_done.is_(True))
                 )
@@ -286,7 +299,8 @@ def finish_with_run(config: Path, server: DovecotServer, timeout: float = 900) -
                         MediaJob.state.in_(("pending", "running"))
                     )
                 )
-            if done >= len(flags) and not busy:
+            fresh = polled is not None and polled.last_poll_at >= started
+            if running.is_set() and fresh and done >= len(flags) and not busy:
                 break
     finally:
         ctx.close()

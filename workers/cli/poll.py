@@ -55,6 +55,8 @@ def poll(state: State, once: bool, accounts: tuple[str, ...], no_wait: bool) -> 
                 continue
             click.echo(summary.text())
             problems += [f"{cfg.name}: {e}" for e in summary.errors]
+            if summary.low_disk:  # nothing was fetched: whoever runs it must make room
+                problems.append(f"{cfg.name}: {summary.skipped}")
         if once or stop.wait(min(c.poll_interval_seconds for c in configs)):
             break
         problems.clear()
