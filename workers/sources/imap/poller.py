@@ -142,6 +142,8 @@ def poll_account(
         return summary
     run = _AccountPoll(ctx, cfg, holder, progress or default_progress(), stop)
     problem = None
+    with _POLLING_LOCK:
+        _POLLING.add(holder)
     try:
         client = imap_client.connect(cfg, password)
         try:
@@ -157,6 +159,8 @@ def poll_account(
         problem = str(exc)
         raise
     finally:
+        with _POLLING_LOCK:
+            _POLLING.discard(holder)
         run.progress.close()
         summary.run_id = _quietly("close the ingestion run", run.finish)
         _quietly("release the poll lease", lambda: leases.release_lease(ctx.db, name, holder))
@@ -222,16 +226,20 @@ def _take_lease(ctx: AppContext, name: str, holder: str) -> bool:
 
 
 def _holder_is_dead(holder: str) -> bool:
-    """Return True if holder names a process on this host that no longer runs, or this one.
-
-    This process polls an account one poll at a time (the scheduler runs its job alone),
-    so a lease of this process is one a poll could not release (the index was down).
-    """
+    """Return True if holder names a process on this host that no longer runs, or a poll
+    of this process that has ended without releasing its lease (the index was down then)."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
     if host == socket.gethostname() and pid == str(os.getpid()):
-        return True
+        with _POLLING_LOCK:
+            return holder not in _POLLING
     return process_gone(host, pid) is True  # another host: lease expiry
+
+
+# The lease holders of this process's polls now running: a lease of this process held by
+# none of them was left by a poll that ended (it could not be released) and is taken over.
+_POLLING: set[str] = set()
+_POLLING_LOCK = threading.Lock()
 
 
 class _AccountPoll:
