@@ -105,3 +105,24 @@ def test_killed_mid_write_the_temporary_file_is_swept_and_the_message_filed_agai
     assert not left.exists()
     assert site.run("archive", "check").stdout.strip().endswith("no problems")
     assert members(site) == {"开幕式/合影.jpg", "颁奖.jpg"}
+
+
+def test_poll_killed_after_filing_the_zip_is_opened_by_the_next_poll(tmp_path, dovecot):
+    """The reported case: the next poll fetches the UID again, finds the raw hash known and
+    records a duplicate; the zip must be opened all the same."""
+    site = make_site(
+        tmp_path / "site",
+        "[[mailbox]]\n"
+        f'name = "official"\nhost = "127.0.0.1"\nport = {dovecot.port}\nsecurity = "none"\n'
+        'username = "alice"\npassword_env = "MAILROOM_IMAP_PASSWORD"\n',
+    )
+    dovecot.append("INBOX", zip_message().replace(b"\n", b"\r\n"))
+    env = {**crashing("after-filing"), "MAILROOM_IMAP_PASSWORD": "secret"}
+    killed = site.run("poll", "--once", env=env, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert members(site) == set() and expand_states(site) == ["pending"]
+
+    again = site.run("poll", "--once", env={**os.environ, "MAILROOM_IMAP_PASSWORD": "secret"})
+    assert "1 duplicate" in again.stdout  # the UID was never recorded: fetched again
+    assert members(site) == {"开幕式/合影.jpg", "颁奖.jpg"}
+    assert all(row["thumbnail"] for name, row in site.items().items() if name.endswith(".jpg"))
