@@ -68,9 +68,12 @@ class Ingestor:
         except Exception as exc:  # the next message must go on whatever happened here
             if is_transient(exc):  # the machine's fault (full disk, index down), not the message's:
                 raise  # nothing is recorded against it; the caller tries it again later
-            # Bad input we know (empty, no headers, an unreadable .msg, over the size limit):
-            # one line that says what and where, no traceback.
-            log.warning("cannot ingest %s: %s", source.label(), exc)
+            if isinstance(exc, MailroomError):
+                # Bad input we know (empty, no headers, an unreadable .msg, over the size
+                # limit): one line that says what and where, no traceback.
+                log.warning("cannot ingest %s: %s", source.label(), exc)
+            else:
+                log.exception("cannot ingest a message from %s", source.label())
             outcome = self._record_failure(raw, sha, source, "ingest", exc)
         if outcome.status == "duplicate" and outcome.message_pk is not None:
             self._resume(outcome.message_pk)
