@@ -54,9 +54,11 @@ def run_command(cmd: list[str], *, timeout: float, input: bytes | None = None) -
                 stderr=subprocess.PIPE,
                 preexec_fn=_own_group_dying_with_parent,
             )
-    except FileNotFoundError:
-        raise ExternalProgramError(cmd, NOT_INSTALLED) from None
     except OSError as exc:
+        if held:  # the stop asked for comes first
+            raise KeyboardInterrupt from None
+        if isinstance(exc, FileNotFoundError):
+            raise ExternalProgramError(cmd, NOT_INSTALLED) from None
         raise ExternalProgramError(cmd, f"cannot start ({exc})") from exc
     try:
         if held:  # interrupted while it started: now that it has a pid, it can be killed
