@@ -106,6 +106,7 @@ class MessageVerdict:
     flags: list[str] = field(default_factory=list)
     reason: str = ""
     signals: list[str] = field(default_factory=list)
+    question: str = ""  # an inquiry's question or acknowledgement (reason "inquiry")
 
 
 def message_verdict(

@@ -1,5 +1,5 @@
-"""Every decision about one parsed message, in one place: who sent it, is it material,
-what each part is, which flags it carries.
+"""Every decision about one parsed message, in one place: who sent it, which campaign (if
+any) it belongs to, is it material, what each part is, which flags it carries.
 
 Ingestion files what `decide_message` returns; triage re-decides the unit with
 `decide_unit` after a sender address is learned. Both read the same rules, so a
@@ -8,22 +8,36 @@ message re-decided in triage is judged exactly as it was when it arrived.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
-from pipeline.campaign import Campaign
+from pipeline.campaign import Campaign, Kind
+from pipeline.campaign_match import (
+    CAMPAIGN,
+    OTHER,
+    TRIAGE,
+    CampaignBook,
+    CampaignMatch,
+    decide_campaign,
+)
 from pipeline.classify import ItemPlan, MessageVerdict, message_flags, message_verdict, plan_items
 from pipeline.doctext import document_texts
+from pipeline.evidence import Decision
 from pipeline.identify import Sender, UnitMatch, identify_unit
+from pipeline.inquiry import inquiry_sentence
 from pipeline.message import ParsedMessage
 from pipeline.units import UnitDirectory
+
+# Kinds are a campaign's: mail of no campaign (其他来件) is planned with this one kind.
+NO_CAMPAIGN = Campaign("", "其他来件", date.min, date.min, "Asia/Shanghai",
+                       (Kind("other", "其他", required=False),))  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Rules:
     """What deciding needs besides the message and the unit registry."""
 
-    campaign: Campaign
+    campaign: Campaign  # the first campaign (config's): the only open one unless told more
     department: Sender = Sender()
     threshold: float = 0.75  # below it the unit is left to a person (triage)
     decorative_max_bytes: int = 15_000  # inline images smaller than this are logos
@@ -38,18 +52,35 @@ class MessageDecision:
     verdict: MessageVerdict
     plans: list[ItemPlan]
     flags: list[str]
+    campaign: CampaignMatch
 
     @property
     def unit(self) -> str | None:
-        """The unit the message is filed under: None for triage and for non-material mail."""
-        return self.match.value if self.verdict.is_material else None
+        """The unit the message is filed under: None for triage and for non-material mail.
+
+        An inquiry keeps its unit: the 待回复 list says who asked.
+        """
+        keep = self.verdict.is_material or self.verdict.reason == "inquiry"
+        return self.match.value if keep else None
 
     @property
     def status(self) -> str:
         """filed, triage or not_material."""
         if not self.verdict.is_material:
             return "not_material"
-        return "filed" if self.unit else "triage"
+        if self.unit is None or self.campaign.outcome == TRIAGE:
+            return "triage"
+        return "filed"
+
+    @property
+    def campaign_code(self) -> str | None:
+        """The campaign whose kinds and folders it uses (decided, or the top candidate)."""
+        return self.campaign.planning
+
+    @property
+    def campaign_status(self) -> str:
+        """assigned (counted by that campaign), other (其他来件) or triage."""
+        return {CAMPAIGN: "assigned", OTHER: "other", TRIAGE: "triage"}[self.campaign.outcome]
 
 
 def decide_unit(
@@ -75,23 +106,66 @@ def known_sender(parsed: ParsedMessage, directory: UnitDirectory) -> bool:
 
 
 def decide_message(
-    parsed: ParsedMessage, directory: UnitDirectory, rules: Rules, received: datetime
+    parsed: ParsedMessage,
+    directory: UnitDirectory,
+    rules: Rules,
+    received: datetime,
+    book: CampaignBook | None = None,
 ) -> MessageDecision:
-    """Returns every decision about a message received at `received`."""
+    """Returns every decision about a message received at `received`.
+
+    `book`: the open campaigns with the threads and history the caller found in the
+    index; without it the rules' campaign is the only one, as when nothing else exists.
+    """
     documents = document_texts(parsed.parts)
     match = decide_unit(parsed, directory, rules, documents)
     verdict = message_verdict(parsed, match.from_department, known_sender(parsed, directory))
+    book = book if book is not None else CampaignBook((rules.campaign,))
+    campaign = decide_campaign(
+        parsed,
+        book,
+        received,
+        units=directory,
+        unit=directory.get(match.value),
+        documents=documents,
+        threshold=rules.threshold,
+    )
+    planned = next((c for c in book.campaigns if c.code == campaign.planning), None)
     plans = plan_items(
         parsed,
-        rules.campaign,
+        planned or NO_CAMPAIGN,
         received,
         documents=documents,
         decorative_max_bytes=rules.decorative_max_bytes,
         decorative_max_pixels=rules.decorative_max_pixels,
     )
+    if planned is None:
+        plans = [replace(p, kind=_no_kind()) for p in plans]
+    if verdict.is_material and campaign.outcome != OTHER:
+        verdict, plans = _inquiry(parsed, verdict, plans)
     flags = list(verdict.flags)
     if verdict.is_material:
-        flags += message_flags(plans, rules.campaign, received)
+        flags += message_flags(plans, planned or NO_CAMPAIGN, received)
     if match.forwarded_by:
         flags.append("forwarded")
-    return MessageDecision(match, verdict, plans, flags)
+    return MessageDecision(match, verdict, plans, flags, campaign)
+
+
+def _no_kind() -> Decision:
+    return Decision(None, 0.0, "none", [], {}, "belongs to no campaign (其他来件): no kinds")
+
+
+def _inquiry(
+    parsed: ParsedMessage, verdict: MessageVerdict, plans: list[ItemPlan]
+) -> tuple[MessageVerdict, list[ItemPlan]]:
+    """Returns the verdict `inquiry` (not material) for a question or acknowledgement without
+    material; a short body taken for an article (正文.txt) is then no item either."""
+    files = [p for p in plans if p.role == "material" and p.part_index is not None]
+    links = [p for p in plans if p.status == "external_link"]
+    if files or links:
+        return verdict, plans
+    sentence = inquiry_sentence(parsed)
+    if sentence is None:
+        return verdict, plans
+    kept = [p for p in plans if p.role != "material"]
+    return MessageVerdict(False, ["inquiry"], "inquiry", question=sentence), kept

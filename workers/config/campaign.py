@@ -12,12 +12,16 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.campaign import Campaign, Kind
+from pipeline.campaign import Campaign, Kind, default_words
+from pipeline.dates import resolve, valid_rule
 from pipeline.errors import ConfigError
 from pipeline.units import UNIT_TYPES, Unit
 from workers.config.reader import Reader
 
-CAMPAIGN_KEYS = {"code", "name", "start", "end", "timezone", "fallback_kind"}
+CAMPAIGN_KEYS = {
+    "code", "name", "start", "end", "timezone", "fallback_kind", "doc_number", "title",
+    "issued", "theme", "words", "related", "addressees", "unit_types", "unit_codes", "mailbox",
+}  # fmt: skip
 
 
 def shipped(name: str) -> dict[str, Any]:
@@ -42,29 +46,54 @@ def parse_campaign(r: Reader) -> Campaign:
         ZoneInfo(tz)
     except Exception:
         raise r.fail("campaign.timezone", f"unknown time zone {tz!r}") from None
-    kinds = tuple(_kind(r, i) for i in range(len(r.table_list("kinds"))))
+    issued = r.get("campaign.issued")
+    if issued is not None and not isinstance(issued, date):
+        raise r.fail("campaign.issued", "must be a date like 2023-04-24")
+    kinds = tuple(_kind(r, i, start, end, issued) for i in range(len(r.table_list("kinds"))))
     codes = [k.code for k in kinds]
     fallback = r.string("campaign.fallback_kind", "other")
     if fallback not in codes:
         raise r.fail("campaign.fallback_kind", f"{fallback!r} is not a [[kinds]] code")
     if len(set(codes)) != len(codes):
         raise r.fail("kinds", "two kinds share one code")
+    unit_types = r.strings("campaign.unit_types", ())
+    bad = sorted(set(unit_types) - set(UNIT_TYPES))
+    if bad:
+        raise r.fail("campaign.unit_types", f"{bad[0]!r} is not one of {', '.join(UNIT_TYPES)}")
+    name, theme = r.string("campaign.name"), r.string("campaign.theme", "")
+    doc_number = r.string("campaign.doc_number", "")
     return Campaign(
         code=r.slug("campaign.code"),
-        name=r.string("campaign.name"),
+        name=name,
         start=start,
         end=end,
         timezone=tz,
         kinds=kinds,
         fallback_kind=fallback,
+        doc_number=doc_number,
+        title=r.string("campaign.title", ""),
+        issued=issued,
+        theme=theme,
+        # Without words of its own a campaign is named by its topic (职业教育活动周, 活动周).
+        words=r.strings("campaign.words", ()) or default_words(name, theme, doc_number),
+        related=r.strings("campaign.related", ()),
+        addressees=r.strings("campaign.addressees", ()),
+        unit_types=unit_types,
+        unit_codes=r.strings("campaign.unit_codes", ()),
+        mailbox=r.string("campaign.mailbox", "").lower(),
     )
 
 
-def _kind(r: Reader, i: int) -> Kind:
+def _kind(r: Reader, i: int, start: date, end: date, issued: date | None) -> Kind:
     key = f"kinds[{i}]"
     due = r.get(f"{key}.due")
     if due is not None and not isinstance(due, date):
         raise r.fail(f"{key}.due", "must be a date like 2023-05-08")
+    rule = r.string(f"{key}.due_rule", "")
+    if rule and not valid_rule(rule):
+        raise r.fail(f"{key}.due_rule", "must be like end+7d, start-3d or issued+10wd")
+    if rule and due is None:
+        due = resolve(rule, start, end, issued)
     window = r.string(f"{key}.window", "")
     if window not in ("", "before", "during", "after"):
         raise r.fail(f"{key}.window", "must be before, during or after")
@@ -76,6 +105,7 @@ def _kind(r: Reader, i: int) -> Kind:
         keywords=r.strings(f"{key}.keywords", ()),
         media=r.strings(f"{key}.media", ()),
         window=window,
+        due_rule=rule,
     )
 
 
