@@ -20,7 +20,14 @@ from pipeline.campaign_match import (
     CampaignMatch,
     decide_campaign,
 )
-from pipeline.classify import ItemPlan, MessageVerdict, message_flags, message_verdict, plan_items
+from pipeline.classify import (
+    ItemPlan,
+    MessageVerdict,
+    classify_kind,
+    message_flags,
+    message_verdict,
+    plan_items,
+)
 from pipeline.doctext import document_texts
 from pipeline.evidence import Decision
 from pipeline.identify import Sender, UnitMatch, identify_unit
@@ -140,7 +147,7 @@ def decide_message(
         decorative_max_pixels=rules.decorative_max_pixels,
     )
     if planned is None:
-        plans = [replace(p, kind=_no_kind()) for p in plans]
+        plans = [no_kind(p) for p in plans]
     if verdict.is_material and campaign.outcome != OTHER:
         verdict, plans = _inquiry(parsed, verdict, plans)
     flags = list(verdict.flags)
@@ -151,8 +158,21 @@ def decide_message(
     return MessageDecision(match, verdict, plans, flags, campaign)
 
 
-def _no_kind() -> Decision:
-    return Decision(None, 0.0, "none", [], {}, "belongs to no campaign (其他来件): no kinds")
+NO_KIND = "belongs to no campaign (其他来件): no kinds"
+
+
+def no_kind(plan: ItemPlan) -> ItemPlan:
+    """Returns the plan without a kind: mail of no campaign (其他来件) has none."""
+    return replace(plan, kind=Decision(None, 0.0, "none", [], {}, NO_KIND))
+
+
+def member_kind(
+    name: str, media: str, subject: str, campaign: Campaign | None, received: datetime
+) -> Decision:
+    """Returns an archive member's kind under its message's campaign (None: no kind)."""
+    if campaign is None:
+        return Decision(None, 0.0, "none", [], {}, NO_KIND)
+    return classify_kind(name, media, subject, "", campaign, received)
 
 
 def _inquiry(

@@ -1,10 +1,14 @@
 """Where an item's file goes, and putting it there: the one place that decides it.
 
-`item_view_path` is a pure function of the record (campaign, unit, kind, day,
-subject, file name); ingestion (`file_items`), triage (`refile`) and archive
-expansion (`member_view_path`) all place files through it, so a message filed on
-arrival and one moved by a clerk end up exactly where the other would have.
-Views are hard links to the content-addressed objects (storage/archive.py).
+`item_view_path` is a pure function of the record (its place — campaign, 其他来件 or
+undecided —, unit, kind, day, subject, file name); ingestion (`file_items`), triage
+(`refile`) and archive expansion (`member_view_path`) all place files through it, so a
+message filed on arrival and one moved by a clerk end up exactly where the other would
+have. Views are hard links to the content-addressed objects (storage/archive.py):
+
+    <campaign>/<unit or 待分拣>/<kind>/<day subject>/<file>   its campaign is decided
+    其他来件/<unit or 单位待定>/<day subject>/<file>            it belongs to no campaign
+    待分拣/<unit or 单位待定>/<day subject>/<file>              its campaign is not decided
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -26,28 +31,51 @@ from storage.models import DecisionRecord, Item, Message, first_copy
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a message's files go: its campaign (None: 其他来件) and whether that is settled.
+
+    `status` is the message's campaign_status (assigned, other, triage); `tz` gives the
+    day of a message that has no campaign.
+    """
+
+    campaign: Campaign | None
+    status: str
+    tz: ZoneInfo
+
+    def label(self, kind: str | None) -> str:
+        return self.campaign.label(kind) if self.campaign else ""
+
+
 def item_view_path(
-    campaign: Campaign,
+    place: Place,
     unit_name: str | None,
     kind: str | None,
     received_at: datetime,
     subject: str,
     filename: str,
 ) -> str:
-    """Returns <campaign>/<unit or 待分拣>/<kind label>/<day subject>/<file name>, relative."""
-    folder = layout.message_folder(
-        campaign.name,
-        unit_name,
-        campaign.label(kind),
-        campaign.local_day(received_at),
-        subject,
-    )
+    """Returns where an item is shown, relative: its campaign's tree, 其他来件 or 待分拣."""
+    campaign = place.campaign
+    if campaign is not None and place.status == "assigned":
+        folder = layout.message_folder(
+            campaign.name,
+            unit_name,
+            campaign.label(kind),
+            campaign.local_day(received_at),
+            subject,
+        )
+    else:
+        top = layout.TRIAGE_FOLDER if place.status == "triage" else layout.OTHER_FOLDER
+        day = received_at.astimezone(campaign.tz if campaign else place.tz).date()
+        folder = layout.loose_folder(top, unit_name, day, subject)
     return layout.item_view_path(folder, filename)
 
 
 def unit_folder(view_path: str) -> str:
-    """Returns the <campaign>/<unit> folder of an item's view path (a message's `folder`)."""
-    return view_path.rsplit("/", 3)[0]
+    """Returns the <top>/<unit> folder of an item's view path (a message's `folder`)."""
+    parts = view_path.split("/")
+    return "/".join(parts[:2])
 
 
 def member_view_path(container_path: str, member_name: str) -> str:
@@ -75,7 +103,7 @@ class NewItem:
 def file_items(
     session: Session,
     archive: Archive,
-    campaign: Campaign,
+    place: Place,
     message: Message,
     unit_name: str | None,
     new_items: list[NewItem],
@@ -106,7 +134,7 @@ def file_items(
                 continue
             kinds[plan.kind.value or ""] = kinds.get(plan.kind.value or "", 0) + 1
             if message.is_material and item.blob_path is not None:
-                _place(session, archive, campaign, message, unit_name, item, created)
+                _place(session, archive, place, message, unit_name, item, created)
     session.flush()
     session.add_all(
         DecisionRecord.of("kind", new.plan.kind, message_pk=message.id, item_id=item.id)
@@ -137,7 +165,7 @@ def _item(seq: int, new: NewItem) -> Item:
 def _place(
     session: Session,
     archive: Archive,
-    campaign: Campaign,
+    place: Place,
     message: Message,
     unit_name: str | None,
     item: Item,
@@ -151,7 +179,7 @@ def _place(
         item.path = session.get(Item, item.duplicate_of_id).path
         return
     view = item_view_path(
-        campaign, unit_name, item.kind, message.received_at, message.subject, item.name
+        place, unit_name, item.kind, message.received_at, message.subject, item.name
     )
     item.path = archive.link(item.blob_path, view, made=created)
     message.folder = unit_folder(view)
@@ -190,7 +218,7 @@ def lock_contents(session: Session, digests: list[str | None]) -> None:
 def refile(
     session: Session,
     archive: Archive,
-    campaign: Campaign,
+    place: Place,
     message: Message,
     unit_name: str | None,
     only: Item | None = None,
@@ -210,7 +238,7 @@ def refile(
         ):
             continue
         target = item_view_path(
-            campaign, unit_name, item.kind, message.received_at, message.subject, item.name
+            place, unit_name, item.kind, message.received_at, message.subject, item.name
         )
         if item.path == target:
             continue

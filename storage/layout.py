@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import PurePosixPath
 
 TRIAGE_FOLDER = "待分拣"
+OTHER_FOLDER = "其他来件"  # mail that belongs to no campaign
+UNKNOWN_UNIT = "单位待定"
 OBJECTS = ".objects"
 RAW = "raw"
 REPORTS = "reports"
@@ -61,6 +63,17 @@ def message_folder(
         safe_component(campaign),
         safe_component(unit_name or TRIAGE_FOLDER),
         safe_component(kind_label),
+        safe_component(f"{day.isoformat()} {short_subject(subject)}", max_bytes=120),
+    ]
+    return str(PurePosixPath(*parts))
+
+
+def loose_folder(top: str, unit_name: str | None, day: date, subject: str) -> str:
+    """Returns <top>/<unit>/<YYYY-MM-DD subject> for mail outside any campaign's tree:
+    其他来件 (no campaign) or 待分拣 (the campaign is not decided yet)."""
+    parts = [
+        safe_component(top),
+        safe_component(unit_name or UNKNOWN_UNIT),
         safe_component(f"{day.isoformat()} {short_subject(subject)}", max_bytes=120),
     ]
     return str(PurePosixPath(*parts))

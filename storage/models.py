@@ -136,6 +136,17 @@ class Message(Base):
     flags: Mapped[list[Any]] = mapped_column(default=list)
     forwarded_from: Mapped[str | None] = mapped_column(Clipped(320))
     forwarded_by: Mapped[str | None] = mapped_column(Clipped(320))
+    # The campaign decision (storage/campaigns.py): the campaign whose kinds and folders the
+    # message uses, and whether that is settled. Only `assigned` is counted by its tracker;
+    # `other` is 其他来件 (campaign_code null); `triage` waits for a person (the code is then
+    # the likeliest candidate). Null status: filed before campaigns were data (migration).
+    campaign_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    campaign_status: Mapped[str | None] = mapped_column(String(16))  # assigned | other | triage
+    campaign_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    # Why a message is not material (bounce, auto_reply, bulk, department, inquiry).
+    not_material_reason: Mapped[str | None] = mapped_column(String(32), index=True)
+    answered_at: Mapped[datetime | None]  # an inquiry answered (待回复 no more)
+    answered_by: Mapped[str | None] = mapped_column(String(100))
     folder: Mapped[str | None] = mapped_column(String(1000))  # view folder, relative to archive
     error: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id"))

@@ -26,24 +26,27 @@ from pipeline.units import UnitDirectory
 from storage import filing
 from storage.archive import Archive
 from storage.db import Database
+from storage.filing import Place
 from storage.models import AuditEntry, DecisionRecord, Item, Message, SenderAddress
+from storage.replan import apply_campaign, settled_status
 
 log = logging.getLogger(__name__)
 ASSIGN, KIND, RELEARN, UNDO = "assign_unit", "set_item_kind", "refile_learned", "undo"
+CAMPAIGN = "assign_campaign"  # storage/campaign_triage.py
 MATERIAL = "mark_material"  # a not-material message (spam, an auto-reply...) is material after all
+MESSAGE_ACTIONS = (ASSIGN, RELEARN, CAMPAIGN, MATERIAL)
 # Flags that only say why a message is not material; they go when a person says it is.
-NOT_MATERIAL_FLAGS = ("spam", "auto_reply", "bounce")
+NOT_MATERIAL_FLAGS = ("spam", "auto_reply", "bounce", "inquiry")
+OTHER_CHOICE = "_other"  # what the web form and the CLI send for 其他来件
+CANDIDATE = "_candidate"  # keep the campaign shown: confirm the proposed one
 
 
 class Desk(Protocol):
-    """What triage works with: the index, the archive, the campaign, the units, and how a
-    message's unit is decided (workers.app.AppContext is one)."""
+    """What triage works with: the index, the archive, the campaigns, the units, and how a
+    message's unit and kinds are decided (workers.app.AppContext is one)."""
 
     db: Database
     archive: Archive
-
-    @property
-    def campaign(self) -> Campaign: ...
 
     @property
     def units(self) -> tuple[UnitConfig, ...]: ...
@@ -53,6 +56,14 @@ class Desk(Protocol):
     def unit_directory(self, session: Session | None = None) -> UnitDirectory: ...
 
     def decide_unit(self, raw: bytes, directory: UnitDirectory) -> UnitMatch: ...
+
+    def campaign_by_code(
+        self, code: str | None, session: Session | None = None
+    ) -> Campaign | None: ...
+
+    def place_of(self, message: Message, session: Session | None = None) -> Place: ...
+
+    def plan_kinds(self, raw: bytes, campaign: Campaign | None, received: datetime) -> list: ...
 
 
 class TriageError(MailroomError):
@@ -85,6 +96,10 @@ class TriageRow:
     clues: list[dict]  # the strongest clues first: source, value, target, weight
     reason: str
     items: list[tuple[int, str, str | None]]  # (item id, name, kind)
+    unit: str | None = None  # decided already (only its campaign waits), or None
+    campaign_status: str | None = None  # assigned | other | triage
+    campaign_candidates: dict[str, float] = field(default_factory=dict)
+    campaign_reason: str = ""
 
 
 def queued(limit: int | None = None):
@@ -106,6 +121,7 @@ def _row(message: Message) -> TriageRow:
     evidence = auto[-1].evidence if auto else {}
     clues = sorted(evidence.get("clues", []), key=lambda c: -c.get("weight", 0))
     items = [(i.id, i.name, i.kind) for i in message.items if i.role == "material"]
+    campaign = [d.evidence for d in message.decisions if d.subject == "campaign"]
     return TriageRow(
         message.id,
         message.received_at,
@@ -116,6 +132,10 @@ def _row(message: Message) -> TriageRow:
         clues,
         evidence.get("reason", ""),
         items,
+        message.unit_code,
+        message.campaign_status,
+        dict(campaign[-1].get("candidates", {})) if campaign else {},
+        campaign[-1].get("reason", "") if campaign else "",
     )
 
 
@@ -125,31 +145,35 @@ def assign_unit(
     unit_code: str,
     actor: str,
     kinds: dict[int, str] | None = None,
+    campaign: str | None = CANDIDATE,
 ) -> AssignResult:
     """Returns what happened when `actor` assigned message `message_pk` to `unit_code`.
 
     Signature: assign_unit(ctx, message_pk: int, unit_code: str, actor: str,
-    kinds: dict[item_id, kind_code] | None = None) -> AssignResult.
+    kinds: dict[item_id, kind_code] | None = None, campaign=CANDIDATE) -> AssignResult.
+    `campaign`: a campaign code, "_other" (其他来件), or CANDIDATE: the clerk confirms the
+    campaign the message shows (its candidate when that was left undecided).
     Records the decision (decided_by=actor), re-files the message's files into
     the unit's folders, learns the sender address for the unit, then re-decides
     the other triaged messages from that address and files those now certain.
     One AuditEntry (AssignResult.audit_id) undoes all of it. Raises TriageError.
     """
     unit = _unit(ctx, unit_code)
-    _check_kinds(ctx, kinds)
     moved: list[dict] = []
     try:
         with ctx.db.session() as session:
-            message = _message(session, message_pk)
+            message = message_for_edit(session, message_pk)
             unknown = set(kinds or {}) - {item.id for item in message.items}
             if unknown:
                 raise TriageError(f"message {message_pk} has no item {min(unknown)}")
-            before = _state(message)
+            before = {**message_state(message), "flags": list(message.flags or [])}
+            _confirm_campaign(ctx, session, message, campaign, actor)
+            check_kinds(ctx, message, kinds)
             _apply_unit(session, message, unit_code, actor, "assigned by " + actor)
             for item in message.items:
                 if kinds and item.id in kinds and kinds[item.id] != item.kind:
                     _record_kind(session, item, kinds[item.id], actor)
-            moved = filing.refile(session, ctx.archive, ctx.campaign, message, unit.name)
+            moved = filing.refile(session, ctx.archive, ctx.place_of(message), message, unit.name)
             learned = _learn(ctx, session, message, unit_code, actor)
             entry = AuditEntry(
                 actor=actor,
@@ -157,7 +181,7 @@ def assign_unit(
                 target=f"message:{message.id}",
                 data={
                     "before": before,
-                    "after": _state(message),
+                    "after": message_state(message),
                     "moves": moved,
                     "learned": learned,
                     "children": [],
@@ -182,6 +206,38 @@ def assign_unit(
     return result
 
 
+def resolve_campaign(ctx: Desk, code: str | None) -> Campaign | None:
+    """Returns the campaign a clerk chose (None: 其他来件); TriageError for a bad code."""
+    if code in (None, "", OTHER_CHOICE):
+        return None
+    campaign = ctx.campaign_by_code(code)
+    if campaign is None:
+        raise TriageError(f"no campaign {code!r}; see `mailroom campaign list`")
+    if campaign.state == "draft":
+        raise TriageError(f"campaign {code} is a draft: open it first (mailroom campaign edit)")
+    return campaign
+
+
+def _confirm_campaign(
+    ctx: Desk, session: Session, message: Message, choice: str | None, actor: str
+) -> None:
+    """Settles the message's campaign as the clerk chose it (see assign_unit)."""
+    if choice == CANDIDATE:
+        if message.campaign_status != "triage":
+            return  # decided already: the clerk only names the unit
+        choice = message.campaign_code or OTHER_CHOICE
+    campaign = resolve_campaign(ctx, choice)
+    code = campaign.code if campaign else None
+    status = "assigned" if campaign else "other"
+    if (message.campaign_code, message.campaign_status) == (code, status):
+        return
+    plans = None  # the same campaign's kinds: as they are
+    if code != message.campaign_code:  # other kinds: plan them again from the raw message
+        with ctx.archive.open(message.raw_path) as handle:
+            plans = ctx.plan_kinds(handle.read(), campaign, message.received_at)
+    apply_campaign(session, message, campaign, plans, actor)
+
+
 @dataclass
 class MaterialResult:
     """What mark_material did: where the message is now and the audit entry to undo it."""
@@ -197,24 +253,25 @@ def mark_material(ctx: Desk, message_pk: int, actor: str) -> MaterialResult:
     """Returns where message `message_pk` went when `actor` said it is material after all.
 
     Signature: mark_material(ctx, message_pk: int, actor: str) -> MaterialResult.
-    One step back from 非材料 (spam, an auto-reply, our own mail): the unit is decided
-    again as on arrival (a clear unit files it there, else it waits in triage), its
-    files are linked into the archive, the campaign flags are worked out and the
-    not-material flags dropped. One AuditEntry (MaterialResult.audit_id) undoes it.
+    One step back from 非材料 (spam, an auto-reply, our own mail, an inquiry): the unit is
+    decided again as on arrival (a clear unit files it there, else it waits in triage),
+    its files are linked into its campaign's folders (or 其他来件), the campaign flags are
+    worked out and the not-material flags dropped. One AuditEntry undoes it.
     """
     moved: list[dict] = []
     try:
         with ctx.db.session() as session:
-            message = _message(session, message_pk)
+            message = message_for_edit(session, message_pk)
             if message.is_material:
                 raise TriageError(f"message {message_pk} is already material")
             match = _redecide(ctx, message, ctx.unit_directory(session))
             unit_code = None if match.from_department else match.value
             unit = _unit(ctx, unit_code) if unit_code else None
-            before = {**_state(message), "flags": list(message.flags or [])}
+            before = {**message_state(message), "flags": list(message.flags or [])}
             previous = _not_material_reason(message)
             message.is_material, message.unit_code = True, unit_code
-            message.status, message.confidence = ("filed" if unit else "triage"), match.confidence
+            message.not_material_reason = None
+            message.status, message.confidence = settled_status(message), match.confidence
             session.add(
                 DecisionRecord(
                     message_pk=message.id,
@@ -227,14 +284,14 @@ def mark_material(ctx: Desk, message_pk: int, actor: str) -> MaterialResult:
                 )
             )
             moved = filing.refile(
-                session, ctx.archive, ctx.campaign, message, unit.name if unit else None
+                session, ctx.archive, ctx.place_of(message), message, unit.name if unit else None
             )
             message.flags = _material_flags(ctx, message)
             entry = AuditEntry(
                 actor=actor,
                 action=MATERIAL,
                 target=f"message:{message.id}",
-                data={"before": before, "after": _state(message), "moves": moved},
+                data={"before": before, "after": message_state(message), "moves": moved},
             )
             session.add(entry)
             session.flush()
@@ -261,9 +318,12 @@ def _not_material_reason(message: Message) -> str | None:
 def _material_flags(ctx: Desk, message: Message) -> list[str]:
     """Returns the message's flags once it is material: its campaign flags, kept flags."""
     kept = [f for f in message.flags or [] if f not in NOT_MATERIAL_FLAGS]
+    campaign = ctx.campaign_by_code(message.campaign_code)
+    if campaign is None or message.campaign_status != "assigned":
+        return kept  # late and early are a decided campaign's
     items = [(i.kind, i.status) for i in message.items
              if i.role == "material" and i.container_id is None]  # fmt: skip
-    return kept + [f for f in campaign_flags(items, ctx.campaign, message.received_at)
+    return kept + [f for f in campaign_flags(items, campaign, message.received_at)
                    if f not in kept]  # fmt: skip
 
 
@@ -272,16 +332,16 @@ def set_item_kind(ctx: Desk, item_id: int, kind: str, actor: str) -> int:
 
     Signature: set_item_kind(ctx, item_id: int, kind: str, actor: str) -> int.
     """
-    _check_kinds(ctx, {item_id: kind})
     moved: list[dict] = []
     try:
         with ctx.db.session() as session:
             message_pk = session.scalar(select(Item.message_pk).where(Item.id == item_id))
             if message_pk is not None:
-                _locked_message(session, message_pk)
+                locked_message(session, message_pk)
             item = session.get(Item, item_id)
             if item is None:
                 raise TriageError(f"no item {item_id}: see the item ids in `mailroom triage list`")
+            check_kinds(ctx, item.message, {item_id: kind})
             before = {
                 "kind": item.kind,
                 "kind_confidence": item.kind_confidence,
@@ -292,7 +352,7 @@ def set_item_kind(ctx: Desk, item_id: int, kind: str, actor: str) -> int:
             moved = filing.refile(
                 session,
                 ctx.archive,
-                ctx.campaign,
+                ctx.place_of(item.message),
                 item.message,
                 unit.name if unit else None,
                 only=item,
@@ -324,7 +384,7 @@ def undo(ctx: Desk, audit_id: int, actor: str) -> list[int]:
             raise TriageError(f"no audit entry {audit_id}")
         if entry.undone:
             raise TriageError(f"audit entry {audit_id} is already undone")
-        if entry.action not in (ASSIGN, KIND, RELEARN, MATERIAL):
+        if entry.action not in (*MESSAGE_ACTIONS, KIND):
             raise TriageError(f"audit entry {audit_id} ({entry.action}) cannot be undone")
         children = list(entry.data.get("children", []))
     undone = []
@@ -352,15 +412,23 @@ def _unit(ctx: Desk, code: str):
     return unit
 
 
-def _check_kinds(ctx: Desk, kinds: dict[int, str] | None) -> None:
-    codes = ctx.campaign.kind_codes()
-    for kind in (kinds or {}).values():
+def check_kinds(ctx: Desk, message: Message, kinds: dict[int, str] | None) -> None:
+    """Raises TriageError unless every kind is one of the message's campaign's kinds."""
+    if not kinds:
+        return
+    campaign = ctx.campaign_by_code(message.campaign_code)
+    if campaign is None or message.campaign_status == "other":
+        raise TriageError(
+            f"message {message.id} belongs to no campaign (其他来件): it has no kinds"
+        )
+    codes = campaign.kind_codes()
+    for kind in kinds.values():
         if kind not in codes:
             raise TriageError(f"unknown kind {kind!r}; kinds are {', '.join(codes)}")
 
 
-def _message(session: Session, pk: int) -> Message:
-    message = _locked_message(session, pk)
+def message_for_edit(session: Session, pk: int) -> Message:
+    message = locked_message(session, pk)
     if message is None:
         raise TriageError(f"no message {pk}: see `mailroom triage list`")
     if message.status == "error":
@@ -368,7 +436,7 @@ def _message(session: Session, pk: int) -> Message:
     return message
 
 
-def _locked_message(session: Session, pk: int) -> Message | None:
+def locked_message(session: Session, pk: int) -> Message | None:
     """Returns message pk, it and its items locked until this transaction ends.
 
     Two clerks filing one message at once would each move its files from where they
@@ -391,7 +459,7 @@ def _locked_message(session: Session, pk: int) -> Message | None:
     return session.get(Message, pk, with_for_update={"key_share": True}, populate_existing=True)
 
 
-def _state(message: Message) -> dict:
+def message_state(message: Message) -> dict:
     return {
         "unit": message.unit_code,
         "status": message.status,
@@ -399,6 +467,9 @@ def _state(message: Message) -> dict:
         "is_material": message.is_material,
         "folder": message.folder,
         "kinds": {str(i.id): i.kind for i in message.items},
+        "campaign": message.campaign_code,
+        "campaign_status": message.campaign_status,
+        "campaign_confidence": message.campaign_confidence,
     }
 
 
@@ -411,7 +482,8 @@ def _apply_unit(
     evidence: dict | None = None,
 ) -> None:
     previous = message.unit_code
-    message.unit_code, message.status, message.is_material = unit_code, "filed", True
+    message.unit_code, message.is_material = unit_code, True
+    message.status = settled_status(message)  # an undecided campaign keeps it in triage
     message.confidence = 1.0 if decided_by != "auto" else message.confidence
     session.add(
         DecisionRecord(
@@ -506,14 +578,14 @@ def _refile_learned(ctx: Desk, pk: int, units, actor: str, parent: int) -> int |
     saving a result for one of its items on PostgreSQL.
     """
     with ctx.db.session() as session:
-        message = _locked_message(session, pk)
+        message = locked_message(session, pk)
         if message is None or message.status != "triage":
             return False
         match = _redecide(ctx, message, units)
         if match.value is None:
             return None
         unit = _unit(ctx, match.value)
-        before = _state(message)
+        before = message_state(message)
         _apply_unit(
             session,
             message,
@@ -525,12 +597,17 @@ def _refile_learned(ctx: Desk, pk: int, units, actor: str, parent: int) -> int |
         message.confidence = match.confidence
         moved: list[dict] = []
         try:
-            moved = filing.refile(session, ctx.archive, ctx.campaign, message, unit.name)
+            moved = filing.refile(session, ctx.archive, ctx.place_of(message), message, unit.name)
             entry = AuditEntry(
                 actor=actor,
                 action=RELEARN,
                 target=f"message:{pk}",
-                data={"before": before, "after": _state(message), "moves": moved, "parent": parent},
+                data={
+                    "before": before,
+                    "after": message_state(message),
+                    "moves": moved,
+                    "parent": parent,
+                },
             )
             session.add(entry)
             session.flush()
@@ -554,7 +631,7 @@ def _undo_one(ctx: Desk, session: Session, entry: AuditEntry, actor: str) -> Non
         item_id = int(entry.target.split(":")[1])
         message_pk = session.scalar(select(Item.message_pk).where(Item.id == item_id))
         if message_pk is not None:
-            _locked_message(session, message_pk)
+            locked_message(session, message_pk)
         item = session.get(Item, item_id, populate_existing=True)
         if item is None:
             raise TriageError(f"item {item_id} no longer exists; audit {entry.id} cannot be undone")
@@ -563,10 +640,10 @@ def _undo_one(ctx: Desk, session: Session, entry: AuditEntry, actor: str) -> Non
         item.kind, item.kind_confidence = data["before"]["kind"], data["before"]["kind_confidence"]
         item.message.folder = data["before"]["folder"]
     else:
-        message = _locked_message(session, int(entry.target.split(":")[1]))
+        message = locked_message(session, int(entry.target.split(":")[1]))
         if message is None:
             raise TriageError(f"message {entry.target} no longer exists; cannot undo {entry.id}")
-        if message.unit_code != data["after"]["unit"]:
+        if _changed_since(message, data["after"]):
             raise TriageError(
                 f"message {message.id} was changed after audit {entry.id}; undo that first"
             )
@@ -586,14 +663,27 @@ def _undo_one(ctx: Desk, session: Session, entry: AuditEntry, actor: str) -> Non
     )
 
 
+def _changed_since(message: Message, after: dict) -> bool:
+    if message.unit_code != after["unit"]:
+        return True
+    return "campaign" in after and (message.campaign_code, message.campaign_status) != (
+        after["campaign"],
+        after["campaign_status"],
+    )
+
+
 def _restore_message(
     session: Session, message: Message, before: dict, audit_id: int, actor: str
 ) -> None:
+    if "flags" in before:
+        message.flags = before["flags"]
     message.unit_code, message.status = before["unit"], before["status"]
     message.confidence, message.is_material = before["confidence"], before["is_material"]
     message.folder = before["folder"]
-    if "flags" in before:  # mark_material changed them
-        message.flags = before["flags"]
+    if "campaign" in before:  # entries from before campaigns were data have none
+        message.campaign_code = before["campaign"]
+        message.campaign_status = before["campaign_status"]
+        message.campaign_confidence = before["campaign_confidence"]
     for item in message.items:
         item.kind = before["kinds"].get(str(item.id), item.kind)
     session.add(

@@ -17,14 +17,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.campaign import Campaign
+from pipeline.campaign_match import CampaignBook
 from pipeline.decide import Rules, decide_unit
+from pipeline.errors import MailroomError
 from pipeline.identify import Sender, UnitMatch
+from pipeline.message import ParsedMessage
 from pipeline.units import Unit as UnitConfig
 from pipeline.units import UnitDirectory
+from storage import campaigns as campaign_store
 from storage.archive import Archive
 from storage.blobstore import BlobStore, LocalBlobStore, S3BlobStore
 from storage.db import Database
-from storage.models import SenderAddress, Unit
+from storage.filing import Place
+from storage.models import Message, SenderAddress, Unit
 from workers.config import Config
 
 if TYPE_CHECKING:
@@ -75,10 +80,73 @@ class AppContext:
     # Ingestors by source label: one ingestion run per process and source, not per message.
     ingestors: dict[str, Any] = field(default_factory=dict, repr=False)
     _directory: tuple[dict, UnitDirectory] | None = field(default=None, repr=False, compare=False)
+    _campaigns: tuple[tuple, tuple[Campaign, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def campaign(self) -> Campaign:
+        """The campaign config seeds: its time zone gives days where no campaign is chosen."""
         return self.config.campaign
+
+    def campaigns(self, session: Session | None = None) -> tuple[Campaign, ...]:
+        """Returns every campaign in the index, open ones first (re-read when one changes)."""
+        if session is None:
+            with self.db.session() as own:
+                return self.campaigns(own)
+        stamp = campaign_store.revision(session)
+        cached = self._campaigns
+        if cached is None or cached[0] != stamp:
+            cached = self._campaigns = (stamp, tuple(campaign_store.load_campaigns(session)))
+        return cached[1]
+
+    def open_campaigns(self, session: Session | None = None) -> tuple[Campaign, ...]:
+        return tuple(c for c in self.campaigns(session) if c.is_open)
+
+    def campaign_by_code(self, code: str | None, session: Session | None = None) -> Campaign | None:
+        return next((c for c in self.campaigns(session) if c.code == code), None) if code else None
+
+    def choose_campaign(self, code: str | None = None) -> Campaign:
+        """Returns the campaign `code`, or the only open one; an error names the choices."""
+        every = self.campaigns()
+        if code:
+            found = next((c for c in every if c.code == code), None)
+            if found is None:
+                raise MailroomError(
+                    f"no campaign {code!r}; campaigns are: {', '.join(c.code for c in every)}"
+                )
+            return found
+        opened = [c for c in every if c.is_open]
+        if len(opened) == 1:
+            return opened[0]
+        if not opened:
+            raise MailroomError("no campaign is open; name one with --campaign CODE")
+        raise MailroomError(
+            "several campaigns are open; choose one with --campaign CODE: "
+            + ", ".join(c.code for c in opened)
+        )
+
+    def place_of(self, message: Message, session: Session | None = None) -> Place:
+        """Returns where the message's files go: its campaign's tree, 其他来件 or 待分拣."""
+        status = message.campaign_status or campaign_store.ASSIGNED
+        return Place(
+            self.campaign_by_code(message.campaign_code, session), status, self.campaign.tz
+        )
+
+    def campaign_book(self, session: Session, parsed: ParsedMessage) -> CampaignBook:
+        """Returns the open campaigns with what the campaign decision needs from the index."""
+        refs = [parsed.in_reply_to, *parsed.header("references").split()]
+        refs = [r.strip()[:998] for r in refs if r and r.strip()]
+
+        def history(unit: str) -> frozenset[str]:  # asked at most once, after the unit is known
+            with self.db.session() as own:
+                return campaign_store.unit_history(own, unit)
+
+        return CampaignBook(
+            self.open_campaigns(session),
+            campaign_store.thread_campaigns(session, refs),
+            history,
+        )
 
     @property
     def units(self) -> tuple[UnitConfig, ...]:
@@ -108,6 +176,25 @@ class AppContext:
 
         return decide_unit(parse_message(raw), directory, self.rules)
 
+    def plan_kinds(self, raw: bytes, campaign: Campaign | None, received) -> list:
+        """Returns the item plans of a stored raw message as `campaign` (None: 其他来件) sees
+        its kinds: what ingestion would have planned had it decided that campaign."""
+        from pipeline.classify import plan_items
+        from pipeline.decide import NO_CAMPAIGN, no_kind
+        from pipeline.doctext import document_texts
+        from pipeline.parse import parse_message
+
+        parsed = parse_message(raw)
+        plans = plan_items(
+            parsed,
+            campaign or NO_CAMPAIGN,
+            received,
+            documents=document_texts(parsed.parts),
+            decorative_max_bytes=self.rules.decorative_max_bytes,
+            decorative_max_pixels=self.rules.decorative_max_pixels,
+        )
+        return plans if campaign is not None else [no_kind(p) for p in plans]
+
     def close(self) -> None:
         self.db.dispose()
 
@@ -122,6 +209,7 @@ def open_context(config: Config, *, migrate: bool = True, distributed: bool = Fa
     if migrate:
         db.migrate()
         sync_units(db, config)
+        campaign_store.seed(db, config.campaign)
     archive = Archive(config.storage.archive_dir, store=blob_store(config))
     with archive.writing():
         config.storage.archive_dir.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.campaign_match import CampaignBook
 from pipeline.classify import ItemPlan, MessageVerdict
 from pipeline.decide import MessageDecision, decide_message
 from pipeline.errors import MailroomError, is_transient
@@ -29,8 +30,10 @@ from pipeline.identify import UnitMatch
 from pipeline.message import ParsedMessage
 from pipeline.parse import parse_message
 from pipeline.units import UnitDirectory
+from storage import campaigns as campaign_store
 from storage import filing
 from storage.crashpoints import AFTER_FILING, crash_point
+from storage.filing import Place
 from storage.models import DecisionRecord, IngestError, IngestRun, Message
 from storage.search import index_message
 from workers.ingest_result import IngestOutcome, SourceRef
@@ -118,6 +121,7 @@ class Ingestor:
         parsed = parse_message(raw)
         with self.ctx.db.session() as session:
             directory = self.ctx.unit_directory(session)
+            book = self.ctx.campaign_book(session, parsed)
             # The same Message-ID from the same sender with the same subject is the same
             # message delivered again (another mailbox, a re-scan after UIDVALIDITY changed).
             same_id = parsed.message_id and session.scalar(
@@ -135,7 +139,7 @@ class Ingestor:
         received, received_source = _received(parsed, source)
         try:
             return self._file(
-                parsed, raw, sha, raw_rel, received, received_source, source, directory
+                parsed, raw, sha, raw_rel, received, received_source, source, directory, book
             )
         except IntegrityError:
             with self.ctx.db.session() as session:
@@ -155,10 +159,13 @@ class Ingestor:
         received_source: str,
         source: SourceRef,
         directory: UnitDirectory,
+        book: CampaignBook,
     ) -> IngestOutcome:
         ctx = self.ctx
-        decision = decide_message(parsed, directory, ctx.rules, received)
+        decision = decide_message(parsed, directory, ctx.rules, received, book)
         unit, status = decision.unit, decision.status
+        planned = next((c for c in book.campaigns if c.code == decision.campaign_code), None)
+        place = Place(planned, decision.campaign_status, ctx.campaign.tz)
         unit_name = next((u.name for u in ctx.units if u.code == unit), None)
         new_items = [_new_item(parsed, plan) for plan in decision.plans]
         created: list[str] = []
@@ -171,7 +178,7 @@ class Ingestor:
                 # process at this moment fail here (unique raw hash), not after linking.
                 session.flush()
                 kinds = filing.file_items(
-                    session, ctx.archive, ctx.campaign, message, unit_name, new_items, created
+                    session, ctx.archive, place, message, unit_name, new_items, created
                 )
                 index_message(session, message.id, new=True)  # searchable in the same transaction
                 jobs = media_jobs.enqueue_filed(session, message)
@@ -202,10 +209,13 @@ class Ingestor:
                     "%s: attachment %s is corrupt: %s", source.label(), plan.name, plan.error
                 )
         log.info(
-            "%s %s unit=%s items=%d from %s: %s",
+            "%s %s unit=%s campaign=%s items=%d from %s: %s",
             status,
             parsed.message_id or sha[:12],
             unit or "-",
+            decision.campaign_code
+            if decision.campaign_status == "assigned"
+            else decision.campaign_status,
             count,
             parsed.from_addr or "?",
             parsed.subject[:60],
@@ -230,6 +240,7 @@ class Ingestor:
                         received_at=source.received_at or datetime.now(UTC),
                         received_source="imap" if source.received_at else "ingest",
                         status="error",
+                        campaign_status=campaign_store.NONE,
                         is_material=False,
                         flags=[],
                         run_id=self.run_id,
@@ -314,14 +325,21 @@ def _message_row(
         unit_code=decision.unit,
         confidence=match.confidence,
         status=decision.status,
+        campaign_code=decision.campaign_code,
+        campaign_status=decision.campaign_status,
+        campaign_confidence=decision.campaign.confidence,
         is_material=verdict.is_material,
+        not_material_reason=verdict.reason or None,
         flags=[*decision.flags, *(["truncated"] if short else [])],
         forwarded_from=_forwarded_from(parsed, match),
         forwarded_by=match.forwarded_by,
         error="; ".join(sorted({*parsed.defects, *([short] if short else [])}))[:2000] or None,
         run_id=run_id,
         items=[],  # a new message: no lazy load of its (empty) collections
-        decisions=[_unit_decision(match, verdict)],
+        decisions=[
+            _unit_decision(match, verdict),
+            DecisionRecord.of("campaign", decision.campaign),
+        ],
     )
 
 
@@ -348,6 +366,8 @@ def _unit_decision(match: UnitMatch, verdict: MessageVerdict) -> DecisionRecord:
         evidence["not_material"] = verdict.reason
     if verdict.signals:
         evidence["signals"] = verdict.signals
+    if verdict.question:  # an inquiry: what it asks or acknowledges, for 待回复
+        evidence["question"] = verdict.question
     if match.forwarded_by:
         evidence["forwarded_by"] = match.forwarded_by
     return DecisionRecord.of("unit", match, evidence=evidence)

@@ -57,24 +57,37 @@ def test_triage_queue_lists_candidates_and_clues(app, triaged):
 
 
 def test_assign_files_the_message_learns_the_sender_and_refiles_its_other_mail(app, triaged):
+    """Photos with no word of any campaign wait for a person for both unit and campaign;
+    the clerk's assignment confirms the campaign shown, the learned address only the unit."""
     first, second, _ = triaged
     before = views(app, first) + views(app, second)
-    assert all(f"/{TRIAGE_FOLDER}/" in p and on_disk(app, p) for p in before)
+    assert all(p.startswith(f"{TRIAGE_FOLDER}/单位待定/") and on_disk(app, p) for p in before)
 
     result = assign_unit(app, first, "panjin", "韩健")
 
     assert result.learned_address == SENDER and result.refiled == [second]
-    for pk in (first, second):
-        paths = views(app, pk)
-        assert paths and all("/盘锦市教育局/照片/" in p and on_disk(app, p) for p in paths)
+    paths = views(app, first)
+    assert paths and all("/盘锦市教育局/照片/" in p and on_disk(app, p) for p in paths)
     assert not any(on_disk(app, p) for p in before)
     with app.db.session() as session:
         message = session.get(Message, first)
         assert (message.unit_code, message.status) == ("panjin", "filed")
+        assert (message.campaign_code, message.campaign_status) == (
+            "2023-vocational-week",
+            "assigned",
+        )
         assert message.folder.endswith("/盘锦市教育局")
+        other = session.get(Message, second)
+        assert (other.unit_code, other.status, other.campaign_status) == (
+            "panjin",
+            "triage",
+            "triage",
+        )
         decision = session.scalars(
             select(DecisionRecord).where(
-                DecisionRecord.message_pk == first, DecisionRecord.decided_by == "韩健"
+                DecisionRecord.message_pk == first,
+                DecisionRecord.decided_by == "韩健",
+                DecisionRecord.subject == "unit",
             )
         ).one()
         assert decision.value == "panjin"
@@ -89,14 +102,17 @@ def test_assign_files_the_message_learns_the_sender_and_refiles_its_other_mail(a
         assert actions == ["assign_unit", "refile_learned"]
 
 
-def test_refiled_paths_are_the_paths_ingestion_would_choose(app, make_app, triaged):
-    first, second, _ = triaged
-    assign_unit(app, first, "panjin", "韩健")
+def test_refiled_paths_are_the_paths_ingestion_would_choose(app, make_app):
+    # The subject names the campaign, so only the unit waits for a person.
+    raw = NO_CLUE.read_bytes().replace(b"Subject: ", b"Subject: =?UTF-8?B?5rS75Yqo5ZGo?= ", 1)
+    pk = ingest(app, raw, "week photos")
+    assign_unit(app, pk, "panjin", "韩健")
     fresh = make_app()
     with fresh.db.session() as session:
         session.add(SenderAddress(address=SENDER, unit_code="panjin", source="learned"))
-    pk = ingest(fresh, NO_CLUE.read_bytes(), "fresh")
-    assert views(fresh, pk) == views(app, first)
+    fresh_pk = ingest(fresh, raw, "fresh")
+    assert views(fresh, fresh_pk) == views(app, pk)
+    assert "/盘锦市教育局/照片/" in views(app, pk)[0]
 
 
 def test_undo_moves_files_back_and_forgets_the_learned_address(app, triaged):
@@ -110,7 +126,8 @@ def test_undo_moves_files_back_and_forgets_the_learned_address(app, triaged):
     for pk in (first, second):
         assert views(app, pk) == before[pk]
         assert all(on_disk(app, p) for p in before[pk])
-    assert not (app.archive.root / views(app, first)[0].split("/")[0] / "盘锦市教育局").exists()
+    for top in ("2023年辽宁省职业教育活动周", TRIAGE_FOLDER):
+        assert not (app.archive.root / top / "盘锦市教育局").exists()
     with app.db.session() as session:
         assert session.get(SenderAddress, SENDER) is None
         assert {session.get(Message, pk).status for pk in (first, second)} == {"triage"}
@@ -133,10 +150,10 @@ def test_assigning_a_conflict_keeps_the_configured_address_and_moves_the_item(ap
 
 
 def test_set_item_kind_moves_the_file_and_undo_moves_it_back(app, triaged):
-    first = triaged[0]
+    conflict = triaged[2]  # its campaign is decided, its unit is not
     with app.db.session() as session:
-        item_id = session.get(Message, first).items[0].id
-    [old] = [p for p in views(app, first) if p.endswith("IMG_0345.JPG")]
+        item_id = session.get(Message, conflict).items[0].id
+    [old] = views(app, conflict)
     audit_id = set_item_kind(app, item_id, "summary", "韩健")
     with app.db.session() as session:
         new = session.get(Item, item_id).path

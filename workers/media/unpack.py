@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pipeline.classify import classify_kind
+from pipeline.decide import member_kind
 from pipeline.errors import ArchiveError
 from pipeline.media.archives import ENCRYPTED, OK, Member, archive_kind, list_and_extract
 from pipeline.sniff import sniff
@@ -117,12 +117,11 @@ def _member_item(
         item.duplicate_of_id = first_copy(session, item.sha256)
     found = sniff(head, PurePosixPath(name).name)
     item.mime, item.media = found.mime, found.media
-    kind = classify_kind(
+    kind = member_kind(
         PurePosixPath(name).name,
         found.media,
         message.subject,
-        "",
-        ctx.campaign,
+        ctx.place_of(message, session).campaign,
         message.received_at,
     )
     item.kind, item.kind_confidence = kind.value, kind.confidence
