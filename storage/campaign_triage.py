@@ -115,3 +115,30 @@ def mark_answered(ctx: Desk, message_pk: int, actor: str, answered: bool = True)
         session.add(entry)
         session.flush()
         return entry.id
+
+
+def refile_campaign(ctx: Desk, code: str) -> int:
+    """Moves the files of the campaign's messages to where its present name and kind labels
+    put them (after a person corrected them); returns how many files moved."""
+    with ctx.db.session() as session:
+        pks = session.scalars(
+            select(Message.id).where(
+                Message.campaign_code == code, Message.campaign_status.in_(("assigned", "triage"))
+            )
+        ).all()
+    names = {u.code: u.name for u in ctx.units}
+    count = 0
+    for pk in pks:
+        moved: list[dict] = []
+        try:
+            with ctx.db.session() as session:
+                message = locked_message(session, pk)
+                place = ctx.place_of(message, session)
+                moved = filing.refile(
+                    session, ctx.archive, place, message, names.get(message.unit_code or "")
+                )
+        except BaseException:
+            filing.move_back(ctx.archive, moved)
+            raise
+        count += len(moved)
+    return count

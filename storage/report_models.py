@@ -69,11 +69,17 @@ class Receipt(Base):
 
 
 class Reminder(Base):
-    """A reminder drafted (or queued) for one unit, one kind, one deadline, N days before."""
+    """A reminder drafted (or queued) for one unit, one kind of one campaign, one deadline,
+    N days before."""
 
     __tablename__ = "reminders"
-    __table_args__ = (UniqueConstraint("unit_code", "kind", "due", "days_before"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "campaign_code", "unit_code", "kind", "due", "days_before", name="uq_reminders_once"
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_code: Mapped[str | None] = mapped_column(String(64))  # null: before campaigns
     unit_code: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(64))
     due: Mapped[date] = mapped_column(Date)

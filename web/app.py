@@ -26,7 +26,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pipeline.errors import MailroomError, StorageError
 from storage.search import refresh_planner_stats
-from web import auth, files, not_material, pages, signin, triage_views
+from web import auth, campaign_views, files, not_material, pages, signin, triage_views
 from web.secret import secret_key
 from web.security import SecurityHeaders
 from workers.app import AppContext
@@ -108,6 +108,10 @@ def routes() -> list:
         Route("/units/{code:str}", pages.unit_page),
         Route("/messages/{message_id:int}", pages.message_page),
         Route("/messages/{message_id:int}/raw", files.message_raw),
+        Route(
+            "/messages/{message_id:int}/campaign", campaign_views.message_campaign, methods=["POST"]
+        ),
+        Route("/messages/{message_id:int}/answered", campaign_views.answered, methods=["POST"]),
         Route("/items/{item_id:int}", pages.item_page),
         Route("/items/{item_id:int}/file", files.item_file),
         Route("/items/{item_id:int}/thumb", files.item_thumb),
@@ -125,6 +129,13 @@ def routes() -> list:
         Route("/reports", triage_views.reports),
         Route("/reports/tracker.csv", triage_views.tracker_csv),
         Route("/reports/file/{number:int}", triage_views.report_file),
+        Route("/campaigns", campaign_views.campaigns_page),
+        Route("/campaigns/new", campaign_views.new_campaign, methods=["GET"]),
+        Route("/campaigns/new", campaign_views.read_notice_upload, methods=["POST"]),
+        Route("/campaigns/save", campaign_views.save_campaign, methods=["POST"]),
+        Route("/campaigns/{code:str}", campaign_views.campaign_page, methods=["GET"]),
+        Route("/campaigns/{code:str}", campaign_views.save_campaign, methods=["POST"]),
+        Route("/campaigns/{code:str}/state", campaign_views.set_state, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

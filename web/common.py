@@ -30,6 +30,12 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     context.setdefault("user", request.state.user)
     context.setdefault("csrf", csrf_token(request))
     context.setdefault("nav", "")
+    campaigns = request.app.state.ctx.campaigns()
+    chosen = chosen_campaign(request, campaigns)
+    context.setdefault("campaigns", campaigns)
+    context.setdefault("campaign_map", {c.code: c for c in campaigns})
+    context.setdefault("chosen", chosen)
+    context.setdefault("campaign", chosen or request.app.state.ctx.campaign)
     return request.app.state.templates.TemplateResponse(
         request, name, context, status_code=status_code
     )
@@ -115,4 +121,35 @@ def arg_unit(request: Request) -> str | None:
 
 def arg_kind(request: Request) -> str | None:
     value = request.query_params.get("kind", "")
-    return value if value in request.app.state.ctx.campaign.kind_codes() else None
+    codes = {k.code for c in request.app.state.ctx.campaigns() for k in c.kinds}
+    return value if value in codes else None
+
+
+OTHER, ALL = "_other", "_all"  # browse filters: mail of no campaign (其他来件), everything
+
+
+def chosen_campaign(request: Request, campaigns=None):
+    """Returns the campaign the pages show (the switcher's choice, kept in the session):
+    `?campaign=CODE` chooses one; by default the first open campaign."""
+    if campaigns is None:
+        campaigns = request.app.state.ctx.campaigns()
+    asked = request.query_params.get("campaign", "")
+    by_code = {c.code: c for c in campaigns}
+    if asked in by_code:
+        request.session["campaign"] = asked
+        return by_code[asked]
+    kept = request.session.get("campaign", "")
+    if kept in by_code:
+        return by_code[kept]
+    return next((c for c in campaigns if c.is_open), campaigns[0] if campaigns else None)
+
+
+def arg_campaign_filter(request: Request) -> str | None:
+    """Returns the browse filter: a campaign code, _other (其他来件) or None for all mail."""
+    value = request.query_params.get("campaign", "")
+    if value == OTHER:
+        return OTHER
+    if value == ALL:
+        return None
+    campaign = chosen_campaign(request)
+    return campaign.code if campaign else None

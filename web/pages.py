@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from jinja2 import pass_context
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -11,9 +12,21 @@ from starlette.responses import Response
 
 from pipeline.reasons import reason_label, signal_label
 from storage import search as search_index
+from storage.campaign_triage import pending_inquiries
 from storage.models import AuditEntry, DecisionRecord, Item, Message, Unit
 from web import queries
-from web.common import arg_day, arg_kind, arg_page, arg_unit, db, get_or_404, path_id, render
+from web.common import (
+    arg_campaign_filter,
+    arg_day,
+    arg_kind,
+    arg_page,
+    arg_unit,
+    chosen_campaign,
+    db,
+    get_or_404,
+    path_id,
+    render,
+)
 from web.media import playable_video, showable_image
 from web.security import sanitise_html
 
@@ -31,6 +44,12 @@ STATUS_LABELS = {
     "not_material": "非材料",
     "error": "出错",
     "quarantined": "已隔离",
+}
+CAMPAIGN_STATUS_LABELS = {
+    "assigned": "已归入",
+    "other": "其他来件（不属于任何活动）",
+    "triage": "待确认活动",
+    "none": "未判断",
 }
 ITEM_STATUS_LABELS = {
     "ok": "正常",
@@ -54,6 +73,16 @@ CLUE_SOURCES = {
     "keyword": "关键词",
     "body_article": "邮件正文",
     "header": "信头",
+    "thread": "所回复的邮件",
+    "reply_subject": "回复通知的主题",
+    "document_text": "文档内容",
+    "reply_subject_": "回复的主题",
+    "kind": "材料类别词",
+    "related_subject": "主题中的相关活动",
+    "related_filename": "文件名中的相关活动",
+    "related_body": "正文中的相关活动",
+    "related_document": "文档中的相关活动",
+    "related_document_text": "文档中的相关活动",
 }
 
 
@@ -64,7 +93,8 @@ def install_filters(env, ctx) -> None:
     env.filters["localtime"] = lambda dt: (
         dt.astimezone(campaign.tz).strftime("%Y-%m-%d %H:%M") if dt else ""
     )
-    env.filters["kind_label"] = lambda code: campaign.label(code) if code else "未定"
+    env.filters["kind_label"] = kind_label
+    env.filters["campaign_status_label"] = lambda s: CAMPAIGN_STATUS_LABELS.get(s, s or "")
     env.filters["unit_name"] = lambda code: unit_names.get(code, code) if code else "待分拣"
     env.filters["media_label"] = lambda m: MEDIA_LABELS.get(m, m or "")
     env.filters["status_label"] = lambda s: STATUS_LABELS.get(s, s or "")
@@ -73,9 +103,32 @@ def install_filters(env, ctx) -> None:
     env.filters["reason_label"] = reason_label  # why a message is not material, in Chinese
     env.filters["signal_label"] = signal_label
     env.filters["filesize"] = _filesize
+    env.filters["reply_link"] = reply_link
     env.globals["campaign"] = campaign
     env.globals["units"] = list(ctx.config.units)
     env.globals["unit_names"] = unit_names
+
+
+def reply_link(message: Message) -> str:
+    """Returns a mailto: link answering the message: its sender, subject 回复：theirs."""
+    from urllib.parse import quote
+
+    subject = message.subject or ""
+    if not subject.startswith(("回复", "Re:", "RE:")):
+        subject = f"回复：{subject}"
+    return f"mailto:{quote(message.from_addr, safe='@')}?subject={quote(subject)}"
+
+
+@pass_context
+def kind_label(context, code: str | None, campaign_code: str | None = None) -> str:
+    """Returns a kind's label in the item's campaign (or the page's), 未定 when it has none."""
+    if not code:
+        return "未定"
+    by_code = context.get("campaign_map") or {}
+    for campaign in (by_code.get(campaign_code), context.get("campaign"), *by_code.values()):
+        if campaign is not None and code in campaign.kind_codes():
+            return campaign.label(code)
+    return code
 
 
 def _filesize(n: int | None) -> str:
@@ -106,31 +159,39 @@ def page_links(request: Request, page: queries.Page) -> dict[str, str | None]:
 
 
 def dashboard(request: Request) -> Response:
-    campaign = request.app.state.ctx.campaign
+    ctx = request.app.state.ctx
+    chosen = chosen_campaign(request)
     with db(request) as session:
         return render(
             request,
             "dashboard.html",
             nav="home",
-            intake=queries.intake(session, campaign),
-            tracker=queries.tracker(session, campaign),
+            intake=queries.intake(session, ctx.campaign),
+            opened=[c for c in ctx.campaigns(session) if c.is_open],
+            counts=queries.campaign_counts(session),
+            tracker=queries.tracker(session, chosen) if chosen else [],
             problems=queries.recent_problems(session),
             recent=queries.recent_messages(session),
-            kinds=[k for k in campaign.kinds if k.required],
+            inquiries=pending_inquiries(session, limit=50),
+            kinds=[k for k in chosen.kinds if k.required] if chosen else [],
         )
 
 
 def browse(request: Request) -> Response:
     campaign = request.app.state.ctx.campaign
     filters = {"unit": arg_unit(request), "kind": arg_kind(request), "day": arg_day(request, "day")}
+    filed_under = arg_campaign_filter(request)
     with db(request) as session:
-        page = queries.browse_items(session, campaign, page=arg_page(request), **filters)
+        page = queries.browse_items(
+            session, campaign, page=arg_page(request), filed_under=filed_under, **filters
+        )
         return render(
             request,
             "browse.html",
             nav="browse",
             page=page,
             filters=filters,
+            filed_under=filed_under,
             links=page_links(request, page),
         )
 
@@ -145,7 +206,7 @@ def units(request: Request) -> Response:
 
 def unit_page(request: Request) -> Response:
     code = request.path_params["code"]
-    campaign = request.app.state.ctx.campaign
+    campaign = chosen_campaign(request) or request.app.state.ctx.campaign
     with db(request) as session:
         unit = session.get(Unit, code) if len(code) <= 64 else None
         if unit is None:
@@ -174,6 +235,7 @@ def message_page(request: Request) -> Response:
             .order_by(DecisionRecord.id)
         ).all()
         unit_decisions = [d for d in decisions if d.subject == "unit"]
+        campaign_decisions = [d for d in decisions if d.subject == "campaign"]
         kind_decisions: dict[int, DecisionRecord] = {}
         for d in decisions:
             if d.subject == "kind" and d.item_id is not None:
@@ -191,6 +253,7 @@ def message_page(request: Request) -> Response:
             message=message,
             body_html=sanitise_html(message.body_html) if show_html else None,
             unit_decisions=unit_decisions,
+            campaign_decisions=campaign_decisions,
             kind_decisions=kind_decisions,
             history=history,
         )
@@ -235,9 +298,16 @@ def view_kind(item: Item) -> str:
 def photos(request: Request) -> Response:
     campaign = request.app.state.ctx.campaign
     filters = {"unit": arg_unit(request), "day": arg_day(request, "day")}
+    filed_under = arg_campaign_filter(request)
     with db(request) as session:
         page = queries.browse_items(
-            session, campaign, media="image", page=arg_page(request), per_page=60, **filters
+            session,
+            campaign,
+            media="image",
+            page=arg_page(request),
+            per_page=60,
+            filed_under=filed_under,
+            **filters,
         )
         return render(
             request,

@@ -103,8 +103,15 @@ def browse_items(
     media: str | None = None,
     page: int = 1,
     per_page: int = PAGE,
+    filed_under: str | None = None,
 ) -> Page:
+    """Returns a page of material items; `filed_under`: a campaign code, "_other" for mail
+    of no campaign (其他来件), None for all; `campaign` gives the day boundaries."""
     stmt = material_items()
+    if filed_under == "_other":
+        stmt = stmt.where(Message.campaign_status == "other")
+    elif filed_under:
+        stmt = stmt.where(Message.campaign_code == filed_under)
     if unit == "_triage":
         stmt = stmt.where(Message.status == "triage")
     elif unit:
@@ -148,12 +155,19 @@ def item_kinds_by_message(session: Session, message_pks: list[int]) -> dict[int,
 def tracker(
     session: Session, campaign: Campaign, unit: str | None = None, now: datetime | None = None
 ) -> list[TrackerRow]:
-    """Returns units × required kinds: how many items came, the first one, and the state."""
+    """Returns the units the campaign addresses × its required kinds: how many items came,
+    the first one, and the state. Only mail filed under the campaign counts."""
     now = now or utcnow()
     stmt = (
         select(Message.unit_code, Item.kind, func.count(), func.min(Message.received_at))
         .join(Message, Message.id == Item.message_pk)
-        .where(Item.role == "material", Item.duplicate_of_id.is_(None), Message.status == "filed")
+        .where(
+            Item.role == "material",
+            Item.duplicate_of_id.is_(None),
+            Message.status == "filed",
+            Message.campaign_code == campaign.code,
+            Message.campaign_status == "assigned",
+        )
         .group_by(Message.unit_code, Item.kind)
     )
     units_q = select(Unit).where(Unit.active.is_(True)).order_by(Unit.type, Unit.code)
@@ -164,6 +178,8 @@ def tracker(
     kinds = [k for k in campaign.kinds if k.required]
     rows = []
     for u in session.scalars(units_q):
+        if not unit and not campaign.addresses(u.code, u.type):
+            continue
         row = TrackerRow(u)
         for kind in kinds:
             n, first = seen.get((u.code, kind.code), (0, None))
@@ -235,6 +251,20 @@ def recent_messages(session: Session, limit: int = 10) -> list[Message]:
     return session.scalars(
         select(Message).order_by(Message.received_at.desc(), Message.id.desc()).limit(limit)
     ).all()
+
+
+def campaign_counts(session: Session) -> dict[str | None, int]:
+    """Returns {campaign code: messages filed under it}; None counts 其他来件."""
+    rows = session.execute(
+        select(Message.campaign_code, Message.campaign_status, func.count())
+        .where(Message.status == "filed", Message.campaign_status.in_(("assigned", "other")))
+        .group_by(Message.campaign_code, Message.campaign_status)
+    ).all()
+    out: dict[str | None, int] = {}
+    for code, status, n in rows:
+        key = code if status == "assigned" else None
+        out[key] = out.get(key, 0) + n
+    return out
 
 
 def unit_counts(session: Session) -> dict[str | None, tuple[int, int]]:

@@ -19,7 +19,7 @@ from storage import layout, triage
 from storage.models import DecisionRecord, Item
 from web import queries
 from web.auth import require_editor
-from web.common import MAX_ID, db, form_ids, get_or_404, parse_int, path_id, render
+from web.common import MAX_ID, chosen_campaign, db, form_ids, get_or_404, parse_int, path_id, render
 from web.files import send_file
 from web.security import checked_form, content_disposition
 
@@ -32,18 +32,23 @@ def queue(request: Request) -> Response:
         messages = session.scalars(triage.queued(limit=200)).all()
         pks = [m.id for m in messages]
         decisions: dict[int, DecisionRecord] = {}
+        campaign_decisions: dict[int, DecisionRecord] = {}
         for d in session.scalars(
             select(DecisionRecord)
-            .where(DecisionRecord.message_pk.in_(pks), DecisionRecord.subject == "unit")
+            .where(
+                DecisionRecord.message_pk.in_(pks),
+                DecisionRecord.subject.in_(("unit", "campaign")),
+            )
             .order_by(DecisionRecord.id)
         ):
-            decisions[d.message_pk] = d
+            (decisions if d.subject == "unit" else campaign_decisions)[d.message_pk] = d
         return render(
             request,
             "triage.html",
             nav="triage",
             messages=messages,
             decisions=decisions,
+            campaign_decisions=campaign_decisions,
             total=queries.triage_count(session),
         )
 
@@ -63,16 +68,32 @@ async def assign(request: Request) -> Response:
             if item_id is None:
                 raise HTTPException(400, "提交的编号无效，请刷新页面后重试。")
             kinds[item_id] = str(value)
+    campaign = str(form.get("campaign", "")) or triage.CANDIDATE
     ctx = request.app.state.ctx
 
     def _do() -> None:
         for pk in pks:
-            triage.assign_unit(ctx, pk, unit, user.name, kinds=kinds or None)
+            chosen = campaign
+            if kinds and chosen not in (triage.CANDIDATE, _campaign_of(ctx, pk)):
+                # the kinds were shown for the campaign the message had: re-plan them instead
+                triage.assign_unit(ctx, pk, unit, user.name, campaign=chosen)
+            else:
+                triage.assign_unit(ctx, pk, unit, user.name, kinds=kinds or None, campaign=chosen)
 
     await run_in_threadpool(_do)
     back = str(form.get("back", ""))
     target = f"/messages/{pks[0]}" if back == "message" and len(pks) == 1 else "/triage"
     return RedirectResponse(target + "?done=" + str(len(pks)), status_code=303)
+
+
+def _campaign_of(ctx, pk: int) -> str | None:
+    from storage.models import Message
+
+    with ctx.db.session() as session:
+        message = session.get(Message, pk)
+        if message is None or message.campaign_status == "other":
+            return triage.OTHER_CHOICE
+        return message.campaign_code
 
 
 async def set_kind(request: Request) -> Response:
@@ -125,7 +146,7 @@ def report_file(request: Request) -> Response:
 
 def tracker_csv(request: Request) -> Response:
     """The campaign tracker (units × kinds) as CSV with a BOM, so Excel shows the Chinese."""
-    campaign = request.app.state.ctx.campaign
+    campaign = chosen_campaign(request) or request.app.state.ctx.campaign
     with db(request) as session:
         rows = queries.tracker(session, campaign)
     kinds = [k for k in campaign.kinds if k.required]
@@ -146,7 +167,7 @@ def tracker_csv(request: Request) -> Response:
                 ]
             )
         )
-    name = f"报送情况-{campaign.local_day(datetime.now(UTC)).isoformat()}.csv"
+    name = f"报送情况-{campaign.name}-{campaign.local_day(datetime.now(UTC)).isoformat()}.csv"
     return Response(
         "\ufeff" + out.getvalue(),
         media_type="text/csv; charset=utf-8",

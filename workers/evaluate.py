@@ -3,13 +3,15 @@
 `evaluate(ctx, labels, path)` ingests every message under `path` through the
 real ingestion path into `ctx` (a throwaway index and archive), then compares
 the index with the labels: unit, confident-wrong units, triage, item kinds,
-is_material, flags and forwarded_by. The labels format is described in
+is_material, flags, forwarded_by and, when labelled, the campaign (a code, or
+null for mail of no campaign: 其他来件). The labels format is described in
 `load_labels` and in README ("Checking accuracy on your own mail").
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,14 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import MailroomError
+from storage import campaigns as campaign_store
 from storage.models import Item, Message
 from workers.app import AppContext, open_context
 from workers.config import Config, load_units_file
 from workers.ingest import Ingestor
 from workers.sources.files import mail_files, read_messages
 
-KINDS = ("plan", "case", "manuscript", "summary", "photo", "video", "other")
+KIND_CODE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")  # a campaign's kind code
 MESSAGE_FIELDS = ("unit", "is_material", "flags", "forwarded_by", "items")
+UNLABELLED = object()  # no "campaign" key: the campaign is not scored
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Label:
     decorative: tuple[str, ...] = ()
     received: str | None = None
     note: str = ""
+    campaign: object = UNLABELLED  # a campaign code, None (其他来件), or not labelled
 
 
 @dataclass
@@ -95,6 +100,10 @@ class EvalReport:
     received: Score = field(default_factory=Score)
     decorative: Score = field(default_factory=Score)
     extra_items: int = 0  # material items the labels do not have (a covering note, junk)
+    campaign: Score = field(default_factory=Score)  # on messages with a campaign label
+    campaign_wrong: int = 0  # counted for a campaign it does not belong to
+    other_counted: int = 0  # ... of which mail of no campaign (其他来件)
+    campaign_triage: int = 0  # left for a person to decide the campaign
     misses: list[Miss] = field(default_factory=list)
     unlabelled: list[str] = field(default_factory=list)
     not_unpacked: list[str] = field(default_factory=list)  # members of unopened archives
@@ -115,6 +124,10 @@ class EvalReport:
             ("flags correct", self.flags.text()),
             ("forwarded_by correct", self.forwarded_by.text()),
             ("received time correct", self.received.text()),
+            ("campaign correct (labelled messages)", self.campaign.text()),
+            ("counted for a wrong campaign", str(self.campaign_wrong)),
+            ("other business counted by a tracker", str(self.other_counted)),
+            ("campaign left for triage", str(self.campaign_triage)),
         ]
         width = max(len(name) for name, _ in rows)
         lines = [f"{name:<{width}}  {value}" for name, value in rows]
@@ -139,8 +152,10 @@ def load_labels(path: Path) -> dict[str, Label]:
     Form: {"version": 1, "messages": {"<file name>": {"unit": code|null,
     "is_material": bool, "flags": [...], "forwarded_by": address|null,
     "items": {"<item key>": kind}, "decorative": [...], "received": ISO time,
-    "note": text}}}. Item keys are attachment file names, "zip/member" for
-    archive members, the URL of an external link, or "正文.txt" for the body.
+    "note": text, "campaign": code|null}}}. Item keys are attachment file names,
+    "zip/member" for archive members, the URL of an external link, or "正文.txt" for
+    the body; an item's kind is null when its message belongs to no campaign.
+    Without "campaign" the campaign decision is not scored.
     """
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -153,9 +168,9 @@ def load_labels(path: Path) -> dict[str, Label]:
         missing = [name for name in MESSAGE_FIELDS if name not in entry]
         if missing:
             raise MailroomError(f"labels {path}: {key} lacks {', '.join(missing)}")
-        bad = sorted(set(entry["items"].values()) - set(KINDS))
+        bad = sorted(k for k in entry["items"].values() if k is not None and not KIND_CODE.match(k))
         if bad:
-            raise MailroomError(f"labels {path}: {key} has unknown kind {bad[0]!r}")
+            raise MailroomError(f"labels {path}: {key} has a bad kind code {bad[0]!r}")
         labels[key] = Label(
             key=key,
             unit=entry["unit"],
@@ -166,6 +181,7 @@ def load_labels(path: Path) -> dict[str, Label]:
             decorative=tuple(entry.get("decorative", ())),
             received=entry.get("received"),
             note=entry.get("note", ""),
+            campaign=entry.get("campaign", UNLABELLED),
         )
     return labels
 
@@ -190,6 +206,19 @@ def throwaway_context(config: Config, units_file: Path | None = None) -> Iterato
     finally:
         ctx.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def open_notices(ctx: AppContext, notices: tuple[str, ...] | list[str]) -> None:
+    """Opens in ctx the campaign each notice proposes ("FILE" or "FILE=CODE")."""
+    from dataclasses import replace as with_fields
+
+    from pipeline.notice import propose, read_notice
+
+    for spec in notices:
+        path, _, code = spec.partition("=")
+        campaign = propose(read_notice(Path(path)), code or None).campaign
+        with ctx.db.session() as session:
+            campaign_store.save_campaign(session, with_fields(campaign, state="open"), actor="eval")
 
 
 def ingest_labelled(
@@ -231,6 +260,7 @@ def evaluate(ctx: AppContext, labels: dict[str, Label], path: Path) -> EvalRepor
                 continue
             report.messages += 1
             _score_message(report, label, message, ctx.config.identify.confident_threshold)
+            _score_campaign(report, label, message)
             _score_items(report, label, message, session)
     return report
 
@@ -285,6 +315,29 @@ def _score_message(report: EvalReport, label: Label, message: Message, threshold
             label.received,
             message.received_at.astimezone(expected.tzinfo).isoformat(),
         )
+
+
+def _score_campaign(report: EvalReport, label: Label, message: Message) -> None:
+    """Scores the campaign: the message counted for its campaign, 其他来件 for none, and
+    never counted for a campaign it does not belong to (triage is a miss, not a wrong)."""
+    if label.campaign is UNLABELLED or not label.is_material:
+        return
+    status = message.campaign_status
+    got = message.campaign_code if status == campaign_store.ASSIGNED else None
+    ok = got == label.campaign and (got is not None or status == campaign_store.OTHER)
+    report.campaign.add(ok)
+    if status == campaign_store.TRIAGE:
+        report.campaign_triage += 1
+    if ok:
+        return
+    if got is not None:  # counted for a campaign it does not belong to
+        report.campaign_wrong += 1
+        report.other_counted += int(label.campaign is None)
+        what = "campaign_wrong"
+    else:
+        what = "campaign"
+    shown = got if got is not None else ("triage" if status == campaign_store.TRIAGE else None)
+    report.misses.append(Miss(label.key, what, label.campaign, shown))
 
 
 def _compare(report: EvalReport, score: Score, key: str, what: str, expected, got) -> None:

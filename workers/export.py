@@ -23,11 +23,25 @@ FLAG_ORDER = (
     "bounce",
     "spam",
     "external_link",
+    "inquiry",
 )
+OTHER = "_other"  # --campaign for mail of no campaign (其他来件)
 
 
-def _window(ctx: AppContext, since: date | None, until: date | None, unit: str | None):
+def _window(
+    ctx: AppContext,
+    since: date | None,
+    until: date | None,
+    unit: str | None,
+    campaign: str | None = None,
+):
     query = select(Message).order_by(Message.received_at, Message.id)
+    if campaign == OTHER:
+        query = query.where(Message.campaign_status == "other")
+    elif campaign:
+        query = query.where(
+            Message.campaign_code == campaign, Message.campaign_status == "assigned"
+        )
     tz = ctx.campaign.tz
     if since:
         query = query.where(Message.received_at >= datetime.combine(since, time(0), tz))
@@ -45,12 +59,19 @@ def exported_items(message: Message) -> list[Item]:
     return [i for i in message.items if i.role == "material"]
 
 
-def export_messages(ctx: AppContext, since=None, until=None, unit=None) -> Iterator[dict[str, Any]]:
+def campaign_of(message: Message) -> str | None:
+    """Returns the campaign the message is filed under; None for 其他来件 and undecided."""
+    return message.campaign_code if message.campaign_status == "assigned" else None
+
+
+def export_messages(
+    ctx: AppContext, since=None, until=None, unit=None, campaign=None
+) -> Iterator[dict[str, Any]]:
     """Yields one object per message, in the order they were received."""
     names = {u.code: u.name for u in ctx.config.units}
     tz = ctx.campaign.tz
     with ctx.db.session() as session:
-        query = _window(ctx, since, until, unit).options(selectinload(Message.items))
+        query = _window(ctx, since, until, unit, campaign).options(selectinload(Message.items))
         for m in session.scalars(query):
             flags = [f for f in FLAG_ORDER if f in (m.flags or [])]
             yield {
@@ -61,6 +82,8 @@ def export_messages(ctx: AppContext, since=None, until=None, unit=None) -> Itera
                 "unit": m.unit_code,
                 "unit_name": names.get(m.unit_code) if m.unit_code else None,
                 "confidence": round(m.confidence, 3),
+                "campaign": campaign_of(m),
+                "campaign_confidence": round(m.campaign_confidence or 0.0, 3),
                 "is_material": m.is_material,
                 "flags": flags,
                 "forwarded_from": m.forwarded_from,
@@ -70,10 +93,12 @@ def export_messages(ctx: AppContext, since=None, until=None, unit=None) -> Itera
             }
 
 
-def export_items(ctx: AppContext, since=None, until=None, unit=None) -> Iterator[dict[str, Any]]:
+def export_items(
+    ctx: AppContext, since=None, until=None, unit=None, campaign=None
+) -> Iterator[dict[str, Any]]:
     """Yields one object per archived item, message by message."""
     with ctx.db.session() as session:
-        query = _window(ctx, since, until, unit).options(
+        query = _window(ctx, since, until, unit, campaign).options(
             selectinload(Message.items).selectinload(Item.duplicate_of).selectinload(Item.message),
             selectinload(Message.items).selectinload(Item.container),
         )
@@ -83,6 +108,7 @@ def export_items(ctx: AppContext, since=None, until=None, unit=None) -> Iterator
                 yield {
                     "message_id": m.message_id or None,
                     "name": item.name,
+                    "campaign": campaign_of(m),
                     "kind": item.kind,
                     "media": item.media,
                     "sha256": item.sha256,

@@ -25,11 +25,11 @@ SENDER = "2718281828@qq.com"  # no unit knows it: its mail waits in triage until
 
 
 def _photo_mail(number: int) -> bytes:
-    """A mail with nothing but a photo from an unknown personal address."""
+    """A mail with nothing but a photo of the week from an unknown personal address."""
     msg = EmailMessage()
     msg["From"] = SENDER
     msg["To"] = "zcc1.sjyt@ln.gov.cn"
-    msg["Subject"] = "照片"
+    msg["Subject"] = "活动周照片"  # the campaign is clear: only the unit waits for a clerk
     msg["Date"] = format_datetime(datetime(2023, 5, 20 + number, 12, 0, tzinfo=files.CST))
     msg["Message-ID"] = f"<photo-{number}@qq.com>"
     msg.set_content("")

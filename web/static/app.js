@@ -44,7 +44,15 @@ function setupBulkTriage() {
   });
 }
 
+function setupAutosubmit() {
+  // The campaign switcher works without script (its button); with it, choosing is enough.
+  for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+    select.addEventListener("change", () => select.form.submit());
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupPhotoGrid();
   setupBulkTriage();
+  setupAutosubmit();
 });

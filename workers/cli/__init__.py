@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "workers.cli.scale:archive_group",
         "The archive's files and its readable folder view.",
     ),
+    "campaign": (
+        "workers.cli.campaign:campaign",
+        "Campaigns: add one from a notice, list, show, edit, open and close them.",
+    ),
     "eval": (
         "workers.cli.eval:eval_",
         "Ingest labelled mail into a throwaway index and print the accuracy table.",

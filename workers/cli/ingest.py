@@ -59,7 +59,9 @@ def summary_text(outcomes, ctx: AppContext) -> str:
         f"{statuses['duplicate']} already ingested, {statuses['error']} failed"
     ]
     if kinds:
-        parts = [f"{ctx.campaign.label(k)}({k}) {n}" for k, n in sorted(kinds.items())]
+        labels = {k.code: k.label for c in reversed(ctx.campaigns()) for k in c.kinds}
+        labels[""] = "其他来件"  # no campaign, no kind
+        parts = [f"{labels.get(k, k)}({k or '-'}) {n}" for k, n in sorted(kinds.items())]
         lines.append(f"items: {sum(kinds.values())} — " + ", ".join(parts))
     for outcome in outcomes:
         if outcome.status == "error":
@@ -72,8 +74,13 @@ def summary_text(outcomes, ctx: AppContext) -> str:
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (local), inclusive.")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (local), inclusive.")
 @click.option("--unit", help="Only this unit code.")
+@click.option(
+    "--campaign",
+    metavar="CODE",
+    help="Only mail filed under this campaign ('_other': mail of no campaign, 其他来件).",
+)
 @click.pass_obj
-def export(state: State, what: str, since, until, unit: str | None) -> None:
+def export(state: State, what: str, since, until, unit: str | None, campaign: str | None) -> None:
     """Print messages or items as JSON Lines (one object per line; see README).
 
     Example: mailroom export items --since 2023-05-14 --unit dalian
@@ -82,7 +89,7 @@ def export(state: State, what: str, since, until, unit: str | None) -> None:
 
     ctx = state.app()
     rows = (export_messages if what == "messages" else export_items)(
-        ctx, _day(since), _day(until), unit
+        ctx, _day(since), _day(until), unit, campaign
     )
     for row in rows:
         click.echo(json.dumps(row, ensure_ascii=False))

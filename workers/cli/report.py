@@ -7,10 +7,15 @@ from pathlib import Path
 
 import click
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, MailroomError
 from workers.cli.state import State
 
 DAY = click.DateTime(["%Y-%m-%d"])
+ALL = "all"
+
+
+def campaign_option(help_text: str):
+    return click.option("--campaign", "campaign_code", metavar="CODE", help=help_text)
 
 
 def _now(ctx) -> datetime:
@@ -33,9 +38,17 @@ def report() -> None:
     help="Email it to [report] recipients (default: when [smtp] and recipients are set).",
 )
 @click.option("--show", is_flag=True, help="Also print the plain-text report.")
+@campaign_option(
+    "The campaign to report on, or 'all' for a section per open campaign "
+    "(default: the only open one)."
+)
 @click.pass_obj
-def daily(state: State, day: datetime | None, send: bool | None, show: bool) -> None:
+def daily(
+    state: State, day: datetime | None, send: bool | None, show: bool, campaign_code: str | None
+) -> None:
     """Make the daily report: save HTML, text and XLSX under <archive>/reports/, and send it.
+
+    The scheduled report (mailroom run) has a section for every open campaign.
 
     Example: mailroom report daily --date 2023-05-20 --show
     """
@@ -43,6 +56,10 @@ def daily(state: State, day: datetime | None, send: bool | None, show: bool) -> 
     from workers.reports.outputs import make_daily_report
 
     ctx = state.app()
+    if campaign_code == ALL:
+        campaigns = list(ctx.open_campaigns())
+    else:
+        campaigns = [_choose(ctx, campaign_code, also="all")]
     rc = ctx.config.reports
     if send:
         _require_sending(ctx, rc)
@@ -50,7 +67,7 @@ def daily(state: State, day: datetime | None, send: bool | None, show: bool) -> 
         send = rc.report.send and bool(rc.report.recipients) and rc.smtp.configured
     now = _now(ctx)
     target = day.date() if day else now.date() - timedelta(days=1)
-    result = make_daily_report(ctx, rc, target, now, send=send)
+    result = make_daily_report(ctx, rc, target, now, send=send, campaigns=campaigns)
     if show:
         click.echo(result.text)
     for rel in (result.html_path, result.text_path, result.xlsx_path):
@@ -62,6 +79,14 @@ def daily(state: State, day: datetime | None, send: bool | None, show: bool) -> 
             f"the report is saved but sending failed ({result.send_error}); "
             f"`mailroom run` retries it, or run `mailroom report outbox --retry`"
         )
+
+
+def _choose(ctx, code: str | None, also: str = ""):
+    """Returns the campaign --campaign names, or the only open one (an error lists the codes)."""
+    try:
+        return ctx.choose_campaign(code)
+    except MailroomError as exc:
+        raise MailroomError(f"{exc}" + (f" (or --campaign {also})" if also else "")) from None
 
 
 def _require_sending(ctx, rc) -> None:
@@ -88,8 +113,11 @@ def _require_sending(ctx, rc) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write here (default: stdout; xlsx goes under <archive>/reports/tracker/).",
 )
+@campaign_option("The campaign's tracker (default: the only open campaign).")
 @click.pass_obj
-def tracker_cmd(state: State, day: datetime | None, fmt: str, output: Path | None) -> None:
+def tracker_cmd(
+    state: State, day: datetime | None, fmt: str, output: Path | None, campaign_code: str | None
+) -> None:
     """Print or save the submission tracker: every unit × required kind and its state.
 
     States: submitted (on time), late, missing (deadline passed), pending.
@@ -100,19 +128,20 @@ def tracker_cmd(state: State, day: datetime | None, fmt: str, output: Path | Non
     from workers.reports.outputs import tracker, tracker_csv, tracker_json, tracker_xlsx
 
     ctx = state.app()
+    campaign = _choose(ctx, campaign_code)
     as_of = day.date() if day else _now(ctx).date()
-    rows = tracker(ctx, as_of)
+    rows = tracker(ctx, as_of, campaign)
     if fmt == "xlsx":
-        data = tracker_xlsx(ctx, rows)
+        data = tracker_xlsx(campaign, rows)
         if output is None:
-            rel = f"{layout.REPORTS}/tracker/报送进度-{as_of.isoformat()}.xlsx"
+            rel = f"{layout.REPORTS}/tracker/报送进度-{campaign.code}-{as_of.isoformat()}.xlsx"
             ctx.archive.put_bytes(rel, data)
             click.echo(f"saved {ctx.archive.abspath(rel)}")
             return
         output.write_bytes(data)
         click.echo(f"saved {output}")
         return
-    text = tracker_json(ctx, rows) if fmt == "json" else tracker_csv(ctx, rows)
+    text = tracker_json(campaign, rows) if fmt == "json" else tracker_csv(campaign, rows)
     if output is None:
         click.echo(text.removeprefix("\ufeff"), nl=fmt == "json")
     else:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from pipeline.campaign import Campaign
+from storage.campaign_triage import pending_inquiries
 from storage.mailbox_state import OWN_FAILURE, QUARANTINED, MailboxRecord
 from storage.models import Item, Message
 from workers.reports.tracker import Submission, TrackerRow, required_kinds, tracker_rows
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 # Item statuses that count as a submission in the tracker (a link is material still to fetch).
 USABLE = ("ok", "external_link")
+OTHER_KIND = "_other"  # the items of 其他来件, counted apart in 各单位来件
 
 # What a clerk should do about each problem (shown in the report next to each one).
 ACTIONS = {
@@ -105,12 +108,36 @@ class DetailRow:
     path: str
 
 
+@dataclass(frozen=True)
+class Inquiry:
+    """A unit's question or acknowledgement waiting for an answer (待回复)."""
+
+    pk: int
+    received_at: datetime
+    unit_name: str
+    sender: str
+    subject: str
+    question: str
+    reply_to: str  # mailto: link answering the sender, subject Re: theirs
+
+
+@dataclass
+class CampaignSection:
+    """One campaign's part of the daily report: its tracker, deadlines and inquiries."""
+
+    code: str
+    name: str
+    messages: int = 0  # of the report's day, filed under this campaign
+    tracker: list[TrackerRow] = field(default_factory=list)
+    deadlines: list[tuple[str, date, int]] = field(default_factory=list)  # label, due, days left
+
+
 @dataclass
 class DailyData:
     """Everything the daily report shows, for one local day."""
 
     day: date
-    campaign: str
+    campaign: str  # the campaigns' names, joined
     department: str
     generated_at: datetime
     messages: Counter = field(default_factory=Counter)  # by status
@@ -122,15 +149,21 @@ class DailyData:
     links: list[LinkToFetch] = field(default_factory=list)
     duplicate_items: int = 0
     duplicate_messages: int = 0
-    tracker: list[TrackerRow] = field(default_factory=list)
-    deadlines: list[tuple[str, date, int]] = field(default_factory=list)  # label, due, days left
     details: list[DetailRow] = field(default_factory=list)
     kind_labels: dict[str, str] = field(default_factory=dict)
     waiting: list[WaitingLine] = field(default_factory=list)  # what waits now, and why
+    sections: list[CampaignSection] = field(default_factory=list)
+    other_business: int = 0  # messages of the day that belong to no campaign (其他来件)
+    inquiries: list[Inquiry] = field(default_factory=list)
 
     @property
     def total_messages(self) -> int:
         return sum(self.messages.values())
+
+    @property
+    def tracker(self) -> list[TrackerRow]:
+        """Every section's tracker rows (the workbook's sheet, the summary's counts)."""
+        return [row for section in self.sections for row in section.tracker]
 
 
 def day_bounds(ctx: AppContext, day: date) -> tuple[datetime, datetime]:
@@ -141,18 +174,25 @@ def day_bounds(ctx: AppContext, day: date) -> tuple[datetime, datetime]:
     )
 
 
-def gather_daily(ctx: AppContext, day: date, now: datetime) -> DailyData:
-    """Returns the daily report's data for one local day, read from the index."""
-    campaign = ctx.campaign
+def gather_daily(
+    ctx: AppContext, day: date, now: datetime, campaigns: list[Campaign] | None = None
+) -> DailyData:
+    """Returns the daily report's data for one local day, read from the index.
+
+    `campaigns`: the campaigns with a section each (default: every open one).
+    """
+    campaigns = list(ctx.open_campaigns()) if campaigns is None else campaigns
     names = {u.code: u.name for u in ctx.config.units}
     data = DailyData(
         day=day,
-        campaign=campaign.name,
+        campaign="、".join(c.name for c in campaigns) or "（没有进行中的活动）",
         department=ctx.config.department.name,
         generated_at=now,
-        kind_labels={k.code: k.label for k in campaign.kinds},
+        kind_labels={OTHER_KIND: "其他来件"}
+        | {k.code: k.label for c in reversed(campaigns) for k in c.kinds},
     )
     start, end = day_bounds(ctx, day)
+    labels = {c.code: c for c in ctx.campaigns()}
     with ctx.db.session() as session:
         day_messages = list(
             session.scalars(
@@ -162,22 +202,80 @@ def gather_daily(ctx: AppContext, day: date, now: datetime) -> DailyData:
                 .order_by(Message.received_at, Message.id)
             )
         )
-        _count_day(data, day_messages, names, campaign)
+        _count_day(data, day_messages, names, labels)
         _add_quarantined(data, session, start, end, {m.id for m in day_messages})
         _triage(data, session, end)
         data.links = _links(session, names, end)
-        data.tracker = load_tracker(ctx, session, day)
-        data.waiting = waiting_lines(ctx, session, local_formatter(campaign.tz))
-    data.deadlines = [
-        (k.label, k.due, (k.due - day).days) for k in required_kinds(campaign) if k.due is not None
-    ]
+        for campaign in campaigns:
+            data.sections.append(_section(ctx, session, campaign, day, day_messages))
+        data.inquiries = _inquiries(session, names, {c.code for c in campaigns}, end)
+        data.waiting = waiting_lines(ctx, session, local_formatter(ctx.campaign.tz))
     return data
 
 
-def _count_day(data: DailyData, messages: list[Message], names: dict[str, str], campaign) -> None:
+def _section(
+    ctx: AppContext, session: Session, campaign: Campaign, day: date, messages: list[Message]
+) -> CampaignSection:
+    return CampaignSection(
+        campaign.code,
+        campaign.name,
+        sum(1 for m in messages if _counted(m) and m.campaign_code == campaign.code),
+        load_tracker(ctx, session, day, campaign),
+        [
+            (k.label, k.due, (k.due - day).days)
+            for k in required_kinds(campaign)
+            if k.due is not None
+        ],
+    )
+
+
+def _counted(m: Message) -> bool:
+    return m.status == "filed" and m.campaign_status == "assigned"
+
+
+def _inquiries(
+    session: Session, names: dict[str, str], campaigns: set[str], end: datetime
+) -> list[Inquiry]:
+    """Returns the inquiries not answered yet that had come by `end`: of these campaigns,
+    or of none decided yet."""
+    rows = []
+    for m in pending_inquiries(session):
+        if m.received_at >= end or (m.campaign_code and m.campaign_code not in campaigns):
+            continue
+        question = next(
+            (d.evidence.get("not_material", "") for d in m.decisions if d.subject == "unit"), ""
+        )
+        rows.append(
+            Inquiry(
+                m.id,
+                m.received_at,
+                names.get(m.unit_code or "", "单位未确认"),
+                m.from_addr,
+                m.subject,
+                question.removeprefix("an inquiry: "),
+                reply_link(m),
+            )
+        )
+    return rows
+
+
+def reply_link(m: Message) -> str:
+    """Returns a mailto: link answering the message: to its sender, subject 回复：theirs."""
+    from urllib.parse import quote
+
+    subject = m.subject if m.subject.startswith(("回复", "Re:", "RE:")) else f"回复：{m.subject}"
+    return f"mailto:{quote(m.from_addr, safe='@')}?subject={quote(subject)}"
+
+
+def _count_day(
+    data: DailyData, messages: list[Message], names: dict[str, str], campaigns: dict
+) -> None:
     per_unit: dict[str, tuple[int, Counter]] = {}
     for m in messages:
         data.messages[m.status] += 1
+        if m.campaign_status == "other":
+            data.other_business += 1
+        campaign = campaigns.get(m.campaign_code) if m.campaign_status != "other" else None
         unit_name = names.get(m.unit_code or "", "") or ("待分拣" if m.status == "triage" else "")
         material = [i for i in m.items if i.role == "material"]
         if "duplicate" in (m.flags or []):
@@ -190,7 +288,8 @@ def _count_day(data: DailyData, messages: list[Message], names: dict[str, str], 
             )
         if m.is_material and m.status in ("filed", "triage"):
             count, kinds = per_unit.get(unit_name or "待分拣", (0, Counter()))
-            kinds.update(i.kind or "" for i in material)
+            other = m.campaign_status == "other"
+            kinds.update(OTHER_KIND if other else (i.kind or "") for i in material)
             per_unit[unit_name or "待分拣"] = (count + 1, kinds)
         for item in material:
             _count_item(data, m, item, unit_name, campaign)
@@ -238,6 +337,9 @@ def _message_problem(m: Message, unit_name: str) -> Problem:
 
 
 def _detail(m: Message, item: Item | None, unit_name: str, campaign) -> DetailRow:
+    kind_label = campaign.label(item.kind) if item and campaign else ""
+    if item and campaign is None and m.campaign_status == "other":
+        kind_label = "其他来件"
     return DetailRow(
         received_at=m.received_at,
         unit_name=unit_name,
@@ -245,7 +347,7 @@ def _detail(m: Message, item: Item | None, unit_name: str, campaign) -> DetailRo
         subject=m.subject,
         status=m.status,
         name=item.name if item else "",
-        kind_label=campaign.label(item.kind) if item else "",
+        kind_label=kind_label,
         media_label=MEDIA_LABELS.get(item.media, item.media) if item else "",
         item_status=item.status if item else "",
         duplicate=bool(item and item.duplicate_of_id),
@@ -324,15 +426,24 @@ def _links(session: Session, names: dict[str, str], end: datetime) -> list[LinkT
     return list(links.values())
 
 
-def load_submissions(session: Session) -> tuple[list[Submission], dict[str, datetime]]:
-    """Returns usable material items of filed messages, and each unit's first filed mail."""
+def load_submissions(
+    session: Session, campaign: str
+) -> tuple[list[Submission], dict[str, datetime]]:
+    """Returns the usable material items of the campaign's filed messages, and each unit's
+    first filed mail of that campaign. Mail of any other campaign, of none (其他来件) or
+    whose campaign is still in triage never counts."""
+    counted = (
+        Message.status == "filed",
+        Message.is_material.is_(True),
+        Message.unit_code.is_not(None),
+        Message.campaign_code == campaign,
+        Message.campaign_status == "assigned",
+    )
     rows = session.execute(
         select(Message.unit_code, Item.kind, Message.received_at, Item.sha256, Item.id)
         .join(Item, Item.message_pk == Message.id)
         .where(
-            Message.status == "filed",
-            Message.is_material.is_(True),
-            Message.unit_code.is_not(None),
+            *counted,
             Item.role == "material",
             Item.status.in_(USABLE),
             Item.kind.is_not(None),
@@ -344,18 +455,17 @@ def load_submissions(session: Session) -> tuple[list[Submission], dict[str, date
     ]
     active = session.execute(
         select(Message.unit_code, func.min(Message.received_at))
-        .where(
-            Message.status == "filed", Message.is_material.is_(True), Message.unit_code.is_not(None)
-        )
+        .where(*counted)
         .group_by(Message.unit_code)
     ).all()
     return subs, {code: _aware(first) for code, first in active}
 
 
-def load_tracker(ctx: AppContext, session: Session, as_of: date) -> list[TrackerRow]:
-    """Returns the tracker rows as of the end of a local day, read from the index."""
-    subs, first_mail = load_submissions(session)
-    campaign = ctx.campaign
+def load_tracker(
+    ctx: AppContext, session: Session, as_of: date, campaign: Campaign
+) -> list[TrackerRow]:
+    """Returns the campaign's tracker rows as of the end of a local day, read from the index."""
+    subs, first_mail = load_submissions(session, campaign.code)
     active = {code for code, first in first_mail.items() if campaign.local_day(first) <= as_of}
     return tracker_rows(campaign, ctx.config.units, subs, as_of, active)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from pipeline.campaign import Campaign
 from pipeline.cells import csv_row
 from storage import layout
 from storage.report_models import OutboxMail, SavedReport
@@ -47,25 +48,37 @@ class DailyResult:
     send_error: str | None
 
 
-def report_paths(day: date) -> tuple[str, str, str]:
-    """Returns the archive-relative html, text and xlsx paths of a day's report."""
+def report_paths(day: date, only: str | None = None) -> tuple[str, str, str]:
+    """Returns the archive-relative html, text and xlsx paths of a day's report
+    (`only`: the code of the one campaign a partial report covers)."""
     folder = f"{layout.REPORTS}/daily/{day.isoformat()}"
-    stem = f"每日报告-{day.isoformat()}"
+    stem = f"每日报告-{day.isoformat()}" + (f"-{only}" if only else "")
     return f"{folder}/{stem}.html", f"{folder}/{stem}.txt", f"{folder}/{stem}.xlsx"
 
 
 def make_daily_report(
-    ctx: AppContext, rc: ReportConfig, day: date, now: datetime, *, send: bool
+    ctx: AppContext,
+    rc: ReportConfig,
+    day: date,
+    now: datetime,
+    *,
+    send: bool,
+    campaigns: list[Campaign] | None = None,
 ) -> DailyResult:
     """Saves the report for one local day, queues it to the recipients if send, and sends.
 
-    Returns what was done; a send failure is recorded for retry, never raised.
+    `campaigns`: a section each (default: every open campaign, as the scheduled report).
+    A report of fewer campaigns than are open is saved beside the full one, not in its
+    place. Returns what was done; a send failure is recorded for retry, never raised.
     """
     tz = ctx.campaign.tz
-    data = gather_daily(ctx, day, now)
+    opened = list(ctx.open_campaigns())
+    campaigns = opened if campaigns is None else campaigns
+    partial = {c.code for c in campaigns} != {c.code for c in opened}
+    data = gather_daily(ctx, day, now, campaigns)
     html, text = render_daily(data, tz)
     workbook = daily_workbook(data, tz)
-    paths = report_paths(day)
+    paths = report_paths(day, "-".join(c.code for c in campaigns) if partial else None)
     for rel, content in zip(paths, (html.encode(), text.encode(), workbook), strict=True):
         ctx.archive.put_bytes(rel, content)
     outbox_id = None
@@ -80,7 +93,8 @@ def make_daily_report(
             now=now,
         )
         outbox_id = queue(ctx.db, "daily", msg, rc.report.recipients, now)
-    _record(ctx, day, now, paths, outbox_id, data)
+    if not partial:  # the scheduled report's record: made for this day
+        _record(ctx, day, now, paths, outbox_id, data)
     log.info(
         "daily report for %s saved under %s (%d messages, %d problems)",
         day,
@@ -111,6 +125,8 @@ def _record(
         "triage": data.triage_count,
         "links": len(data.links),
         "missing": sum(1 for r in data.tracker if r.state == "missing"),
+        "inquiries": len(data.inquiries),
+        "campaigns": [s.code for s in data.sections],
     }
     with ctx.db.session() as session:
         row = session.scalar(
@@ -158,17 +174,17 @@ def list_saved_reports(ctx: AppContext, limit: int = 100) -> list[dict]:
     ]
 
 
-def tracker(ctx: AppContext, as_of: date) -> list[TrackerRow]:
-    """Returns the tracker rows as of the end of a local day (for the CLI and web UI)."""
+def tracker(ctx: AppContext, as_of: date, campaign: Campaign) -> list[TrackerRow]:
+    """Returns the campaign's tracker rows as of the end of a local day (CLI and web UI)."""
     with ctx.db.session() as session:
-        return load_tracker(ctx, session, as_of)
+        return load_tracker(ctx, session, as_of, campaign)
 
 
-def tracker_json(ctx: AppContext, rows: list[TrackerRow]) -> str:
-    return json.dumps([r.to_json(ctx.campaign) for r in rows], ensure_ascii=False, indent=2)
+def tracker_json(campaign: Campaign, rows: list[TrackerRow]) -> str:
+    return json.dumps([r.to_json(campaign) for r in rows], ensure_ascii=False, indent=2)
 
 
-def tracker_csv(ctx: AppContext, rows: list[TrackerRow]) -> str:
+def tracker_csv(campaign: Campaign, rows: list[TrackerRow]) -> str:
     """Returns the tracker as CSV (UTF-8 with BOM so Excel shows Chinese) with the JSON's keys.
 
     No cell can start a formula (pipeline/cells.py): unit names and labels come from config
@@ -194,7 +210,7 @@ def tracker_csv(ctx: AppContext, rows: list[TrackerRow]) -> str:
         writer.writerow(
             csv_row(
                 {
-                    **r.to_json(ctx.campaign),
+                    **r.to_json(campaign),
                     "kind_label": r.kind_label,
                     "state_label": r.state_label,
                     "days_left": r.days_left,
@@ -205,5 +221,5 @@ def tracker_csv(ctx: AppContext, rows: list[TrackerRow]) -> str:
     return "\ufeff" + out.getvalue()
 
 
-def tracker_xlsx(ctx: AppContext, rows: list[TrackerRow]) -> bytes:
-    return tracker_workbook(rows, ctx.campaign.tz)
+def tracker_xlsx(campaign: Campaign, rows: list[TrackerRow]) -> bytes:
+    return tracker_workbook(rows, campaign.tz)

@@ -58,6 +58,7 @@ class Candidate:
     flags: tuple[str, ...]
     is_material: bool
     headers: Mapping[str, str]
+    other_business: bool = False  # 其他来件: the department answers it in its own way
 
 
 @dataclass
@@ -102,6 +103,8 @@ def suppression_reason(
         return "an automatic message"
     if not c.is_material:
         return "not material"
+    if c.other_business:
+        return "belongs to no campaign"
     return None
 
 
@@ -179,6 +182,7 @@ def _candidates(ctx: AppContext, since: datetime | None) -> list[Candidate]:
             tuple(m.flags or ()),
             m.is_material,
             _raw_headers(ctx, m.raw_path),
+            m.campaign_status == "other",
         )
         for m in messages
     ]
@@ -275,10 +279,10 @@ def receipt_message(
     ctx: AppContext, rc: ReportConfig, address: str, messages: Sequence[Message], now: datetime
 ) -> EmailMessage:
     """Returns the receipt email for one sender's messages, with RFC 3834 headers."""
-    campaign = ctx.campaign
+    campaigns = [ctx.campaign_by_code(m.campaign_code) or ctx.campaign for m in messages]
     names = {u.code: u.name for u in ctx.config.units}
-    entries = [_entry(m, names, campaign) for m in messages]
-    env = environment(campaign.tz)
+    entries = [_entry(m, names, c) for m, c in zip(messages, campaigns, strict=True)]
+    env = environment(ctx.campaign.tz)
     text = render_template_text(
         env,
         "receipt.txt",
@@ -287,7 +291,7 @@ def receipt_message(
             "sender_name": messages[-1].from_name or address,
             "address": address,
             "department": ctx.config.department.name,
-            "campaign": campaign.name,
+            "campaign": "、".join(dict.fromkeys(c.name for c in campaigns)),
             "messages": entries,
             "now": now,
             "problems": sum(len(e["problems"]) for e in entries),

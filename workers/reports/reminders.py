@@ -2,7 +2,8 @@
 
 Drafts are .eml files with `X-Unsent: 1` (Outlook opens them as a new message
 to edit and send); with reminders.send they go out through the outbox. Each
-(unit, kind, deadline, N) is reminded once, as recorded in the reminders table.
+(campaign, unit, kind, deadline, N) is reminded once, as recorded in the reminders
+table; every open campaign reminds for its own kinds.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class ReminderDone:
     unit: str
     kind: str
     days_before: int
+    campaign: str
     recipients: tuple[str, ...]
     path: str | None
     outbox_id: int | None
@@ -55,30 +57,32 @@ def kinds_due_in(
 
 def make_reminders(ctx: AppContext, rc: ReportConfig, now: datetime) -> list[ReminderDone]:
     """Drafts (or queues) today's reminders for units still missing a kind; returns them."""
-    today = ctx.campaign.local_day(now)
-    due = kinds_due_in(ctx.campaign, today, rc.reminders.days_before)
-    if not due:
-        return []
-    rows = tracker(ctx, today)
     done: list[ReminderDone] = []
-    for kind, days in due:
-        for row in rows:
-            if (
-                row.kind == kind.code
-                and row.state == PENDING
-                and not _already(ctx, row.unit, kind, days)
-            ):
-                done.append(_remind(ctx, rc, row.unit, kind, days, now))
+    for campaign in ctx.open_campaigns():
+        today = campaign.local_day(now)
+        due = kinds_due_in(campaign, today, rc.reminders.days_before)
+        if not due:
+            continue
+        rows = tracker(ctx, today, campaign)
+        for kind, days in due:
+            for row in rows:
+                if (
+                    row.kind == kind.code
+                    and row.state == PENDING
+                    and not _already(ctx, campaign, row.unit, kind, days)
+                ):
+                    done.append(_remind(ctx, rc, campaign, row.unit, kind, days, now))
     if any(d.outbox_id for d in done):
         flush_outbox(ctx.db, rc.smtp, now, hand_over(ctx))
     return done
 
 
-def _already(ctx: AppContext, unit: str, kind: Kind, days: int) -> bool:
+def _already(ctx: AppContext, campaign: Campaign, unit: str, kind: Kind, days: int) -> bool:
     with ctx.db.session() as session:
         return (
             session.scalar(
                 select(Reminder.id).where(
+                    Reminder.campaign_code == campaign.code,
                     Reminder.unit_code == unit,
                     Reminder.kind == kind.code,
                     Reminder.due == kind.due,
@@ -103,12 +107,18 @@ def unit_addresses(ctx: AppContext, unit_code: str) -> tuple[str, ...]:
 
 
 def _remind(
-    ctx: AppContext, rc: ReportConfig, unit_code: str, kind: Kind, days: int, now: datetime
+    ctx: AppContext,
+    rc: ReportConfig,
+    campaign: Campaign,
+    unit_code: str,
+    kind: Kind,
+    days: int,
+    now: datetime,
 ) -> ReminderDone:
     unit = next(u for u in ctx.config.units if u.code == unit_code)
     to = unit_addresses(ctx, unit_code)
     text = render_template_text(
-        environment(ctx.campaign.tz),
+        environment(campaign.tz),
         "reminder.txt",
         rc.reminders.template,
         {
@@ -116,20 +126,23 @@ def _remind(
             "kind_label": kind.label,
             "due": kind.due,
             "days": days,
-            "campaign": ctx.campaign.name,
+            "campaign": campaign.name,
             "department": ctx.config.department.name,
         },
     )
-    subject = f"提醒：请于{kind.due.month}月{kind.due.day}日前报送{kind.label}（{unit.name}）"
+    subject = (
+        f"提醒：请于{kind.due.month}月{kind.due.day}日前报送{campaign.name}{kind.label}"
+        f"（{unit.name}）"
+    )
     send = rc.reminders.send and bool(to)
     msg = compose(rc.smtp, to, subject, text, now=now, headers={} if send else {"X-Unsent": "1"})
     path = outbox_id = None
     if send:
         outbox_id = queue(ctx.db, "reminder", msg, to, now)
     else:
-        folder = rc.reminders.drafts_dir / ctx.campaign.local_day(now).isoformat()
+        folder = rc.reminders.drafts_dir / campaign.local_day(now).isoformat()
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / layout.safe_component(f"{unit.name}-{kind.label}.eml")
+        target = folder / layout.safe_component(f"{unit.name}-{campaign.name}-{kind.label}.eml")
         tmp = folder / f".tmp-{target.name}"
         tmp.write_bytes(msg.as_bytes())
         tmp.replace(target)
@@ -137,6 +150,7 @@ def _remind(
     with ctx.db.session() as session:
         session.add(
             Reminder(
+                campaign_code=campaign.code,
                 unit_code=unit_code,
                 kind=kind.code,
                 due=kind.due,
@@ -155,4 +169,4 @@ def _remind(
         kind.due,
         f"queued as #{outbox_id}" if send else f"drafted at {path}",
     )
-    return ReminderDone(unit_code, kind.code, days, to, path, outbox_id)
+    return ReminderDone(unit_code, kind.code, days, campaign.code, to, path, outbox_id)

@@ -74,12 +74,31 @@ def render_template_text(
 
 def daily_context(data: DailyData, tz: ZoneInfo) -> dict[str, Any]:
     """Returns what the daily templates need, pre-grouped so templates stay simple."""
+    return {
+        "d": data,
+        "tz": tz,
+        "sections": [
+            section_context(s.name, s.tracker, s.deadlines, s.messages) for s in data.sections
+        ],  # fmt: skip
+        "colours": STATE_COLOURS,
+        "media": media_summary(data.media),
+        # counted to the report's day, so a report made later for an old day reads the same
+        "triage_days": (data.day - data.triage_oldest.astimezone(tz).date()).days
+        if data.triage_oldest
+        else 0,
+    }
+
+
+def section_context(
+    name: str, tracker: list[TrackerRow], deadlines: list, messages: int = 0
+) -> dict[str, Any]:
+    """Returns one campaign's tracker grouped for the templates: kinds, grid, units, by kind."""
     kinds: list[tuple[str, str]] = []
-    for row in data.tracker:
+    for row in tracker:
         if (row.kind, row.kind_label) not in kinds:
             kinds.append((row.kind, row.kind_label))
     grid: dict[str, dict[str, TrackerRow]] = {}
-    for row in data.tracker:
+    for row in tracker:
         grid.setdefault(row.unit, {})[row.kind] = row
     units = (
         [
@@ -90,9 +109,9 @@ def daily_context(data: DailyData, tz: ZoneInfo) -> dict[str, Any]:
         else []
     )
     by_kind = []
-    counts = state_counts(data.tracker)
+    counts = state_counts(tracker)
     for code, label in kinds:
-        rows = [r for r in data.tracker if r.kind == code]
+        rows = [r for r in tracker if r.kind == code]
         by_kind.append(
             {
                 "code": code,
@@ -105,21 +124,15 @@ def daily_context(data: DailyData, tz: ZoneInfo) -> dict[str, Any]:
                 "pending": [r for r in rows if r.state == PENDING],
             }
         )
-    silent = [(code, name) for code, name, is_silent in units if is_silent]
     return {
-        "d": data,
-        "tz": tz,
+        "name": name,
+        "messages": messages,
+        "deadlines": deadlines,
         "kinds": kinds,
         "grid": grid,
         "units": units,
         "by_kind": by_kind,
-        "silent": silent,
-        "colours": STATE_COLOURS,
-        "media": media_summary(data.media),
-        # counted to the report's day, so a report made later for an old day reads the same
-        "triage_days": (data.day - data.triage_oldest.astimezone(tz).date()).days
-        if data.triage_oldest
-        else 0,
+        "silent": [(code, unit) for code, unit, is_silent in units if is_silent],
     }
 
 
@@ -138,9 +151,11 @@ def media_summary(media: Counter) -> list[tuple[str, int]]:
 def daily_subject(data: DailyData) -> str:
     """Returns the daily report's email subject with the numbers that matter most."""
     missing = sum(1 for r in data.tracker if r.state == MISSING)
+    waiting = f"，待回复 {len(data.inquiries)} 封" if data.inquiries else ""
     return (
         f"【每日报告】{data.campaign} {data.day.isoformat()}：来件 {data.total_messages} 封，"
-        f"问题 {len(data.problems)} 项，待分拣 {data.triage_count} 封，逾期未报 {missing} 项"
+        f"问题 {len(data.problems)} 项，待分拣 {data.triage_count} 封{waiting}，"
+        f"逾期未报 {missing} 项"
     )
 
 

@@ -49,6 +49,7 @@ class TrackerRow:
     due: date | None
     days_left: int | None  # days from the as-of day to the deadline day; negative = past
     silent: bool  # the unit has sent nothing at all yet
+    campaign: str = ""  # the campaign's name
 
     @property
     def state_label(self) -> str:
@@ -83,7 +84,9 @@ def tracker_rows(
 
     Only what the mailbox received on or before `as_of` (local day) counts.
     `active_units` are units with any filed mail (even unusable) up to that day.
+    Only the units the campaign's notice addresses are listed.
     """
+    units = [u for u in units if campaign.addresses(u.code, u.type)]
     seen: dict[tuple[str, str], list[Submission]] = {}
     for sub in submissions:
         if campaign.local_day(sub.received_at) <= as_of:
@@ -121,6 +124,7 @@ def _row(
         due=kind.due,
         days_left=(kind.due - as_of).days if kind.due else None,
         silent=silent,
+        campaign=campaign.name,
     )
 
 

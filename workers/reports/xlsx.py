@@ -28,6 +28,7 @@ TRACKER_HEADERS = [
     ("截止日期", 12),
     ("距截止（天）", 12),
     ("无任何来件", 12),
+    ("活动", 28),
 ]
 DETAIL_HEADERS = [
     ("收到时间", 18),
@@ -92,6 +93,7 @@ def _tracker_sheet(sheet: Worksheet, rows: Sequence[TrackerRow], tz: ZoneInfo) -
                 row.due,
                 row.days_left,
                 "是" if row.silent else "",
+                row.campaign,
             ],
         )
         line = sheet.max_row

@@ -36,7 +36,7 @@ def test_reminder_drafts_go_to_units_still_missing_the_kind(corpus_app):
 def _summary_pending_on(ctx, day: str) -> set[str]:
     from workers.reports.outputs import tracker
 
-    rows = tracker(ctx, datetime.fromisoformat(day).date())
+    rows = tracker(ctx, datetime.fromisoformat(day).date(), ctx.campaign)
     return {r.unit for r in rows if r.kind == "summary" and r.state == "pending"}
 
 

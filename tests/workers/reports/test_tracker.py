@@ -121,7 +121,8 @@ def expected_from_exports(ctx, as_of: date) -> dict[tuple[str, str], tuple[str, 
     files: dict[tuple[str, str], set] = {}
     for item in export_items(ctx, until=as_of):
         m = messages[item["message_id"]]
-        if not (m["unit"] and m["is_material"]) or item["status"] not in ("ok", "external_link"):
+        counted = m["unit"] and m["is_material"] and m["campaign"] == ctx.campaign.code
+        if not counted or item["status"] not in ("ok", "external_link"):
             continue
         key = (m["unit"], item["kind"])
         first[key] = min(first.get(key, m["date"]), m["date"])
