@@ -152,7 +152,9 @@ def decide_message(
         verdict, plans = _inquiry(parsed, verdict, plans)
     flags = list(verdict.flags)
     if verdict.is_material:
-        flags += message_flags(plans, planned or NO_CAMPAIGN, received)
+        # late and early are a campaign's: not judged before a person decides the campaign
+        decided = planned if campaign.outcome == CAMPAIGN else None
+        flags += message_flags(plans, decided or NO_CAMPAIGN, received)
     if match.forwarded_by:
         flags.append("forwarded")
     return MessageDecision(match, verdict, plans, flags, campaign)

@@ -955,6 +955,7 @@ def build(m: Mail, mx: str = "mx.ln.gov.cn", rcpt: str = MAILBOX) -> bytes:
 # --------------------------------------------------------------------------- documents
 
 THEME = "技能：让生活更美好"
+CAMPAIGN = "2023-vocational-week"  # the code mailroom ships the 2023 week with
 NOTICE = "《辽宁省教育厅关于做好2023年全省职业教育活动周相关工作的通知》（辽教通〔2023〕106号）"
 
 
@@ -1970,7 +1971,7 @@ def label_for(m: Mail) -> dict:
         "external_link",
         "duplicate",
     ]
-    return {
+    label = {
         "unit": m.unit if m.is_material else None,
         "is_material": m.is_material,
         "flags": sorted(set(flags), key=order.index),
@@ -1982,6 +1983,9 @@ def label_for(m: Mail) -> dict:
         "received": m.received.isoformat(),
         "note": m.note,
     }
+    if m.is_material:  # every person's message here is the 2023 week's material
+        label["campaign"] = CAMPAIGN
+    return label
 
 
 def check_media(a: Att) -> None:
