@@ -121,7 +121,10 @@ def decide_campaign(
     if not ranked:
         return _without_words(msg, campaigns, received, clues, topic, bool(matters))
     top, confidence = ranked[0]
-    rival = ranked[1] if len(ranked) > 1 else None
+    rivals = ranked[1:]
+    if by_code[top].in_window(received):  # last year's campaign, out of season, is no rival
+        rivals = [r for r in rivals if by_code[r[0]].in_window(received)]
+    rival = rivals[0] if rivals else None
     if rival and rival[1] >= RIVAL_WEIGHT:
         reason = f"campaigns disagree: {top} ({confidence:.2f}) vs {rival[0]} ({rival[1]:.2f})"
         return CampaignMatch(None, round(confidence, 3), "weak", clues, candidates, reason,

@@ -25,6 +25,8 @@ MESSAGE_KEYS = [
     "unit",
     "unit_name",
     "confidence",
+    "campaign",
+    "campaign_confidence",
     "is_material",
     "flags",
     "forwarded_from",
@@ -35,6 +37,7 @@ MESSAGE_KEYS = [
 ITEM_KEYS = [
     "message_id",
     "name",
+    "campaign",
     "kind",
     "media",
     "sha256",
