@@ -152,9 +152,9 @@ def test_an_inquiry_belongs_to_its_campaign_and_is_not_material():
     )
     decided = decide_message(msg, units(), rules, DURING)
     assert decided.campaign.value == WEEK.code and decided.status == "not_material"
-    assert decided.verdict.code == "inquiry" and decided.flags == ["inquiry"]
+    assert decided.verdict.reason == "inquiry" and decided.flags == ["inquiry"]
     ack = message("活动周方案", body="收到，我市将按时报送。")
-    assert decide_message(ack, units(), rules, DURING).verdict.code == "inquiry"
+    assert decide_message(ack, units(), rules, DURING).verdict.reason == "inquiry"
 
 
 def test_a_question_about_another_matter_is_other_business_not_an_inquiry():

@@ -37,7 +37,7 @@ def test_an_editor_marks_an_inquiry_answered(small_site, client_for):
         pk = session.scalar(select(Message.id).where(Message.not_material_reason == "inquiry"))
     client = client_for(small_site, "editor")
     page = client.get(f"/messages/{pk}").text
-    assert "咨询/确认（待回复）" in page and "写回复" in page
+    assert "询问或回执，没有材料" in page and "写回复" in page
     done = client.post(
         f"/messages/{pk}/answered", data={"csrf_token": csrf_of(page)}, follow_redirects=False
     )

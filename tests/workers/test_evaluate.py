@@ -21,4 +21,7 @@ def test_labelled_corpus_meets_the_accuracy_bar(app, record_property, capsys):
     assert report.is_material.rate == 1.0, table
     # Body material, covering notes, spam and the Outlook .msg (issue 14) are exact:
     assert report.extra_items == 0, table  # no covering note or disclaimer filed as 正文
-    assert not report.misses, table
+    # The campaign (issue 13): never counted for a wrong one; the few messages whose words
+    # name no campaign (照片 with IMG_5012.HEIC, 技能大赛视频) wait for a person instead.
+    assert report.campaign_wrong == 0 and report.campaign.rate >= 0.9, table
+    assert all(m.what == "campaign" and m.got == "triage" for m in report.misses), table
