@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["bench_media.py", "bench_imap.py", "bench_web.py", "bench_scale.py"]
+SCRIPTS = ["bench_media.py", "bench_imap.py", "bench_web.py", "bench_scale.py", "bench_campaign.py"]
 
 
 def main() -> int:

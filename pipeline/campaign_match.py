@@ -43,6 +43,7 @@ RELATED_WEIGHT = 0.30
 KIND_SUPPORT = 0.30  # a kind keyword next to the campaign's evidence
 WINDOW_SUPPORT = 0.20
 HISTORY_SUPPORT = 0.20
+HISTORY_MATTERS = 0.75  # the default threshold: history can only lift a score up to it
 OUT_OF_SEASON = 0.5  # words seen outside the campaign's window count half
 NOT_ADDRESSED = 0.7  # the notice does not address the sender's unit
 RIVAL_WEIGHT = 0.5  # a second campaign this likely means the clues disagree
@@ -167,9 +168,11 @@ def _score(
         weights.append(KIND_SUPPORT)
     if campaign.in_window(received):
         weights.append(WINDOW_SUPPORT)
-    if unit is not None and campaign.code in set(book.history(unit.code)):
-        weights.append(HISTORY_SUPPORT)
     score = combine(weights)
+    # What the unit has filed only tips a near miss: asked of the index only then.
+    near = combine([score, HISTORY_SUPPORT]) >= HISTORY_MATTERS and score < HISTORY_MATTERS
+    if near and unit is not None and campaign.code in set(book.history(unit.code)):
+        score = combine([score, HISTORY_SUPPORT])
     if unit is not None and not campaign.addresses(unit.code, unit.type):
         score *= NOT_ADDRESSED
     if topic and not (set(best) & STRONG_SOURCES):

@@ -58,8 +58,10 @@ def load_campaigns(session: Session) -> list[Campaign]:
 
 
 def revision(session: Session) -> tuple:
-    """Returns what changes whenever a campaign does (cheap: one small query)."""
-    return tuple(session.execute(select(CampaignRecord.code, CampaignRecord.updated_at)).all())
+    """Returns what changes whenever a campaign does: asked for every message, so one plain
+    statement (no ORM, no compiling) on the session's connection."""
+    rows = session.connection().exec_driver_sql("SELECT code, updated_at FROM campaigns")
+    return tuple(tuple(row) for row in rows)
 
 
 def save_campaign(

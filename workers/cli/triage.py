@@ -45,7 +45,13 @@ def list_(state: State) -> None:
         sender = f"{row.from_name} <{row.from_addr}>" if row.from_name else row.from_addr
         click.echo(f"{row.message_pk:>5}  {received}  {sender}  {row.subject}")
         candidates = ", ".join(f"{code} {score:.2f}" for code, score in row.candidates.items())
-        click.echo(f"       candidates: {candidates or '-'}   ({row.reason})")
+        if row.unit:
+            click.echo(f"       unit: {row.unit} (decided)")
+        else:
+            click.echo(f"       candidates: {candidates or '-'}   ({row.reason})")
+        if row.campaign_status == "triage":
+            found = ", ".join(f"{c} {s:.2f}" for c, s in row.campaign_candidates.items())
+            click.echo(f"       campaign undecided: {found or '-'}   ({row.campaign_reason})")
         for clue in row.clues[:3]:
             click.echo(
                 f"       clue: {clue['source']} {clue['value']!r} -> {clue['target']} "
@@ -101,6 +107,11 @@ def _item_ids(ctx, message_pk: int, kinds: dict[str, str]) -> dict[int, str]:
     help="Also set an item's kind (ITEM is its id or file name); repeatable.",
 )
 @click.option(
+    "--campaign",
+    metavar="CODE",
+    help="Its campaign, or _other for 其他来件 (default: the campaign it shows).",
+)
+@click.option(
     "--by",
     "actor",
     default=_default_actor,
@@ -108,16 +119,28 @@ def _item_ids(ctx, message_pk: int, kinds: dict[str, str]) -> dict[int, str]:
     help="Who decides (kept in the index and the audit log).",
 )
 @click.pass_obj
-def assign(state: State, message: int, unit: str, kinds: tuple[str, ...], actor: str) -> None:
+def assign(
+    state: State,
+    message: int,
+    unit: str,
+    kinds: tuple[str, ...],
+    campaign: str | None,
+    actor: str,
+) -> None:
     """Assign MESSAGE to UNIT: re-file it, learn the sender, re-file its other mail.
+
+    The message's campaign is confirmed as shown (its likeliest one, when that was left
+    to a person) unless --campaign names another or _other (其他来件).
 
     Example: mailroom triage assign 12 shenyang --kind 31=plan --by 韩健
     """
-    from storage.triage import assign_unit
+    from storage.triage import CANDIDATE, assign_unit
 
     ctx = state.app()
     by_id = _item_ids(ctx, message, _parse_kinds(kinds))
-    result = assign_unit(ctx, message, unit, actor, kinds=by_id or None)
+    result = assign_unit(
+        ctx, message, unit, actor, kinds=by_id or None, campaign=campaign or CANDIDATE
+    )
     click.echo(f"message {result.message_pk} -> {unit}; {len(result.moved)} file(s) moved")
     for old, new in result.moved:
         click.echo(f"  {old or '-'} -> {new}")
@@ -127,6 +150,32 @@ def assign(state: State, message: int, unit: str, kinds: tuple[str, ...], actor:
         click.echo("also filed from the same sender: " + ", ".join(map(str, result.refiled)))
     if result.still_triage:
         click.echo("same sender, still unclear: " + ", ".join(map(str, result.still_triage)))
+    click.echo(f"undo with: mailroom triage undo {result.audit_id}")
+
+
+@triage.command("campaign")
+@click.argument("message", type=int)
+@click.argument("code")
+@click.option(
+    "--by",
+    "actor",
+    default=_default_actor,
+    show_default="your user name",
+    help="Who decides (kept in the index and the audit log).",
+)
+@click.pass_obj
+def campaign_cmd(state: State, message: int, code: str, actor: str) -> None:
+    """Put MESSAGE in campaign CODE, or in 其他来件 with _other: its kinds and files follow.
+
+    Example: mailroom triage campaign 44 2023-skills-month --by 韩健
+    """
+    from storage.campaign_triage import assign_campaign
+
+    result = assign_campaign(state.app(), message, code, actor)
+    click.echo(
+        f"message {message} -> {result.campaign or '其他来件'}; "
+        f"{len(result.moved)} file(s) moved, {len(result.kinds)} kind(s) changed"
+    )
     click.echo(f"undo with: mailroom triage undo {result.audit_id}")
 
 

@@ -113,3 +113,41 @@ def test_a_notice_that_is_not_text_is_one_line(tmp_path):
     scan.write_bytes(b"%PDF-1.4\n%%EOF\n")
     result = mailroom(tmp_path, "campaign", "add", "--from-notice", str(scan), ok=False)
     assert result.exit_code == 1 and "scan.pdf" in str(result.exception)
+
+
+def test_triage_puts_a_message_in_other_business_and_back_from_the_command_line(tmp_path):
+    write_config(tmp_path)
+    ctx = open_context(load_config(tmp_path / "config.toml"))
+    try:
+        ingestor = Ingestor(ctx, "test")
+        photos = DATA / "labelled" / "037-chaoyang-photos-heic.eml"  # its campaign waits
+        waiting = ingestor.ingest(photos.read_bytes(), SourceRef("file", photos.name)).message_pk
+        plan = DATA / "labelled" / "001-shenyang-plan-known-address.eml"
+        filed = ingestor.ingest(plan.read_bytes(), SourceRef("file", plan.name)).message_pk
+        ingestor.finish()
+    finally:
+        ctx.close()
+    listed = mailroom(tmp_path, "triage", "list").stdout
+    assert (
+        "unit: chaoyang (decided)" in listed
+        and "campaign undecided: 2023-vocational-week" in listed
+    )
+    assigned = mailroom(tmp_path, "triage", "assign", str(waiting), "chaoyang", "--campaign",
+                        "_other", "--by", "韩健")  # fmt: skip
+    assert "message" in assigned.stdout
+    moved = mailroom(tmp_path, "triage", "campaign", str(filed), "_other", "--by", "韩健").stdout
+    assert f"message {filed} -> 其他来件" in moved and "1 kind(s) changed" in moved
+    audit = moved.rsplit("mailroom triage undo ", 1)[1].strip()
+    mailroom(tmp_path, "triage", "undo", audit)
+    ctx = open_context(load_config(tmp_path / "config.toml"))
+    try:
+        with ctx.db.session() as session:
+            assert session.get(Message, waiting).campaign_status == "other"
+            assert session.get(Message, waiting).status == "filed"
+            back = session.get(Message, filed)
+            assert (back.campaign_status, back.campaign_code) == (
+                "assigned",
+                "2023-vocational-week",
+            )
+    finally:
+        ctx.close()
