@@ -126,3 +126,41 @@ def test_an_editor_puts_a_message_in_other_business(small_site, client_for):
         assert message.campaign_status == "other"
         assert all(i.path.startswith("其他来件/") for i in message.items if i.path)
     assert "其他来件（不属于任何活动，不计入报送进度）" in client.get(f"/messages/{pk}").text
+
+
+def test_an_editor_corrects_a_campaign_in_its_form_and_its_files_follow(small_site, client_for):
+    from dataclasses import replace
+
+    from pipeline.notice import propose, read_notice
+    from storage import campaigns as store
+
+    month = propose(read_notice(DATA / "notices" / "notice-2023-skills-month.md"), "month").campaign
+    with small_site.db.session() as session:
+        store.save_campaign(session, replace(month, state="open"), actor="test")
+    _with_mixed_mail(small_site, "045-anshan-month-summary.eml")
+    client = client_for(small_site, "editor")
+    page = client.get("/campaigns/month").text
+    assert "宣传月工作总结" in page and "通知原文：“" not in page  # saved without its sentences
+    form = {
+        "csrf_token": csrf_of(page),
+        "name": month.name,
+        "start": "2023-05-15",
+        "end": "2023-06-15",
+        "unit_types": ["city", "college"],
+        "action": "save",
+    }
+    for n, kind in enumerate(month.kinds):
+        form |= {
+            f"kind_code_{n}": kind.code,
+            f"kind_label_{n}": "宣传月总结" if kind.code == "summary" else kind.label,
+            f"kind_due_{n}": kind.due_rule or (kind.due.isoformat() if kind.due else ""),
+            f"kind_keywords_{n}": "，".join(kind.keywords),
+            **({f"kind_required_{n}": "on"} if kind.required else {}),
+        }
+    saved = client.post("/campaigns/month", data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    assert small_site.campaign_by_code("month").kind("summary").label == "宣传月总结"
+    with small_site.db.session() as session:
+        message = session.scalar(select(Message).where(Message.campaign_code == "month"))
+        [item] = [i for i in message.items if i.role == "material"]
+        assert "/宣传月总结/" in item.path and small_site.archive.abspath(item.path).is_file()

@@ -243,7 +243,7 @@ def _inquiries(
         if m.received_at >= end or (m.campaign_code and m.campaign_code not in campaigns):
             continue
         question = next(
-            (d.evidence.get("not_material", "") for d in m.decisions if d.subject == "unit"), ""
+            (d.evidence.get("question", "") for d in m.decisions if d.subject == "unit"), ""
         )
         rows.append(
             Inquiry(
@@ -252,7 +252,7 @@ def _inquiries(
                 names.get(m.unit_code or "", "单位未确认"),
                 m.from_addr,
                 m.subject,
-                question.removeprefix("an inquiry: "),
+                question,
                 reply_link(m),
             )
         )
