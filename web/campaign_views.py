@@ -24,7 +24,7 @@ from storage import campaigns as store
 from storage.campaign_triage import assign_campaign, mark_answered, refile_campaign
 from web import queries
 from web.auth import audit, require_editor
-from web.common import MAX_ID, db, render
+from web.common import db, parse_day, path_id, render
 from web.security import checked_form
 
 NOTICE_MAX_BYTES = 20 * 1024 * 1024
@@ -160,10 +160,7 @@ def _blank(code: str, form) -> Campaign:
 
 
 def _day(value) -> date | None:
-    try:
-        return date.fromisoformat(str(value or ""))
-    except ValueError:
-        return None
+    return parse_day(str(value or ""))  # 400 with a Chinese reason when it is no day
 
 
 def _list(form, name: str) -> list[str]:
@@ -244,9 +241,7 @@ async def message_campaign(request: Request) -> Response:
     """Puts a message in another campaign, or in 其他来件."""
     user = require_editor(request)
     form = await checked_form(request)
-    pk = request.path_params["message_id"]
-    if not 0 < pk <= MAX_ID:
-        raise HTTPException(404, "没有这封邮件。")
+    pk = path_id(request, "message_id")
     code = str(form.get("campaign", ""))
     await run_in_threadpool(assign_campaign, request.app.state.ctx, pk, code, user.name)
     return RedirectResponse(f"/messages/{pk}", status_code=303)
@@ -256,9 +251,7 @@ async def answered(request: Request) -> Response:
     """Marks an inquiry answered (or waiting again, with answered=no)."""
     user = require_editor(request)
     form = await checked_form(request)
-    pk = request.path_params["message_id"]
-    if not 0 < pk <= MAX_ID:
-        raise HTTPException(404, "没有这封邮件。")
+    pk = path_id(request, "message_id")
     done = str(form.get("answered", "yes")) != "no"
     await run_in_threadpool(mark_answered, request.app.state.ctx, pk, user.name, done)
     back = "/#inquiries" if str(form.get("back", "")) == "home" else f"/messages/{pk}"
