@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, String, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from pipeline.campaign import STATES, Campaign
@@ -98,7 +99,18 @@ def record(session: Session, code: str) -> CampaignRecord:
 
 def seed(db: Database, campaign: Campaign) -> None:
     """Puts config's campaign in the index (its state kept), closes config campaigns no
-    longer in config, and files messages from before campaigns were data under it."""
+    longer in config, and files messages from before campaigns were data under it.
+
+    Several processes opening a fresh index at once may both add the campaign: the one
+    that loses the race finds it there the second time.
+    """
+    try:
+        _seed(db, campaign)
+    except IntegrityError:
+        _seed(db, campaign)
+
+
+def _seed(db: Database, campaign: Campaign) -> None:
     with db.session() as session:
         row = session.get(CampaignRecord, campaign.code)
         if row is None:

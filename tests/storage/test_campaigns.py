@@ -155,3 +155,34 @@ def test_the_tracker_never_counts_a_message_whose_campaign_waits(app):
 
     rows = tracker(app, datetime(2023, 6, 1).date(), app.campaign)
     assert next(r for r in rows if (r.unit, r.kind) == ("chaoyang", "photo")).items == 0
+
+
+OPEN = (
+    "import sys; from pathlib import Path; from workers.app import open_context; "
+    "from workers.config import load_config; "
+    "open_context(load_config(Path(sys.argv[1]))).close()"
+)
+
+
+@pytest.mark.both_databases
+def test_several_processes_opening_a_fresh_index_seed_its_campaign_once(
+    database, request, tmp_path
+):
+    import subprocess
+    import sys
+
+    url = _url(database, request, tmp_path)
+    config = write_config(tmp_path / "site", database_url=url)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN, str(config)], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    assert [code for code, _ in results] == [0, 0, 0, 0], results
+    ctx = open_context(load_config(config))
+    try:
+        assert [c.code for c in ctx.campaigns()] == [WEEK]
+    finally:
+        ctx.close()
