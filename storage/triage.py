@@ -18,7 +18,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipeline.campaign import Campaign
-from pipeline.classify import campaign_flags
 from pipeline.errors import MailroomError
 from pipeline.identify import Sender, UnitMatch
 from pipeline.units import Unit as UnitConfig
@@ -35,8 +34,6 @@ ASSIGN, KIND, RELEARN, UNDO = "assign_unit", "set_item_kind", "refile_learned", 
 CAMPAIGN = "assign_campaign"  # storage/campaign_triage.py
 MATERIAL = "mark_material"  # a not-material message (spam, an auto-reply...) is material after all
 MESSAGE_ACTIONS = (ASSIGN, RELEARN, CAMPAIGN, MATERIAL)
-# Flags that only say why a message is not material; they go when a person says it is.
-NOT_MATERIAL_FLAGS = ("spam", "auto_reply", "bounce", "inquiry")
 OTHER_CHOICE = "_other"  # what the web form and the CLI send for 其他来件
 CANDIDATE = "_candidate"  # keep the campaign shown: confirm the proposed one
 
@@ -158,7 +155,7 @@ def assign_unit(
     the other triaged messages from that address and files those now certain.
     One AuditEntry (AssignResult.audit_id) undoes all of it. Raises TriageError.
     """
-    unit = _unit(ctx, unit_code)
+    unit = unit_of(ctx, unit_code)
     moved: list[dict] = []
     try:
         with ctx.db.session() as session:
@@ -238,95 +235,6 @@ def _confirm_campaign(
     apply_campaign(session, message, campaign, plans, actor)
 
 
-@dataclass
-class MaterialResult:
-    """What mark_material did: where the message is now and the audit entry to undo it."""
-
-    message_pk: int
-    unit_code: str | None  # None: it waits in triage for a person to choose the unit
-    status: str
-    audit_id: int
-    moved: list[tuple[str | None, str]] = field(default_factory=list)
-
-
-def mark_material(ctx: Desk, message_pk: int, actor: str) -> MaterialResult:
-    """Returns where message `message_pk` went when `actor` said it is material after all.
-
-    Signature: mark_material(ctx, message_pk: int, actor: str) -> MaterialResult.
-    One step back from 非材料 (spam, an auto-reply, our own mail, an inquiry): the unit is
-    decided again as on arrival (a clear unit files it there, else it waits in triage),
-    its files are linked into its campaign's folders (or 其他来件), the campaign flags are
-    worked out and the not-material flags dropped. One AuditEntry undoes it.
-    """
-    moved: list[dict] = []
-    try:
-        with ctx.db.session() as session:
-            message = message_for_edit(session, message_pk)
-            if message.is_material:
-                raise TriageError(f"message {message_pk} is already material")
-            match = _redecide(ctx, message, ctx.unit_directory(session))
-            unit_code = None if match.from_department else match.value
-            unit = _unit(ctx, unit_code) if unit_code else None
-            before = {**message_state(message), "flags": list(message.flags or [])}
-            previous = _not_material_reason(message)
-            message.is_material, message.unit_code = True, unit_code
-            message.not_material_reason = None
-            message.status, message.confidence = settled_status(message), match.confidence
-            session.add(
-                DecisionRecord(
-                    message_pk=message.id,
-                    subject="unit",
-                    value=unit_code,
-                    confidence=match.confidence,
-                    level=match.level,
-                    decided_by=actor,
-                    evidence={**match.evidence(), "material_after": previous},
-                )
-            )
-            moved = filing.refile(
-                session, ctx.archive, ctx.place_of(message), message, unit.name if unit else None
-            )
-            message.flags = _material_flags(ctx, message)
-            entry = AuditEntry(
-                actor=actor,
-                action=MATERIAL,
-                target=f"message:{message.id}",
-                data={"before": before, "after": message_state(message), "moves": moved},
-            )
-            session.add(entry)
-            session.flush()
-            result = MaterialResult(
-                message.id,
-                unit_code,
-                message.status,
-                entry.id,
-                [(m["from"], m["to"]) for m in moved],
-            )
-    except BaseException:
-        filing.move_back(ctx.archive, moved)
-        raise
-    log.info("%s marked message %s material (%s, audit %s)", actor, message_pk, result.status,
-             result.audit_id)  # fmt: skip
-    return result
-
-
-def _not_material_reason(message: Message) -> str | None:
-    auto = [d for d in message.decisions if d.subject == "unit"]
-    return (auto[-1].evidence or {}).get("not_material") if auto else None
-
-
-def _material_flags(ctx: Desk, message: Message) -> list[str]:
-    """Returns the message's flags once it is material: its campaign flags, kept flags."""
-    kept = [f for f in message.flags or [] if f not in NOT_MATERIAL_FLAGS]
-    campaign = ctx.campaign_by_code(message.campaign_code)
-    if campaign is None or message.campaign_status != "assigned":
-        return kept  # late and early are a decided campaign's
-    items = [(i.kind, i.status) for i in message.items
-             if i.role == "material" and i.container_id is None]  # fmt: skip
-    return kept + [f for f in campaign_flags(items, campaign, message.received_at)
-                   if f not in kept]  # fmt: skip
-
-
 def set_item_kind(ctx: Desk, item_id: int, kind: str, actor: str) -> int:
     """Returns the audit id after `actor` set item `item_id` to `kind`, moving its file.
 
@@ -404,7 +312,7 @@ def undo(ctx: Desk, audit_id: int, actor: str) -> list[int]:
 # -- the steps ---------------------------------------------------------------------
 
 
-def _unit(ctx: Desk, code: str):
+def unit_of(ctx: Desk, code: str):
     unit = next((u for u in ctx.units if u.code == code), None)
     if unit is None:
         codes = ", ".join(u.code for u in ctx.units)
@@ -581,10 +489,10 @@ def _refile_learned(ctx: Desk, pk: int, units, actor: str, parent: int) -> int |
         message = locked_message(session, pk)
         if message is None or message.status != "triage":
             return False
-        match = _redecide(ctx, message, units)
+        match = redecide_unit(ctx, message, units)
         if match.value is None:
             return None
-        unit = _unit(ctx, match.value)
+        unit = unit_of(ctx, match.value)
         before = message_state(message)
         _apply_unit(
             session,
@@ -617,7 +525,7 @@ def _refile_learned(ctx: Desk, pk: int, units, actor: str, parent: int) -> int |
             raise
 
 
-def _redecide(ctx: Desk, message: Message, units: UnitDirectory) -> UnitMatch:
+def redecide_unit(ctx: Desk, message: Message, units: UnitDirectory) -> UnitMatch:
     with ctx.archive.open(message.raw_path) as handle:
         return ctx.decide_unit(handle.read(), units)
 

@@ -2,7 +2,7 @@
 with its reason in Chinese, and the one-step editor action that says one is material after all.
 
 Small on purpose: the list reads the reason from the unit decision's evidence (codes of
-pipeline/reasons.py), and the action is storage.triage.mark_material, undone like any
+pipeline/reasons.py), and the action is storage.material.mark_material, undone like any
 triage step.
 """
 
@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from storage import triage
+from storage import material
 from storage.models import DecisionRecord, Message
 from web import queries
 from web.auth import require_editor
@@ -65,5 +65,5 @@ async def mark_material(request: Request) -> Response:
     with db(request) as session:
         already = get_or_404(session, Message, pk).is_material
     if not already:  # a second click on the same button changes nothing
-        await run_in_threadpool(triage.mark_material, request.app.state.ctx, pk, user.name)
+        await run_in_threadpool(material.mark_material, request.app.state.ctx, pk, user.name)
     return RedirectResponse(f"/messages/{pk}?done=material", status_code=303)

@@ -217,7 +217,7 @@ def material(state: State, message: int, actor: str) -> None:
 
     Example: mailroom triage material 57 --by 韩健
     """
-    from storage.triage import mark_material
+    from storage.material import mark_material
 
     result = mark_material(state.app(), message, actor)
     where = f"filed under {result.unit_code}" if result.unit_code else "in triage"
