@@ -7,11 +7,12 @@ and no campaign look-ups in the index (the reference, what filing cost before). 
 two are interleaved round by round, since the machine is shared, and each message is
 made new every round (its Message-ID and bytes) so nothing is skipped as a duplicate.
 Media jobs are not run (they are the same either way). Wall and CPU time are both
-printed; the verdict uses CPU time (this process's own work), because on a shared
-machine the wall time of fsyncs and of waiting for a core swings by more than the
-10% the issue allows. The issue asks for a ratio of at most 1.10.
+printed; the verdict uses CPU time (this process's own work) of each side's fastest
+round, because on a shared machine the wall time of fsyncs and of waiting for a core,
+and even CPU time, swing by more than the 10% the issue allows, and other users only
+ever add time. The issue asks for a ratio of at most 1.10.
 
-Run: .venv/bin/python bench/bench_campaign.py [--rounds 3]
+Run: .venv/bin/python bench/bench_campaign.py [--rounds 8]
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def site(folder: Path) -> AppContext:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     messages = corpus()
     with tempfile.TemporaryDirectory(prefix="mailroom-bench-campaign-") as tmp:
@@ -122,10 +123,10 @@ def main() -> int:
             f"{label:>4}: without the campaign decision {without_ms:.1f} ms per message, "
             f"with it {with_ms:.1f} ms; ratio {ratio:.3f} (median of rounds)"
         )
-    cpu_ratio = statistics.median(r[0][1] / r[1][1] for r in rounds)
-    print(
-        f"ratio (CPU time, the machine's other users left out): {cpu_ratio:.3f} (limit {LIMIT:.2f})"
-    )
+    # Another user's work only ever adds time: the fastest round of each is the least
+    # disturbed measure of the work itself.
+    cpu_ratio = min(r[0][1] for r in rounds) / min(r[1][1] for r in rounds)
+    print(f"ratio (CPU time, fastest round of each): {cpu_ratio:.3f} (limit {LIMIT:.2f})")
     return 0 if cpu_ratio <= LIMIT else 1
 
 

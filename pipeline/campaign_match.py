@@ -25,7 +25,7 @@ from pipeline.campaign import Campaign
 from pipeline.campaign_words import KIND, RELATED, SHORT, Vocabulary, topics_left, vocabulary
 from pipeline.evidence import Clue, Decision, combine
 from pipeline.message import ParsedMessage
-from pipeline.textparts import is_forward, is_reply, own_text
+from pipeline.textparts import is_forward, is_reply, own_text, signature_block
 from pipeline.units import Unit, UnitDirectory, normalise
 
 CAMPAIGN, OTHER, TRIAGE = "campaign", "other", "triage"
@@ -222,7 +222,12 @@ def _title_core(title: str) -> str:
 
 
 def _word_clues(msg: ParsedMessage, vocab: Vocabulary, documents: dict[str, str]) -> list[Clue]:
-    texts = [("subject", msg.subject), ("body", own_text(msg.body_text or ""))]
+    # The body as the unit decision cut it (its signature, the rest): the same strings, so
+    # their normalised form comes from normalise's cache instead of being made again.
+    own = own_text(msg.body_text or "")
+    signature = signature_block(msg.body_text or "")
+    rest = own[: max(0, len(own) - len(signature))] if own.endswith(signature) else own
+    texts = [("subject", msg.subject), ("body", rest), ("body", signature)]
     for part in msg.parts:
         texts.append(("filename", _stem(part.filename)))
         edge, middle = _zones(documents.get(part.filename, ""))
