@@ -43,13 +43,23 @@ _ALIASES = {
     "ascii": "utf-8",
     "us-ascii": "utf-8",
 }
+# Codecs Python counts as text encodings that no mail is written in: "undefined" fails
+# on every use, the escape codecs read backslashes as escapes, IDNA and punycode are for
+# host names. Codecs that are not text encodings at all (zlib, base64, rot13, hex...)
+# are refused by the codec's own _is_text_encoding flag. A header can name any of
+# them; such a label is treated as unknown and the bytes are guessed.
+_NOT_CHARSETS = {"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode"}
 _GUESS_CANDIDATES = ["utf_8", "gb18030", "big5hkscs", "cp949", "shift_jis", "euc_jp", "cp1252"]
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+?)\?([bBqQ])\?([^?]*?)\?=")
 _BETWEEN_WORDS = re.compile(r"^[ \t\r\n]*$")
 
 
 def codec_for(label: str | None) -> str | None:
-    """Returns a Python codec name for a MIME charset label, or None when unusable."""
+    """Returns a Python codec name for a MIME charset label, or None when unusable.
+
+    Only text encodings are returned: a label naming a compression or transfer
+    codec (zlib, base64, rot13) or "undefined" is unusable, like an unknown name.
+    """
     if not label:
         return None
     name = label.strip().strip('"').lower().split("*")[0]  # RFC 2231 language suffix
@@ -57,9 +67,12 @@ def codec_for(label: str | None) -> str | None:
     if not name:
         return None
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        codec = codecs.lookup(name)
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         return None
+    if not getattr(codec, "_is_text_encoding", True) or codec.name in _NOT_CHARSETS:
+        return None
+    return codec.name
 
 
 def guess_decode(data: bytes) -> str:
@@ -136,7 +149,7 @@ def decode_bytes(data: bytes, label: str | None) -> str:
     if codec:
         try:
             return without_nul(data.decode(codec))
-        except UnicodeDecodeError:
+        except UnicodeError:  # UnicodeDecodeError, and the bare UnicodeError of utf-7 & co
             pass
     return guess_decode(data)
 
