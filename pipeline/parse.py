@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.policy import Compat32
 
+from pipeline.budget import Deadline
 from pipeline.charsets import decode_bytes, decode_encoded_words, header_to_text
-from pipeline.errors import ParseError
+from pipeline.errors import LimitExceeded, ParseError
 from pipeline.message import Forwarded, ParsedMessage, Part
 from pipeline.outlook import is_compound_file, outlook_to_mime
 from pipeline.sniff import sniff
@@ -37,6 +38,7 @@ _HEADER_RUN = re.compile(
 )
 PLAUSIBLE_YEARS = (1980, 2200)  # a Date: or Received: outside these is ignored
 MAX_DEPTH = 40  # MimeKit's stack-overflow test nests thousands of multiparts
+MAX_SUBJECT_CHARS = 2000
 _KEPT_HEADERS = (
     "auto-submitted",
     "x-autoreply",
@@ -91,8 +93,12 @@ class _RawHeaders(Compat32):
 _POLICY = _RawHeaders()
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
-    """Returns the decoded message; raises ParseError only when nothing is readable."""
+def parse_message(raw: bytes, deadline: Deadline | None = None) -> ParsedMessage:
+    """Returns the decoded message; raises ParseError only when nothing is readable.
+
+    `deadline`: the message's time budget, checked part by part (LimitExceeded past it).
+    """
+    deadline = deadline or Deadline.none()
     if not raw or not raw.strip():
         raise ParseError("the message is empty")
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM before the headers
@@ -106,9 +112,10 @@ def parse_message(raw: bytes) -> ParsedMessage:
             msg = email.message_from_bytes(raw, policy=_POLICY)
         except Exception as exc:  # the stdlib parser is lenient; this is a last resort
             raise ParseError(f"not a readable email: {exc}") from exc
+        deadline.check("reading the MIME structure")
         parsed = ParsedMessage()
         _read_headers(msg, parsed, raw)
-        _walk(msg, parsed, None, depth=0)
+        _walk(msg, parsed, None, 0, deadline)
         _finish_bodies(parsed)
     finally:
         _LIFTED.reset(token)
@@ -185,7 +192,8 @@ def _lifted_payload(part: Message) -> tuple[bytes, str | None] | None:
 
 def _read_headers(msg: Message, parsed: ParsedMessage, raw: bytes) -> None:
     parsed.message_id = _clean_id(msg.get("message-id", ""))
-    parsed.subject = header_to_text(msg.get("subject", ""))
+    # Capped: every scanner reads the subject once per part, and no client writes 2,000 characters.
+    parsed.subject = header_to_text(msg.get("subject", ""))[:MAX_SUBJECT_CHARS]
     parsed.from_name, parsed.from_addr = _first_address(msg.get_all("from") or [])
     parsed.to = _addresses(msg.get_all("to") or [])
     parsed.cc = _addresses(msg.get_all("cc") or [])
@@ -287,7 +295,9 @@ def _received_by_mailparser(raw: bytes) -> datetime | None:
     return None
 
 
-def _walk(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> None:
+def _walk(
+    part: Message, parsed: ParsedMessage, fwd: int | None, depth: int, deadline: Deadline
+) -> None:
     if depth > MAX_DEPTH:
         parsed.defects.append("NestingTooDeep")
         return
@@ -295,23 +305,25 @@ def _walk(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> 
     if part.is_multipart():
         children = part.get_payload()
         if ctype == "message/rfc822" or (ctype.startswith("message/") and children):
-            _walk_forwarded(
-                children[0] if isinstance(children, list) else children, parsed, fwd, depth
-            )
+            inner = children[0] if isinstance(children, list) else children
+            _walk_forwarded(inner, parsed, fwd, depth, deadline)
             return
         if ctype == "multipart/report":
             # A bounce: keep its human-readable part; the returned message is our own.
             if isinstance(children, list) and children:
-                _walk(children[0], parsed, fwd, depth + 1)
+                _walk(children[0], parsed, fwd, depth + 1, deadline)
             return
         for child in children if isinstance(children, list) else []:
             if isinstance(child, Message):
-                _walk(child, parsed, fwd, depth + 1)
+                _walk(child, parsed, fwd, depth + 1, deadline)
         return
-    _leaf(part, parsed, fwd, depth)
+    deadline.check(f"parsing part {len(parsed.parts) + 1}")
+    _leaf(part, parsed, fwd, depth, deadline)
 
 
-def _walk_forwarded(inner: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> None:
+def _walk_forwarded(
+    inner: Message, parsed: ParsedMessage, fwd: int | None, depth: int, deadline: Deadline
+) -> None:
     if not isinstance(inner, Message):
         return
     name, addr = _first_address(inner.get_all("from") or [])
@@ -325,13 +337,15 @@ def _walk_forwarded(inner: Message, parsed: ParsedMessage, fwd: int | None, dept
     )
     index = len(parsed.forwarded) - 1
     before = len(parsed.parts)
-    _walk(inner, parsed, index, depth + 1)
+    _walk(inner, parsed, index, depth + 1, deadline)
     # The forwarded message's own body text lives in its Forwarded record, not in ours.
     parsed.forwarded[index].body_text = parsed.forwarded[index].body_text.strip()
     del before
 
 
-def _leaf(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> None:
+def _leaf(
+    part: Message, parsed: ParsedMessage, fwd: int | None, depth: int, deadline: Deadline
+) -> None:
     ctype = part.get_content_type()
     filename = part_filename(part)
     disposition = (part.get_content_disposition() or "").lower()
@@ -351,9 +365,12 @@ def _leaf(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> 
         return
     if _looks_like_email(filename, ctype, payload) and depth < MAX_DEPTH:
         try:
-            _walk_forwarded(email.message_from_bytes(payload, policy=_POLICY), parsed, fwd, depth)
+            inner = email.message_from_bytes(payload, policy=_POLICY)
+            _walk_forwarded(inner, parsed, fwd, depth, deadline)
             return
-        except Exception:
+        except LimitExceeded:
+            raise
+        except Exception:  # not a message after all: it stays an attachment
             pass
     named = bool(filename)
     if not named:

@@ -49,9 +49,19 @@ class NameHit:
     full_name: bool  # names the unit itself, not just its place (沈阳, 沈阳市)
 
 
-@lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
     """Returns text folded for matching: NFKC, simplified Chinese, no spaces, lower case."""
+    # Names, subjects and keywords repeat and are cached; a body is folded once, and
+    # caching bodies would keep thousands of them alive in a long-running worker.
+    return _normalise_short(text) if len(text) <= 1000 else _normalise(text)
+
+
+@lru_cache(maxsize=4096)
+def _normalise_short(text: str) -> str:
+    return _normalise(text)
+
+
+def _normalise(text: str) -> str:
     import zhconv  # here, not at the top: it imports pkg_resources (~0.15 s) on load
 
     folded = unicodedata.normalize("NFKC", text)
