@@ -45,7 +45,7 @@ def _pdf(lines):
 def test_pdf_text_is_extracted(tmp_path):
     pdf = tmp_path / "notice.pdf"
     pdf.write_bytes(_pdf(["Annual report of the district", "education bureau 2024"]))
-    text = pdf_text(pdf)
+    text = pdf_text(pdf).text
     assert "Annual report of the district" in text and "2024" in text
 
 
@@ -83,13 +83,13 @@ def _docx(path):
 
 
 def test_docx_text_includes_paragraphs_and_tables(tmp_path):
-    text = docx_text(_docx(tmp_path / "a.docx"))
+    text = docx_text(_docx(tmp_path / "a.docx"), max_chars=10_000, max_unpacked_bytes=1 << 20).text
     assert "关于开展2024年春季学期安全检查的通知" in text
     assert "学校\t第一中学" in text
 
 
 def test_docx_embedded_pictures_are_available(tmp_path):
-    ((name, data),) = docx_images(_docx(tmp_path / "a.docx"))
+    ((name, data),) = docx_images(_docx(tmp_path / "a.docx"), max_bytes=1 << 20)
     assert name.endswith(".png")
     assert Image.open(io.BytesIO(data)).size == (40, 30)
 
@@ -98,7 +98,7 @@ def test_corrupt_docx_is_reported(tmp_path):
     bad = tmp_path / "bad.docx"
     bad.write_bytes(b"PK\x03\x04 broken")
     with pytest.raises(MediaError, match="cannot read DOCX bad.docx"):
-        docx_text(bad)
+        docx_text(bad, max_chars=100, max_unpacked_bytes=100)
 
 
 def test_legacy_doc_that_no_tool_reads_is_not_previewable(tmp_path):
