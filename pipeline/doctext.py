@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 _MAX_CHARS = 3000
 # The first 3,000 characters of a real document are in its first few hundred KB of
 # XML; a part that inflates further is not read on at ingest (the media job reads more).
-_MAX_XML = 8 * 1024 * 1024
+_MAX_XML = 4 * 1024 * 1024
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 

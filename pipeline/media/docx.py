@@ -11,6 +11,7 @@ search) read documents through the same function with different caps.
 
 from __future__ import annotations
 
+import mimetypes
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pipeline.budget import Deadline
 from pipeline.errors import LimitExceeded, MediaError
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_P, _R, _T, _BR, _TR, _TC = (f"{_W}{t}" for t in ("p", "r", "t", "br", "tr", "tc"))
+_P, _T, _BR, _TR, _TC = (f"{_W}{t}" for t in ("p", "t", "br", "tr", "tc"))
 _RUN_TEXT = {f"{_W}tab": "\t", f"{_W}ptab": "\t", f"{_W}cr": "\n", f"{_W}noBreakHyphen": "-"}
 _CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 _OFFICE_DOCUMENT = "/officeDocument"
@@ -64,8 +65,10 @@ def docx_text(
 
 def _read_text(part: IO[bytes], max_chars: int, max_bytes: int, deadline: Deadline) -> DocText:
     reader = _TextReader(max_chars)
+    # Only paragraph and table-row ends are reported: an event per element costs Python
+    # time, and 128 MiB of formatting-only XML is millions of elements.
     parser = etree.XMLPullParser(
-        events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False
+        events=("end",), tag=(_P, _TR), resolve_entities=False, no_network=True, load_dtd=False
     )
     read = 0
     while not reader.full:
@@ -77,7 +80,7 @@ def _read_text(part: IO[bytes], max_chars: int, max_bytes: int, deadline: Deadli
         reader.take(parser.read_events())
         deadline.check("reading the text of a DOCX")
         if read >= max_bytes:
-            return DocText(reader.text(), "document_max_unpacked_bytes")
+            return DocText(reader.text()[:max_chars], "document_max_unpacked_bytes")
     if reader.full:
         return DocText(reader.text()[:max_chars], "document_max_chars")
     parser.close()
@@ -85,17 +88,21 @@ def _read_text(part: IO[bytes], max_chars: int, max_bytes: int, deadline: Deadli
     return DocText(reader.text())
 
 
+# The pieces of a run that are text, in document order (page and column breaks are not).
+_RUN_PIECES = etree.XPath(
+    "(w:r | w:hyperlink/w:r | w:ins/w:r | w:smartTag/w:r)/*[self::w:t or self::w:tab or "
+    "self::w:ptab or self::w:cr or self::w:noBreakHyphen or self::w:br]",
+    namespaces={"w": _W[1:-1]},
+)
+
+
 class _TextReader:
-    """Turns the parser's start/end events into lines, dropping each element as it ends."""
+    """Turns paragraph and table-row ends into lines, dropping each as soon as it is read."""
 
     def __init__(self, max_chars: int):
         self.max_chars = max_chars
         self.lines: list[str] = []
         self.size = 0
-        self.run: list[str] = []  # the text of the paragraph being read
-        self.cells: list[list[str]] = []  # paragraphs of the table cells being read
-        self.rows: list[list[str]] = []  # cells of the table rows being read
-        self.tags: list[str] = []
 
     @property
     def full(self) -> bool:
@@ -105,48 +112,50 @@ class _TextReader:
         return "\n".join(self.lines)
 
     def take(self, events: Iterator[tuple[str, etree._Element]]) -> None:
-        for event, element in events:
-            if event == "start":
-                self.tags.append(element.tag)
-                if element.tag == _TC:
-                    self.cells.append([])
-                elif element.tag == _TR:
-                    self.rows.append([])
-                continue
-            self.tags.pop()
-            self._end(element)
+        for _, element in events:
+            parent = element.getparent()
+            if parent is not None and parent.tag == _TC:
+                continue  # a cell's paragraph: read with its row
+            if element.tag == _P:
+                self._line(_paragraph_text(element))
+            elif parent is None or not _in_cell(parent):
+                self._line(_row_text(element))  # a row of a table that is not in a cell
+            else:
+                continue  # a row of a table inside a cell: python-docx leaves it out too
             element.clear()  # drop what was read; the document may be gigabytes
             while element.getprevious() is not None:
-                del element.getparent()[0]
-
-    def _end(self, element: etree._Element) -> None:
-        tag = element.tag
-        in_run = bool(self.tags) and self.tags[-1] == _R
-        if tag == _T and in_run:
-            self.run.append(element.text or "")
-        elif tag == _BR and in_run:  # a line break; page and column breaks are no text
-            if element.get(f"{_W}type") in (None, "textWrapping"):
-                self.run.append("\n")
-        elif tag in _RUN_TEXT and in_run:
-            self.run.append(_RUN_TEXT[tag])
-        elif tag == _P:
-            self._line("".join(self.run).strip())
-            self.run = []
-        elif tag == _TC and self.cells:
-            cell = "\n".join(self.cells.pop())
-            if self.rows:
-                self.rows[-1].append(cell)
-        elif tag == _TR and self.rows:
-            self._line("\t".join(self.rows.pop()).strip())
+                del parent[0]
 
     def _line(self, text: str) -> None:
-        if not text:
-            return
-        if self.cells:  # a paragraph (or a nested table's row) inside a table cell
-            self.cells[-1].append(text)
-            return
-        self.lines.append(text)
-        self.size += len(text) + 1
+        if text:
+            self.lines.append(text)
+            self.size += len(text) + 1
+
+
+def _in_cell(element: etree._Element) -> bool:
+    return element.tag == _TC or any(a.tag == _TC for a in element.iterancestors(_TC))
+
+
+def _paragraph_text(paragraph: etree._Element) -> str:
+    out = []
+    for piece in _RUN_PIECES(paragraph):
+        if piece.tag == _T:
+            out.append(piece.text or "")
+        elif piece.tag == _BR:  # a line break; page and column breaks are no text
+            if piece.get(f"{_W}type") in (None, "textWrapping"):
+                out.append("\n")
+        else:
+            out.append(_RUN_TEXT[piece.tag])
+    return "".join(out).strip()
+
+
+def _row_text(row: etree._Element) -> str:
+    """Returns a table row as python-docx reads it: cells' paragraphs, cells tab-separated."""
+    cells = [
+        "\n".join(filter(None, map(_paragraph_text, cell.iterchildren(_P))))
+        for cell in row.iterchildren(_TC)
+    ]
+    return "\t".join(cells).strip()
 
 
 def _main_part(package: zipfile.ZipFile) -> str:
@@ -224,5 +233,5 @@ def _content_types(package: zipfile.ZipFile) -> tuple[dict[str, str], dict[str, 
 
 def _is_image(path: PurePosixPath, types: tuple[dict[str, str], dict[str, str]]) -> bool:
     defaults, overrides = types
-    kind = overrides.get(str(path)) or defaults.get(path.suffix.lstrip(".").lower(), "")
-    return kind.startswith("image/")
+    kind = overrides.get(str(path)) or defaults.get(path.suffix.lstrip(".").lower())
+    return (kind or mimetypes.guess_type(path.name)[0] or "").startswith("image/")

@@ -190,16 +190,18 @@ def many_page_pdf(pages: int) -> bytes:
     return bytes(out)
 
 
-def inflating_docx(path: Path, xml_bytes: int) -> Path:
-    """A DOCX whose document.xml inflates to about `xml_bytes` of paragraphs (1.5 GiB ~1.5 MB).
+def inflating_docx(path: Path, xml_bytes: int, text: bool = True, level: int = 9) -> Path:
+    """A DOCX whose document.xml inflates to about `xml_bytes` (1.5 GiB in ~1.5 MB) of
+    paragraphs of text, or (text=False) of formatting with no text at all.
 
     Written through a streaming zip entry, so building it never holds the XML.
     """
-    paragraph = f"<w:p><w:r><w:t>{'辽宁省职业教育活动周材料' * 20}</w:t></w:r></w:p>".encode()
+    words = "辽宁省职业教育活动周材料" * 20 if text else ""
+    paragraph = f"<w:p><w:r><w:rPr><w:b/></w:rPr><w:t>{words}</w:t></w:r></w:p>".encode()
     head = f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{W_MAIN}"><w:body>'.encode()
     tail = b"</w:body></w:document>"
     block = paragraph * max(1, (1 << 20) // len(paragraph))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as package:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as package:
         package.writestr("[Content_Types].xml", _CONTENT_TYPES)
         package.writestr("_rels/.rels", _RELS)
         with package.open("word/document.xml", "w", force_zip64=True) as part:

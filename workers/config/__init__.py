@@ -102,7 +102,7 @@ class LimitsConfig:
     image_max_pixels: int = 150_000_000  # pixels decoded for one image (after JPEG draft)
     document_max_pages: int = 1000  # PDF pages read for text
     document_max_chars: int = 1_000_000  # characters of document text kept for search
-    document_max_unpacked_bytes: int = 128 * 1024**2  # a DOCX's XML read, once inflated
+    document_max_unpacked_bytes: int = 64 * 1024**2  # a DOCX's XML read, once inflated
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """Document text and previews from PDFs and DOCX files built in the test."""
 
 import io
+import time
 
 import docx
 import pytest
 from PIL import Image
 
-from pipeline.errors import MediaError
+from pipeline.budget import Deadline
+from pipeline.errors import LimitExceeded, MediaError
 from pipeline.media.documents import (
     OLE2_MAGIC,
     docx_images,
@@ -16,6 +18,7 @@ from pipeline.media.documents import (
     pdf_text,
     text_preview,
 )
+from tests.support.hostile_media import many_page_pdf
 
 
 def _pdf(lines):
@@ -182,6 +185,37 @@ def test_a_pdf_with_an_embedded_cff_font_is_read_without_a_warning_per_font(tmp_
     path = tmp_path / "cff.pdf"
     path.write_bytes(_cff_type1_pdf("Summary of the week 2023"))
     with caplog.at_level("WARNING"):
-        text = pdf_text(path)
+        text = pdf_text(path).text
     assert "Summary of the week 2023" in text
     assert not [r for r in caplog.records if "fontTools" in r.getMessage()]
+
+
+def test_a_pdf_of_100000_pages_is_read_up_to_the_page_cap_in_seconds(tmp_path):
+    """Its document job was still running after 5 minutes and never settled."""
+    pdf = tmp_path / "annex.pdf"
+    pdf.write_bytes(many_page_pdf(100_000))
+    started = time.monotonic()
+    found = pdf_text(pdf, max_pages=200, max_chars=1_000_000)
+    pdf_first_page_image(pdf, tmp_path / "thumb.jpg", 100)
+    assert time.monotonic() - started < 30
+    assert found.cut == "document_max_pages"
+    assert found.text.count("Shared page of a very long annex") == 200
+    assert Image.open(tmp_path / "thumb.jpg").size[1] == 100
+
+
+def test_pdf_text_stops_at_the_character_cap(tmp_path):
+    pdf = tmp_path / "annex.pdf"
+    pdf.write_bytes(many_page_pdf(300))
+    found = pdf_text(pdf, max_pages=1000, max_chars=5000)
+    assert len(found.text) == 5000 and found.cut == "document_max_chars"
+
+
+def test_a_pdf_job_past_its_deadline_is_stopped_with_the_limit_named(tmp_path):
+    pdf = tmp_path / "annex.pdf"
+    pdf.write_bytes(many_page_pdf(10))
+    late = Deadline("media_job_seconds", 0.001)
+    time.sleep(0.01)
+    with pytest.raises(LimitExceeded) as stopped:
+        pdf_text(pdf, deadline=late)
+    assert stopped.value.limit == "media_job_seconds"
+    assert stopped.value.staff.startswith("生成预览或提取文字超过0.001 秒的处理时限")
