@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from pipeline import budget
 from pipeline.campaign import Campaign
 from storage.campaign_triage import pending_inquiries
 from storage.mailbox_state import OWN_FAILURE, QUARANTINED, MailboxRecord
@@ -39,6 +40,8 @@ ACTIONS = {
     "error": "邮件无法解析，原始邮件已保存：请在邮箱中查看该邮件并手工登记。",
     "quarantined": "邮件多次处理失败已隔离：请在邮箱中查看该邮件，确认后手工处理。",
     "truncated": "邮件服务器多次只发来部分内容，已按收到的部分归档：请在邮箱中查看原邮件，必要时请对方重发。",
+    "limit": "文件已存档，但超出处理上限，未生成预览或只处理了一部分（原因见上）：请下载原文件用本机软件查看。",
+    "limit_message": "邮件超出处理上限，未能自动归档，原始邮件已保存：请在邮箱中查看该邮件并手工登记。",
 }
 PROBLEM_LABELS = {
     "corrupt": "文件损坏",
@@ -49,6 +52,8 @@ PROBLEM_LABELS = {
     "error": "邮件解析失败",
     "quarantined": "邮件被隔离",
     "truncated": "邮件内容不完整",
+    "limit": "超出处理上限",
+    "limit_message": "邮件超出处理上限",
 }
 MEDIA_LABELS = {
     "image": "照片/图片",
@@ -144,6 +149,7 @@ class DailyData:
     by_unit: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
     media: Counter = field(default_factory=Counter)  # new (non-duplicate) items
     problems: list[Problem] = field(default_factory=list)
+    limits: Counter = field(default_factory=Counter)  # refusals by the limit's Chinese name
     triage_count: int = 0
     triage_oldest: datetime | None = None
     links: list[LinkToFetch] = field(default_factory=list)
@@ -282,6 +288,8 @@ def _count_day(
             data.duplicate_messages += 1
         if m.status in ("error", "quarantined"):
             data.problems.append(_message_problem(m, unit_name))
+            if data.problems[-1].category == "limit_message":
+                data.limits[budget.LABELS["message_seconds"]] += 1
         elif "truncated" in (m.flags or []):
             data.problems.append(
                 Problem("truncated", m.received_at, unit_name, m.from_addr, m.subject, "", "")
@@ -309,6 +317,9 @@ def _count_item(data: DailyData, m: Message, item: Item, unit_name: str, campaig
     elif item.status == "ok":
         data.media[item.media] += 1
     category = _item_problem(item)
+    if category == "limit":
+        key = (item.meta or {}).get("limit", "")
+        data.limits[budget.LABELS.get(key, "处理上限")] += 1
     if category:
         data.problems.append(
             Problem(
@@ -326,6 +337,8 @@ def _count_item(data: DailyData, m: Message, item: Item, unit_name: str, campaig
 def _item_problem(item: Item) -> str | None:
     if item.status in ("corrupt", "encrypted", "rejected_unsafe", "too_large"):
         return item.status
+    if item.status == "ok" and (item.meta or {}).get("limit"):  # a budget stopped its job
+        return "limit"
     if item.status == "ok" and item.error:  # stored, but a thumbnail or transcode failed
         return "derivative"
     return None
@@ -333,7 +346,8 @@ def _item_problem(item: Item) -> str | None:
 
 def _message_problem(m: Message, unit_name: str) -> Problem:
     detail = (m.error or "")[:300] + (f"（原始邮件：{m.raw_path}）" if m.raw_path else "")
-    return Problem(m.status, m.received_at, unit_name, m.from_addr, m.subject, "", detail)
+    category = "limit_message" if "over_limit" in (m.flags or []) else m.status
+    return Problem(category, m.received_at, unit_name, m.from_addr, m.subject, "", detail)
 
 
 def _detail(m: Message, item: Item | None, unit_name: str, campaign) -> DetailRow:
