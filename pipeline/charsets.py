@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import itertools
 import quopri
 import re
 
@@ -97,8 +98,12 @@ def _guess_decode(data: bytes) -> str:
 
 
 def _common_han_share(text: str) -> float:
-    """Returns the share of non-ASCII characters that are everyday Chinese characters."""
-    wide = [c for c in text if ord(c) > 127]
+    """Returns the share of non-ASCII characters that are everyday Chinese characters.
+
+    Judged on the first 20,000 of them: zhconv folds ~3 million characters a second,
+    and a charset is as clear from a page as from a whole 4 MB manuscript.
+    """
+    wide = list(itertools.islice((c for c in text if ord(c) > 127), 20_000))
     if not wide:
         return 0.0
     import zhconv  # here, not at the top: it imports pkg_resources (~0.15 s) on load
