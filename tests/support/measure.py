@@ -10,6 +10,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# VmHWM, not getrusage().ru_maxrss: Linux carries ru_maxrss over exec from the process that
+# forked the child, so a child of a large test process would start "at" the parent's peak.
+_HIGH_WATER = (
+    "def high_water():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            return int(line.split()[1])\n"
+)
 
 
 def measured(call: str, *, setup: str = "", timeout: float = 300) -> dict:
@@ -20,13 +28,14 @@ def measured(call: str, *, setup: str = "", timeout: float = 300) -> dict:
     """
     code = "\n".join(
         [
-            "import json, resource, sys, time",
+            "import json, sys, time",
+            _HIGH_WATER,
             setup,
-            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            "before = high_water()",
             "started = time.monotonic()",
             f"value = {call}",
             "seconds = time.monotonic() - started",
-            "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            "after = high_water()",
             "print(json.dumps({'value': repr(value), 'grown_mib': (after - before) / 1024,"
             " 'seconds': seconds}))",
         ]
