@@ -1,4 +1,5 @@
-"""Body scanners: the same answers as before on real mail, in time linear in the body."""
+"""Body scanners (textparts, and body and spam that read the same text): the same answers
+as before on real mail, in time linear in the body."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import time
 
 import pytest
 
+from pipeline.body import body_substance
+from pipeline.message import ParsedMessage
+from pipeline.spam import spam_signals
 from pipeline.textparts import (
     MAX_INLINE_FORWARDS,
     html_to_text,
@@ -13,6 +17,7 @@ from pipeline.textparts import (
     own_text,
     signature_block,
 )
+from tests.pipeline.helpers import campaign
 from tests.support.hostile_media import HOSTILE_BODIES
 
 
@@ -61,4 +66,6 @@ def test_every_scanner_reads_a_hostile_body_in_linear_time(shape):
     inline_forwards(body)
     html_to_text(body)
     html_to_text("<p" * (len(body) // 2))
+    body_substance(body, "活动周稿件", campaign())
+    spam_signals(ParsedMessage(subject="稿件", body_text=body))
     assert time.process_time() - started < 5  # CPU seconds; each shape takes well under 1
