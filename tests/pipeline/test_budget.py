@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import signal
 import threading
 import time
 
@@ -99,3 +100,23 @@ def test_a_program_out_of_memory_under_a_cap_is_the_memory_budget():
     with memory_cap(256 * MIB), pytest.raises(LimitExceeded) as refused:
         run_command(oom, timeout=10)
     assert refused.value.limit == "job_memory_bytes"
+
+
+def test_a_deadline_passing_while_a_program_starts_still_kills_it(monkeypatch):
+    """The alarm is held while Popen forks (raised there, it would orphan the child) and
+    delivered once the child has a pid. The moment cannot be hit on demand, so the signal
+    is raised from inside Popen; the program and the kill are real."""
+    import subprocess
+
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def popen_interrupted(*args, **kwargs):
+        signal.raise_signal(signal.SIGALRM)  # the deadline passes mid-start
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", popen_interrupted)
+    with pytest.raises(LimitExceeded), run_within(Deadline("media_job_seconds", 60), None, "a job"):
+        run_command(["sleep", "30"], timeout=60)
+    assert started and started[0].wait(timeout=10) == -signal.SIGKILL
