@@ -8,8 +8,9 @@ import zipfile
 import pytest
 from PIL import Image
 
+from pipeline.budget import Deadline
 from pipeline.errors import MediaError
-from pipeline.media.docx import docx_images, docx_text
+from pipeline.media.docx import _read_text, docx_images, docx_text
 from tests.support.hostile_media import inflating_docx
 from tests.support.measure import measured
 from tests.support.media_files import docx_file
@@ -53,6 +54,10 @@ def test_paragraphs_tables_breaks_and_tabs_read_as_python_docx_reads_them(tmp_pa
     doc.save(tmp_path / "a.docx")
     found = docx_text(tmp_path / "a.docx", max_chars=10_000, max_unpacked_bytes=1 << 20)
     assert found.cut is None
+    with zipfile.ZipFile(tmp_path / "a.docx") as package:  # the streaming path, for big parts
+        xml = package.read("word/document.xml")
+    streamed = _read_text(io.BytesIO(xml), 10_000, 1 << 20, Deadline.none())
+    assert streamed == found
     assert found.text.splitlines() == [
         "关于开展活动周的通知",
         "第一行",
