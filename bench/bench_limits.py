@@ -125,7 +125,7 @@ def run(path):
     started = time.monotonic()
     deadline = Deadline("message_seconds", 60)
     decision = decide_message(parse_message(raw, deadline), directory, rules, local(2023, 5, 20),
-                              deadline)
+                              deadline=deadline)
     return round(time.monotonic() - started, 3), decision.status
 """
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) parent.
