@@ -1,4 +1,5 @@
-"""Web UI benchmark: median server time of browse, search and unit pages over 100,000 items.
+"""Web UI benchmark: median server time of browse, search, triage, unit and report pages over
+100,000 items.
 
 Builds a temporary index (SQLite, as shipped) with 20,000 messages of 5 items each,
 bulk-inserted, indexes them for search, signs in and times each page in-process
@@ -25,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from storage.models import Item, Message  # noqa: E402
+from storage.models import DecisionRecord, Item, Message  # noqa: E402
 from storage.search import add_docs  # noqa: E402
 from storage.web_models import User, hash_password  # noqa: E402
 from workers.app import open_context  # noqa: E402
@@ -100,6 +101,25 @@ def build(ctx, items: int, rng: random.Random) -> None:
                         }
                     )
             session.execute(insert(Item), item_rows)
+            session.execute(
+                insert(DecisionRecord),
+                [
+                    {
+                        "message_pk": row["id"],
+                        "subject": "unit",
+                        "value": None,
+                        "level": "weak",
+                        "decided_by": "auto",
+                        "evidence": {
+                            "reason": "only weak clues (0.45 < 0.80)",
+                            "candidates": {rng.choice(units): 0.45},
+                            "clues": [],
+                        },
+                    }
+                    for row in rows
+                    if row["status"] == "triage"
+                ],
+            )
     t1 = time.perf_counter()
     with ctx.db.session() as session:
         docs = [
@@ -169,6 +189,13 @@ def main() -> None:
         ("search 卫生健康委 (long)", "/search?q=卫生健康委"),
         ("search 工匠精神 + unit", "/search?q=工匠精神&unit=shenyang"),
         ("search (no match)", "/search?q=上海交通"),
+        ("search 北京 报告 (two words)", "/search?q=北京 报告"),
+        ("triage (page 1)", "/triage"),
+        ("triage (last page)", "/triage?page=8"),
+        ("triage (candidate filter)", "/triage?candidate=dalian"),
+        ("triage (sender filter)", "/triage?sender=user1"),
+        ("message page", "/messages/2"),
+        ("reports (tracker as of today)", "/reports"),
         ("unit page", "/units/shenyang"),
         ("photo grid", "/photos"),
         ("dashboard", "/"),

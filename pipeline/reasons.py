@@ -2,8 +2,9 @@
 
 The code is what the index, exports and logs keep (`decisions.evidence.not_material`);
 the label is what the web UI and reports show. Deciding a reason is done elsewhere
-(pipeline/classify.py::message_verdict and the modules it calls); a new reason is a
-new row here, so every page and report can name it.
+(pipeline/classify.py::message_verdict and the modules it calls, or a clerk who marks a
+message 不是材料 with one of `DISMISS_REASONS`); a new reason is a new row here, so every
+page and report can name it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ NOT_MATERIAL_REASONS: dict[str, str] = {
     "spam": "垃圾邮件或群发广告",
     "own_mail": "本处自己发出的邮件",
     "inquiry": "询问或回执，没有材料",
+    "newsletter": "订阅的通讯或群发通知",
+    "other_business": "其他业务来信",
 }
+# what a clerk may choose when dismissing a message from triage (不是材料)
+DISMISS_REASONS = ("spam", "newsletter", "other_business", "inquiry")
 # Before reason codes existed the evidence held these sentences; old rows still do.
 _LEGACY = {
     "a delivery failure report": "bounce",

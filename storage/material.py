@@ -59,7 +59,11 @@ def mark_material(ctx: Desk, message_pk: int, actor: str) -> MaterialResult:
             match = redecide_unit(ctx, message, ctx.unit_directory(session))
             unit_code = None if match.from_department else match.value
             unit = unit_of(ctx, unit_code) if unit_code else None
-            before = {**message_state(message), "flags": list(message.flags or [])}
+            before = {
+                **message_state(message),
+                "flags": list(message.flags or []),
+                "not_material_reason": message.not_material_reason,  # undo puts it back
+            }
             previous = _not_material_reason(message)
             message.is_material, message.unit_code = True, unit_code
             message.not_material_reason = None

@@ -77,14 +77,20 @@ def spaced(value: str) -> str:
     return _SPACES.sub(" ", _CJK_CHAR.sub(r" \1 ", value)).strip()
 
 
+def terms(query: str) -> list[str]:
+    """Returns the query's words, normalised: several words (space-separated) mean AND."""
+    return [t for t in normalise(query).split(" ") if _TOKEN.search(t)]
+
+
 def fts_query(query: str) -> str | None:
-    """Returns an FTS5 MATCH expression: the query's tokens as one phrase, or None."""
-    tokens = _TOKEN.findall(normalise(query))
-    if not tokens:
-        return None
-    phrase = '"' + " ".join(t.replace('"', '""') for t in tokens) + '"'
-    # a trailing Latin word may be the start of a longer one (repo -> report)
-    return phrase + " *" if not _CJK_CHAR.match(tokens[-1]) else phrase
+    """Returns an FTS5 MATCH expression: each word a phrase of its tokens, all required."""
+    phrases = []
+    for term in terms(query):
+        tokens = _TOKEN.findall(term)
+        phrase = '"' + " ".join(t.replace('"', '""') for t in tokens) + '"'
+        # a trailing Latin word may be the start of a longer one (repo -> report)
+        phrases.append(phrase + " *" if not _CJK_CHAR.match(tokens[-1]) else phrase)
+    return " AND ".join(phrases) or None
 
 
 def html_to_text(value: str) -> str:
@@ -226,6 +232,7 @@ class SearchFilters:
 class Hit:
     message_pk: int
     item_id: int | None
+    doc_id: int = 0  # the search document that matched (for its snippet)
 
 
 def search(
@@ -240,7 +247,7 @@ def search(
     needle = normalise(query)
     if not needle:
         return [], 0
-    stmt = select(SearchDoc.message_pk, SearchDoc.item_id)
+    stmt = select(SearchDoc.message_pk, SearchDoc.item_id, SearchDoc.id)
     if _fts_available(session):
         match = fts_query(needle)
         if match is None:
@@ -255,15 +262,17 @@ def search(
         )
         stmt = stmt.select_from(matched).join(SearchDoc, SearchDoc.id == matched.c.rid)
     else:
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(SearchDoc.body.ilike(f"%{escaped}%", escape="\\"))
+        words = terms(needle) or [needle]
+        for word in words:
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(SearchDoc.body.ilike(f"%{escaped}%", escape="\\"))
     # one pass: the window count gives the total while the same matches are sorted
     stmt = _filtered(stmt.add_columns(func.count().over().label("total")), filters)
     rows = session.execute(
         stmt.order_by(Message.received_at.desc(), SearchDoc.id).limit(limit).offset(offset)
     ).all()
     if rows:
-        return [Hit(m, i) for m, i, _ in rows], rows[0][2]
+        return [Hit(m, i, d) for m, i, d, _ in rows], rows[0][3]
     if offset == 0:
         return [], 0
     # a page past the end: count the matches on their own
@@ -283,3 +292,40 @@ def _filtered(stmt, filters: SearchFilters):
     if filters.until:
         stmt = stmt.where(Message.received_at < filters.until)
     return stmt
+
+
+SNIPPET_CHARS = 80  # shown around the first match
+
+
+def snippets(session: Session, hits: list[Hit], query: str) -> dict[int, list[tuple[str, bool]]]:
+    """Returns, by document id, a short passage around the first match as (text, matched)
+    pieces, for the results page to highlight."""
+    words = terms(query)
+    if not hits or not words:
+        return {}
+    bodies = session.execute(
+        select(SearchDoc.id, SearchDoc.body).where(SearchDoc.id.in_({h.doc_id for h in hits}))
+    )
+    return {doc: snippet(body, words) for doc, body in bodies}
+
+
+def snippet(body: str, words: list[str], width: int = SNIPPET_CHARS) -> list[tuple[str, bool]]:
+    """Returns the passage of body (normalised text) around the first of words, split into
+    (text, matched) pieces with every occurrence of every word marked."""
+    found = [i for i in (body.find(w) for w in words) if i >= 0]
+    start = max(0, min(found, default=0) - width // 3)
+    end = min(len(body), start + width)
+    passage = body[start:end]
+    marks = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+    pieces: list[tuple[str, bool]] = [("…", False)] if start > 0 else []
+    last = 0
+    for match in marks.finditer(passage):
+        if match.start() > last:
+            pieces.append((passage[last : match.start()], False))
+        pieces.append((match.group(), True))
+        last = match.end()
+    if last < len(passage):
+        pieces.append((passage[last:], False))
+    if end < len(body):
+        pieces.append(("…", False))
+    return pieces

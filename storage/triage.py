@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 ASSIGN, KIND, RELEARN, UNDO = "assign_unit", "set_item_kind", "refile_learned", "undo"
 CAMPAIGN = "assign_campaign"  # storage/campaign_triage.py
 MATERIAL = "mark_material"  # a not-material message (spam, an auto-reply...) is material after all
-MESSAGE_ACTIONS = (ASSIGN, RELEARN, CAMPAIGN, MATERIAL)
+DISMISS, BULK = "dismiss", "bulk"  # storage/dismiss.py: 不是材料; several messages at once
+MESSAGE_ACTIONS = (ASSIGN, RELEARN, CAMPAIGN, MATERIAL, DISMISS)
+UNDOABLE = (*MESSAGE_ACTIONS, KIND, BULK)
 OTHER_CHOICE = "_other"  # what the web form and the CLI send for 其他来件
 CANDIDATE = "_candidate"  # keep the campaign shown: confirm the proposed one
 
@@ -78,62 +80,6 @@ class AssignResult:
     learned_address: str | None = None
     refiled: list[int] = field(default_factory=list)  # other messages filed thanks to it
     still_triage: list[int] = field(default_factory=list)  # same sender, still unclear
-
-
-@dataclass
-class TriageRow:
-    """One message waiting in triage, with what the machine saw."""
-
-    message_pk: int
-    received_at: datetime
-    from_addr: str
-    from_name: str
-    subject: str
-    candidates: dict[str, float]
-    clues: list[dict]  # the strongest clues first: source, value, target, weight
-    reason: str
-    items: list[tuple[int, str, str | None]]  # (item id, name, kind)
-    unit: str | None = None  # decided already (only its campaign waits), or None
-    campaign_status: str | None = None  # assigned | other | triage
-    campaign_candidates: dict[str, float] = field(default_factory=dict)
-    campaign_reason: str = ""
-
-
-def queued(limit: int | None = None):
-    """Returns the query of messages waiting in triage, oldest first (at most `limit`)."""
-    query = (
-        select(Message).where(Message.status == "triage").order_by(Message.received_at, Message.id)
-    )
-    return query.limit(limit) if limit is not None else query
-
-
-def triage_queue(ctx: Desk) -> list[TriageRow]:
-    """Returns the messages waiting for a person, oldest first, with candidates and clues."""
-    with ctx.db.session() as session:
-        return [_row(message) for message in session.scalars(queued()).all()]
-
-
-def _row(message: Message) -> TriageRow:
-    auto = [d for d in message.decisions if d.subject == "unit" and d.item_id is None]
-    evidence = auto[-1].evidence if auto else {}
-    clues = sorted(evidence.get("clues", []), key=lambda c: -c.get("weight", 0))
-    items = [(i.id, i.name, i.kind) for i in message.items if i.role == "material"]
-    campaign = [d.evidence for d in message.decisions if d.subject == "campaign"]
-    return TriageRow(
-        message.id,
-        message.received_at,
-        message.from_addr,
-        message.from_name,
-        message.subject,
-        dict(evidence.get("candidates", {})),
-        clues,
-        evidence.get("reason", ""),
-        items,
-        message.unit_code,
-        message.campaign_status,
-        dict(campaign[-1].get("candidates", {})) if campaign else {},
-        campaign[-1].get("reason", "") if campaign else "",
-    )
 
 
 def assign_unit(
@@ -285,6 +231,8 @@ def undo(ctx: Desk, audit_id: int, actor: str) -> list[int]:
     Signature: undo(ctx, audit_id: int, actor: str) -> list[int]. Undoing an
     assignment also undoes the re-filing of other messages it caused, moves
     the files back and forgets the sender address if that assignment learned it.
+    Undoing a bulk action undoes each of its changes that was not changed since
+    (those are skipped and logged, so one later edit does not block the rest).
     """
     with ctx.db.session() as session:
         entry = session.get(AuditEntry, audit_id)
@@ -292,11 +240,17 @@ def undo(ctx: Desk, audit_id: int, actor: str) -> list[int]:
             raise TriageError(f"no audit entry {audit_id}")
         if entry.undone:
             raise TriageError(f"audit entry {audit_id} is already undone")
-        if entry.action not in (*MESSAGE_ACTIONS, KIND):
+        if entry.action not in UNDOABLE:
             raise TriageError(f"audit entry {audit_id} ({entry.action}) cannot be undone")
-        children = list(entry.data.get("children", []))
+        children, bulk = list(entry.data.get("children", [])), entry.action == BULK
     undone = []
     for child in reversed(children):
+        if bulk:
+            try:
+                undone += undo(ctx, child, actor)
+            except TriageError as exc:
+                log.warning("undo of bulk audit %s skips %s: %s", audit_id, child, exc)
+            continue
         with ctx.db.session() as session:
             child_entry = session.get(AuditEntry, child)
             if child_entry is not None and not child_entry.undone:
@@ -305,7 +259,7 @@ def undo(ctx: Desk, audit_id: int, actor: str) -> list[int]:
     with ctx.db.session() as session:
         _undo_one(ctx, session, session.get(AuditEntry, audit_id), actor)
     undone.append(audit_id)
-    log.info("%s undid audit %s (%s)", actor, audit_id, ", ".join(map(str, undone)))
+    log.info("%s undid audit %s (%d entries)", actor, audit_id, len(undone))
     return undone
 
 
@@ -535,7 +489,9 @@ def _undo_one(ctx: Desk, session: Session, entry: AuditEntry, actor: str) -> Non
     # the other order deadlocks with a media job on PostgreSQL, and a clerk's edit made
     # between the check and the write would be overwritten.
     data = entry.data
-    if entry.action == KIND:
+    if entry.action == BULK:
+        pass  # its changes are entries of their own, undone before it
+    elif entry.action == KIND:
         item_id = int(entry.target.split(":")[1])
         message_pk = session.scalar(select(Item.message_pk).where(Item.id == item_id))
         if message_pk is not None:
@@ -572,7 +528,7 @@ def _undo_one(ctx: Desk, session: Session, entry: AuditEntry, actor: str) -> Non
 
 
 def _changed_since(message: Message, after: dict) -> bool:
-    if message.unit_code != after["unit"]:
+    if message.unit_code != after["unit"] or message.status != after["status"]:
         return True
     return "campaign" in after and (message.campaign_code, message.campaign_status) != (
         after["campaign"],
@@ -588,6 +544,8 @@ def _restore_message(
     message.unit_code, message.status = before["unit"], before["status"]
     message.confidence, message.is_material = before["confidence"], before["is_material"]
     message.folder = before["folder"]
+    if "not_material_reason" in before:  # 不是材料 set it (storage/dismiss.py)
+        message.not_material_reason = before["not_material_reason"]
     if "campaign" in before:  # entries from before campaigns were data have none
         message.campaign_code = before["campaign"]
         message.campaign_status = before["campaign_status"]
@@ -621,7 +579,9 @@ def _move_view_back(ctx: Desk, session: Session, move: dict) -> None:
     item = session.get(Item, move["item"])
     if item is None or item.path != move["to"]:
         return
-    if move["from"]:
+    if move["to"] is None:  # the view was removed (不是材料): link it again
+        item.path = ctx.archive.link(move["blob"], move["from"])
+    elif move["from"]:
         item.path = ctx.archive.move_view(move["to"], item.blob_path, move["from"])
     else:
         ctx.archive.unlink_view(move["to"])

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -26,7 +26,19 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pipeline.errors import MailroomError, StorageError
 from storage.search import refresh_planner_stats
-from web import auth, campaign_views, files, not_material, pages, signin, triage_views
+from web import (
+    auth,
+    campaign_views,
+    downloads,
+    files,
+    labels,
+    not_material,
+    pages,
+    reports,
+    signin,
+    triage_views,
+)
+from web.history import take_flash
 from web.secret import secret_key
 from web.security import SecurityHeaders
 from workers.app import AppContext
@@ -103,15 +115,18 @@ def routes() -> list:
         Route("/login", signin.login_submit, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/", pages.dashboard),
+        Route("/favicon.ico", favicon),
         Route("/browse", pages.browse),
         Route("/units", pages.units),
         Route("/units/{code:str}", pages.unit_page),
+        Route("/units/{code:str}/zip", downloads.unit_zip),
         Route("/messages/{message_id:int}", pages.message_page),
         Route("/messages/{message_id:int}/raw", files.message_raw),
         Route(
             "/messages/{message_id:int}/campaign", campaign_views.message_campaign, methods=["POST"]
         ),
         Route("/messages/{message_id:int}/answered", campaign_views.answered, methods=["POST"]),
+        Route("/messages/{message_id:int}/zip", downloads.message_zip),
         Route("/items/{item_id:int}", pages.item_page),
         Route("/items/{item_id:int}/file", files.item_file),
         Route("/items/{item_id:int}/thumb", files.item_thumb),
@@ -124,11 +139,16 @@ def routes() -> list:
         Route("/search", pages.search_page),
         Route("/triage", triage_views.queue),
         Route("/triage/assign", triage_views.assign, methods=["POST"]),
+        Route("/triage/dismiss", triage_views.dismiss, methods=["POST"]),
+        Route("/audit/{audit_id:int}/undo", triage_views.undo, methods=["POST"]),
         Route("/not-material", not_material.listing),
         Route("/messages/{message_id:int}/material", not_material.mark_material, methods=["POST"]),
-        Route("/reports", triage_views.reports),
-        Route("/reports/tracker.csv", triage_views.tracker_csv),
-        Route("/reports/file/{number:int}", triage_views.report_file),
+        Route("/reports", reports.reports),
+        Route("/reports/tracker.csv", reports.tracker_csv_file),
+        Route("/reports/tracker.xlsx", reports.tracker_xlsx_file),
+        Route("/reports/daily/{day}", reports.daily_html),
+        Route("/reports/daily/{day}/{fmt}", reports.daily_file),
+        Route("/reports/file/{number:int}", reports.report_file),
         Route("/campaigns", campaign_views.campaigns_page),
         Route("/campaigns/new", campaign_views.new_campaign, methods=["GET"]),
         Route("/campaigns/new", campaign_views.read_notice_upload, methods=["POST"]),
@@ -140,6 +160,11 @@ def routes() -> list:
     ]
 
 
+def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; answer with the icon."""
+    return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
+
 def templates(ctx) -> Jinja2Templates:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -147,7 +172,8 @@ def templates(ctx) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    pages.install_filters(env, ctx)
+    labels.install_filters(env, ctx)
+    env.globals["take_flash"] = take_flash
     return Jinja2Templates(env=env)
 
 
@@ -193,7 +219,29 @@ async def storage_error(request: Request, exc: Exception) -> Response:
 
 
 async def mailroom_error(request: Request, exc: Exception) -> Response:
-    return _status_page(request, 400, str(exc))
+    # The English reason is for the log; staff read what it means for them.
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return _status_page(request, 400, staff_text(str(exc)))
+
+
+REFUSALS = [
+    ("unknown unit", "没有这个单位，请从列表中选择。"),
+    ("unknown kind", "没有这个材料类别，请从列表中选择。"),
+    ("unknown reason", "请从列表中选择不是材料的原因。"),
+    ("no message", "没有这封邮件（可能已被删除），请刷新页面。"),
+    ("no item", "没有这个文件（可能已被删除），请刷新页面。"),
+    ("could not be read", "这封邮件无法解析，不能分拣；请在邮箱中查看原邮件。"),
+    ("changed after", "这封邮件后来又被改过：请先撤销后来的修改。"),
+    ("already undone", "这项修改已经撤销过了。"),
+    ("not in triage", "这封邮件已经不在待分拣里了（可能别人刚处理过），请刷新页面。"),
+]
+
+
+def staff_text(reason: str) -> str:
+    """Returns what a refused action means, in Chinese (never the English reason)."""
+    return next(
+        (text for key, text in REFUSALS if key in reason), "操作没有完成，请刷新页面后重试。"
+    )
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, Response
 
 from pipeline.errors import StorageError
 from pipeline.outlook import is_compound_file
-from storage.models import Item, Message
+from storage.models import Item, Message, utcnow
 from web.common import db, form_ids, get_or_404, parse_int, path_id
 from web.media import PLACEHOLDER, playable_video, showable_image
 from web.security import FILE_CSP, INLINE_TYPES, checked_form, content_disposition
@@ -200,4 +200,6 @@ def _photos_zip(request: Request, ids: list[int], max_bytes: int) -> Response:
     entries = [
         ZipEntry(zip_name(names.get(unit, "待分拣"), name, used), rel) for name, rel, unit in rows
     ]
-    return zip_response(request.app.state.ctx.archive, entries, "照片.zip", max_bytes)
+    day = request.app.state.ctx.campaign.local_day(utcnow()).isoformat()
+    name = f"照片-{day}-{len(entries)}张.zip"  # several downloads a day keep apart
+    return zip_response(request.app.state.ctx.archive, entries, name, max_bytes)

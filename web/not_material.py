@@ -18,6 +18,7 @@ from storage.models import DecisionRecord, Message
 from web import queries
 from web.auth import require_editor
 from web.common import arg_page, db, get_or_404, path_id, render
+from web.history import flash
 from web.pages import page_links
 from web.security import checked_form
 
@@ -65,5 +66,10 @@ async def mark_material(request: Request) -> Response:
     with db(request) as session:
         already = get_or_404(session, Message, pk).is_material
     if not already:  # a second click on the same button changes nothing
-        await run_in_threadpool(material.mark_material, request.app.state.ctx, pk, user.name)
-    return RedirectResponse(f"/messages/{pk}?done=material", status_code=303)
+        result = await run_in_threadpool(
+            material.mark_material, request.app.state.ctx, pk, user.name
+        )
+        names = request.app.state.templates.env.filters["unit_name"]
+        where = f"已归入{names(result.unit_code)}" if result.unit_code else "已放入待分拣"
+        flash(request, f"已改为材料，{where}。", result.audit_id)
+    return RedirectResponse(f"/messages/{pk}", status_code=303)

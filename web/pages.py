@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from jinja2 import pass_context
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pipeline.reasons import reason_label, signal_label
 from storage import search as search_index
 from storage.campaign_triage import pending_inquiries
-from storage.models import AuditEntry, DecisionRecord, Item, Message, Unit
-from web import queries
+from storage.models import DecisionRecord, Item, Message, Unit
+from web import gallery, history, queries
 from web.common import (
     arg_campaign_filter,
     arg_day,
@@ -30,114 +28,7 @@ from web.common import (
 from web.media import playable_video, showable_image
 from web.security import sanitise_html
 
-MEDIA_LABELS = {
-    "image": "图片",
-    "video": "视频",
-    "document": "文档",
-    "text": "正文",
-    "archive": "压缩包",
-    "other": "其他",
-}
-STATUS_LABELS = {
-    "filed": "已归档",
-    "triage": "待分拣",
-    "not_material": "非材料",
-    "error": "出错",
-    "quarantined": "已隔离",
-}
-CAMPAIGN_STATUS_LABELS = {
-    "assigned": "已归入",
-    "other": "其他来件（不属于任何活动）",
-    "triage": "待确认活动",
-    "none": "未判断",
-}
-ITEM_STATUS_LABELS = {
-    "ok": "正常",
-    "corrupt": "文件损坏",
-    "rejected_unsafe": "不安全已拒收",
-    "encrypted": "已加密",
-    "too_large": "过大",
-    "external_link": "外部链接待下载",
-}
-CLUE_SOURCES = {
-    "address": "发件地址",
-    "domain": "发件域名",
-    "subject": "主题",
-    "signature": "签名",
-    "display_name": "发件人名称",
-    "filename": "文件名",
-    "document": "文档内容",
-    "body": "正文",
-    "media": "文件类型",
-    "date": "日期",
-    "keyword": "关键词",
-    "body_article": "邮件正文",
-    "header": "信头",
-    "thread": "所回复的邮件",
-    "reply_subject": "回复通知的主题",
-    "document_text": "文档内容",
-    "reply_subject_": "回复的主题",
-    "kind": "材料类别词",
-    "related_subject": "主题中的相关活动",
-    "related_filename": "文件名中的相关活动",
-    "related_body": "正文中的相关活动",
-    "related_document": "文档中的相关活动",
-    "related_document_text": "文档中的相关活动",
-}
-
-
-def install_filters(env, ctx) -> None:
-    """Adds the filters and globals templates use (labels in Chinese, local times)."""
-    campaign = ctx.campaign
-    unit_names = {u.code: u.name for u in ctx.config.units}
-    env.filters["localtime"] = lambda dt: (
-        dt.astimezone(campaign.tz).strftime("%Y-%m-%d %H:%M") if dt else ""
-    )
-    env.filters["kind_label"] = kind_label
-    env.filters["campaign_status_label"] = lambda s: CAMPAIGN_STATUS_LABELS.get(s, s or "")
-    env.filters["unit_name"] = lambda code: unit_names.get(code, code) if code else "待分拣"
-    env.filters["media_label"] = lambda m: MEDIA_LABELS.get(m, m or "")
-    env.filters["status_label"] = lambda s: STATUS_LABELS.get(s, s or "")
-    env.filters["item_status_label"] = lambda s: ITEM_STATUS_LABELS.get(s, s or "")
-    env.filters["clue_source"] = lambda s: CLUE_SOURCES.get(s, s)
-    env.filters["reason_label"] = reason_label  # why a message is not material, in Chinese
-    env.filters["signal_label"] = signal_label
-    env.filters["filesize"] = _filesize
-    env.filters["reply_link"] = reply_link
-    env.globals["campaign"] = campaign
-    env.globals["units"] = list(ctx.config.units)
-    env.globals["unit_names"] = unit_names
-
-
-def reply_link(message: Message) -> str:
-    """Returns a mailto: link answering the message: its sender, subject 回复：theirs."""
-    from urllib.parse import quote
-
-    subject = message.subject or ""
-    if not subject.startswith(("回复", "Re:", "RE:")):
-        subject = f"回复：{subject}"
-    return f"mailto:{quote(message.from_addr, safe='@')}?subject={quote(subject)}"
-
-
-@pass_context
-def kind_label(context, code: str | None, campaign_code: str | None = None) -> str:
-    """Returns a kind's label in the item's campaign (or the page's), 未定 when it has none."""
-    if not code:
-        return "未定"
-    by_code = context.get("campaign_map") or {}
-    for campaign in (by_code.get(campaign_code), context.get("campaign"), *by_code.values()):
-        if campaign is not None and code in campaign.kind_codes():
-            return campaign.label(code)
-    return code
-
-
-def _filesize(n: int | None) -> str:
-    value = float(n or 0)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return ""
+STATUS_CODES = ("filed", "triage", "not_material", "error")
 
 
 def page_links(request: Request, page: queries.Page) -> dict[str, str | None]:
@@ -162,6 +53,7 @@ def dashboard(request: Request) -> Response:
     ctx = request.app.state.ctx
     chosen = chosen_campaign(request)
     with db(request) as session:
+        grid = queries.tracker(session, ctx, chosen) if chosen else []
         return render(
             request,
             "dashboard.html",
@@ -169,7 +61,8 @@ def dashboard(request: Request) -> Response:
             intake=queries.intake(session, ctx.campaign),
             opened=[c for c in ctx.campaigns(session) if c.is_open],
             counts=queries.campaign_counts(session),
-            tracker=queries.tracker(session, chosen) if chosen else [],
+            tracker=grid,
+            resend=[c for row in grid for c in row.cells.values() if c.needs_resend],
             problems=queries.recent_problems(session),
             recent=queries.recent_messages(session),
             inquiries=pending_inquiries(session, limit=50),
@@ -206,7 +99,8 @@ def units(request: Request) -> Response:
 
 def unit_page(request: Request) -> Response:
     code = request.path_params["code"]
-    campaign = chosen_campaign(request) or request.app.state.ctx.campaign
+    ctx = request.app.state.ctx
+    campaign = chosen_campaign(request) or ctx.campaign
     with db(request) as session:
         unit = session.get(Unit, code) if len(code) <= 64 else None
         if unit is None:
@@ -220,13 +114,15 @@ def unit_page(request: Request) -> Response:
             unit=unit,
             page=page,
             kinds_by_message=queries.item_kinds_by_message(session, pks),
-            tracker=queries.tracker(session, campaign, unit=code),
+            tracker=queries.tracker(session, ctx, campaign, unit=code),
             kinds=[k for k in campaign.kinds if k.required],
             links=page_links(request, page),
         )
 
 
 def message_page(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    names = request.app.state.templates.env.filters["unit_name"]
     with db(request) as session:
         message = get_or_404(session, Message, path_id(request, "message_id"))
         decisions = session.scalars(
@@ -240,11 +136,6 @@ def message_page(request: Request) -> Response:
         for d in decisions:
             if d.subject == "kind" and d.item_id is not None:
                 kind_decisions[d.item_id] = d  # the latest wins
-        history = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.target == f"message:{message.id}")
-            .order_by(AuditEntry.id)
-        ).all()
         show_html = bool(message.body_html) and request.query_params.get("view") != "text"
         return render(
             request,
@@ -255,11 +146,14 @@ def message_page(request: Request) -> Response:
             unit_decisions=unit_decisions,
             campaign_decisions=campaign_decisions,
             kind_decisions=kind_decisions,
-            history=history,
+            pictures=gallery.pictures(session, message),
+            history=_history(ctx, session, message, names),
         )
 
 
 def item_page(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    names = request.app.state.templates.env.filters["unit_name"]
     with db(request) as session:
         item = get_or_404(session, Item, path_id(request, "item_id"))
         decisions = session.scalars(
@@ -267,9 +161,7 @@ def item_page(request: Request) -> Response:
             .where(DecisionRecord.item_id == item.id)
             .order_by(DecisionRecord.id)
         ).all()
-        history = session.scalars(
-            select(AuditEntry).where(AuditEntry.target == f"item:{item.id}").order_by(AuditEntry.id)
-        ).all()
+        changes = [c for c in _history(ctx, session, item.message, names) if c.item_id == item.id]
         return render(
             request,
             "item.html",
@@ -278,12 +170,25 @@ def item_page(request: Request) -> Response:
             message=item.message,
             view=view_kind(item),
             decisions=decisions,
-            history=history,
+            history=changes,
         )
+
+
+def _history(ctx, session, message: Message, names) -> list[history.Change]:
+    """Returns the message's changes in Chinese, its kinds named as its campaign names them."""
+    campaign = ctx.campaign_by_code(message.campaign_code, session) or ctx.campaign
+
+    def campaign_name(code: str | None) -> str:
+        found = ctx.campaign_by_code(code, session)
+        return found.name if found else "其他来件"
+
+    return history.history(session, message, names, campaign, campaign_name)
 
 
 def view_kind(item: Item) -> str:
     """Returns how the item page shows an item: image, video, pdf, text or none."""
+    if item.status != "ok":  # a damaged file is described, never shown as a broken picture
+        return "text" if item.text else "none"
     if item.media == "image" and (item.preview or showable_image(item)):
         return "image"
     if item.media == "video" and (item.web_video or playable_video(item)):
@@ -304,6 +209,7 @@ def photos(request: Request) -> Response:
             session,
             campaign,
             media="image",
+            first_copies=True,
             page=arg_page(request),
             per_page=60,
             filed_under=filed_under,
@@ -327,7 +233,7 @@ def search_page(request: Request) -> Response:
     filters = search_index.SearchFilters(
         unit=arg_unit(request),
         kind=arg_kind(request),
-        status=status if status in STATUS_LABELS else None,
+        status=status if status in STATUS_CODES else None,
         since=queries.day_bounds(campaign, since)[0] if since else None,
         until=queries.day_bounds(campaign, until)[1] if until else None,
     )
@@ -337,7 +243,7 @@ def search_page(request: Request) -> Response:
             found, total = search_index.search(
                 session, q, filters, limit=queries.PAGE, offset=(page - 1) * queries.PAGE
             )
-            hits = _load_hits(session, found)
+            hits = _load_hits(session, found, search_index.snippets(session, found, q))
         paging = queries.Page([], total, page)
         return render(
             request,
@@ -354,7 +260,10 @@ def search_page(request: Request) -> Response:
         )
 
 
-def _load_hits(session, found: list[search_index.Hit]) -> list[tuple[Message, Item | None]]:
+def _load_hits(
+    session, found: list[search_index.Hit], snippets: dict[int, list]
+) -> list[tuple[Message, Item | None, list]]:
+    """Returns (message, item or None, snippet pieces) for each hit, in the hits' order."""
     messages = {
         m.id: m
         for m in session.scalars(
@@ -368,7 +277,11 @@ def _load_hits(session, found: list[search_index.Hit]) -> list[tuple[Message, It
         )
     }
     return [
-        (messages[h.message_pk], items.get(h.item_id) if h.item_id else None)
+        (
+            messages[h.message_pk],
+            items.get(h.item_id) if h.item_id else None,
+            snippets.get(h.doc_id, []),
+        )
         for h in found
         if h.message_pk in messages
     ]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.campaign import Campaign
-from storage.models import IngestError, Item, Message, Unit, utcnow
+from pipeline.tracker import GridRow, tracker_grid
+from storage.models import Item, Message, utcnow
+from storage.tracker import load_tracker
 
 PAGE = 50
 COUNT_CAP = 10_000  # past this, pages say "10000+": an exact count would cost a full scan
@@ -31,23 +33,6 @@ class Page:
     @property
     def capped(self) -> bool:
         return self.total > COUNT_CAP
-
-
-@dataclass
-class TrackerCell:
-    count: int = 0
-    first: datetime | None = None
-    state: str = "pending"  # ok | late | missing | pending
-
-
-@dataclass
-class TrackerRow:
-    unit: Unit
-    cells: dict[str, TrackerCell] = field(default_factory=dict)
-
-    @property
-    def problems(self) -> int:
-        return sum(1 for c in self.cells.values() if c.state in ("late", "missing"))
 
 
 def day_bounds(campaign: Campaign, day: date) -> tuple[datetime, datetime]:
@@ -101,17 +86,24 @@ def browse_items(
     kind: str | None = None,
     day: date | None = None,
     media: str | None = None,
+    first_copies: bool = False,
     page: int = 1,
     per_page: int = PAGE,
     filed_under: str | None = None,
 ) -> Page:
-    """Returns a page of material items; `filed_under`: a campaign code, "_other" for mail
-    of no campaign (其他来件), None for all; `campaign` gives the day boundaries."""
+    """Returns a page of material items matching the filters, newest first.
+
+    `filed_under`: a campaign code, "_other" for mail of no campaign (其他来件), None for
+    all; `campaign` gives the day boundaries; `first_copies`: a file sent twice is listed
+    once (the photo grid shows each photo once).
+    """
     stmt = material_items()
     if filed_under == "_other":
         stmt = stmt.where(Message.campaign_status == "other")
     elif filed_under:
         stmt = stmt.where(Message.campaign_code == filed_under)
+    if first_copies:
+        stmt = stmt.where(Item.duplicate_of_id.is_(None))
     if unit == "_triage":
         stmt = stmt.where(Message.status == "triage")
     elif unit:
@@ -153,44 +145,16 @@ def item_kinds_by_message(session: Session, message_pks: list[int]) -> dict[int,
 
 
 def tracker(
-    session: Session, campaign: Campaign, unit: str | None = None, now: datetime | None = None
-) -> list[TrackerRow]:
-    """Returns the units the campaign addresses × its required kinds: how many items came,
-    the first one, and the state. Only mail filed under the campaign counts."""
-    now = now or utcnow()
-    stmt = (
-        select(Message.unit_code, Item.kind, func.count(), func.min(Message.received_at))
-        .join(Message, Message.id == Item.message_pk)
-        .where(
-            Item.role == "material",
-            Item.duplicate_of_id.is_(None),
-            Message.status == "filed",
-            Message.campaign_code == campaign.code,
-            Message.campaign_status == "assigned",
-        )
-        .group_by(Message.unit_code, Item.kind)
-    )
-    units_q = select(Unit).where(Unit.active.is_(True)).order_by(Unit.type, Unit.code)
-    if unit:
-        stmt = stmt.where(Message.unit_code == unit)
-        units_q = select(Unit).where(Unit.code == unit)
-    seen = {(u, k): (n, first) for u, k, n, first in session.execute(stmt)}
-    kinds = [k for k in campaign.kinds if k.required]
-    rows = []
-    for u in session.scalars(units_q):
-        if not unit and not campaign.addresses(u.code, u.type):
-            continue
-        row = TrackerRow(u)
-        for kind in kinds:
-            n, first = seen.get((u.code, kind.code), (0, None))
-            due = campaign.due_end(kind)
-            if n:
-                state = "late" if due is not None and first >= due else "ok"
-            else:
-                state = "missing" if due is not None and now >= due else "pending"
-            row.cells[kind.code] = TrackerCell(n, first, state)
-        rows.append(row)
-    return rows
+    session: Session,
+    ctx,
+    campaign: Campaign,
+    unit: str | None = None,
+    as_of: date | None = None,
+) -> list[GridRow]:
+    """Returns the units the campaign addresses × its required kinds as of the end of a
+    local day (today by default), decided by the one tracker function every report uses."""
+    day = as_of or campaign.local_day(utcnow())
+    return tracker_grid(load_tracker(session, campaign, ctx.config.units, day, unit=unit))
 
 
 def intake(session: Session, campaign: Campaign, now: datetime | None = None) -> dict[str, int]:
@@ -235,16 +199,25 @@ def triage_count(session: Session) -> int:
 
 
 def recent_problems(session: Session, limit: int = 10) -> dict[str, list]:
-    """Returns the latest ingestion errors and items staff must look at."""
-    errors = session.scalars(select(IngestError).order_by(IngestError.id.desc()).limit(limit)).all()
+    """Returns the latest messages that could not be read and items staff must look at.
+
+    A damaged attachment is one item line (its message was filed all the same), not
+    one line per decoder complaint.
+    """
+    messages = session.scalars(
+        select(Message)
+        .where(Message.status.in_(("error", "quarantined")))
+        .order_by(Message.id.desc())
+        .limit(limit)
+    ).all()
     items = session.execute(
         select(Item, Message)
         .join(Message, Message.id == Item.message_pk)
-        .where(Item.status.in_(PROBLEM_STATUSES))
+        .where(Item.status.in_(PROBLEM_STATUSES), Item.role == "material")
         .order_by(Item.id.desc())
         .limit(limit)
     ).all()
-    return {"errors": errors, "items": items}
+    return {"messages": messages, "items": items}
 
 
 def recent_messages(session: Session, limit: int = 10) -> list[Message]:

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
+from pipeline.errors import MailroomError
 from storage.media_models import MediaJob
+from workers.config import WebSettings
 from workers.scheduler import Closer, build_scheduler, close_all
 
 if TYPE_CHECKING:
@@ -35,11 +37,15 @@ RUN_JOBS = ("cleanup", "inbox", "mailboxes", "media", "reports")
 
 
 def run_service(ctx: AppContext) -> None:
-    """Runs the scheduler until SIGTERM or SIGINT, then finishes the current message."""
+    """Runs the scheduler until SIGTERM or SIGINT, then finishes the current message.
+
+    The web UI's port is taken first: if it is in use, nothing starts (MailroomError).
+    """
+    listener = web_socket(ctx.config.web)
     stop = threading.Event()
     closers: list[Closer] = []
     scheduler = build_scheduler(ctx, stop, RUN_JOBS, closers)
-    start_web(ctx, stop)
+    start_web(ctx, stop, listener)
 
     def _stop(signum, _frame) -> None:
         log.info(
@@ -120,16 +126,35 @@ def warn_if_broker_unused(ctx: AppContext) -> None:
         )
 
 
-def start_web(ctx: AppContext, stop: threading.Event) -> None:
-    """Starts the web UI in a thread of this process when [web] enabled = true."""
-    settings = ctx.config.web
+def web_socket(settings: WebSettings) -> socket.socket | None:
+    """Returns the web UI's listening socket ([web] enabled), bound before anything starts.
+
+    uvicorn in a thread only logs "address already in use" and the service would run on
+    without its UI; binding here first turns that into one line and exit code 1.
+    """
     if not settings.enabled:
+        return None
+    try:
+        return socket.create_server((settings.host, settings.port))
+    except OSError as exc:
+        raise MailroomError(
+            f"web UI: cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
+            "is another mailroom running? Stop it, or set another [web] port"
+        ) from None
+
+
+def start_web(ctx: AppContext, stop: threading.Event, listener: socket.socket | None) -> None:
+    """Starts the web UI in a thread of this process on the socket web_socket bound."""
+    settings = ctx.config.web
+    if listener is None:
         return
     from web.app import create_app
     from web.server import web_server
 
     server = web_server(create_app(ctx, settings), settings.host, settings.port)
-    threading.Thread(target=server.run, name="web", daemon=True).start()
+    threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, name="web", daemon=True
+    ).start()
     threading.Thread(
         target=lambda: (stop.wait(), setattr(server, "should_exit", True)),
         name="web-stop",

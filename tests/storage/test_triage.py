@@ -13,7 +13,8 @@ from pipeline.errors import MailroomError
 from storage.layout import OTHER_FOLDER, TRIAGE_FOLDER, UNKNOWN_UNIT
 from storage.material import mark_material
 from storage.models import AuditEntry, DecisionRecord, Item, Message, SenderAddress
-from storage.triage import assign_unit, set_item_kind, triage_queue, undo
+from storage.triage import assign_unit, set_item_kind, undo
+from storage.triage_queue import triage_queue
 from tests.conftest import LABELLED
 from workers.ingest import Ingestor, SourceRef
 

@@ -14,6 +14,9 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -53,6 +56,29 @@ def open_site(folder: Path, eml: list[Path], extra: str = "") -> AppContext:
         for name, role in ROLES.items():
             session.add(User(name=name, role=role, password_hash=password_hash()))
     return ctx
+
+
+def queue_mail(folder: Path, count: int, newsletters: int = 0) -> list[Path]:
+    """Writes count clue-less messages (they all go to triage), one a day back from
+    2023-05-20, the last `newsletters` of them from a mailing list; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    start = datetime(2023, 5, 20, 9, tzinfo=UTC)
+    for n in range(count):
+        mail = EmailMessage()
+        newsletter = n >= count - newsletters
+        mail["From"] = (
+            "周报 <news@lists.example.org>" if newsletter else f"user{n}@example{n % 7}.com"
+        )
+        mail["To"] = "zcc1.sjyt@ln.gov.cn"
+        mail["Subject"] = f"{'行业周报' if newsletter else '来信'} 第{n}号"
+        mail["Date"] = format_datetime(start - timedelta(hours=7 * n))
+        mail["Message-ID"] = f"<queue-{n}@example.org>"
+        mail.set_content("您好，请查收。")
+        path = folder / f"{n:04d}.eml"
+        path.write_bytes(bytes(mail))
+        paths.append(path)
+    return paths
 
 
 def fill_document_text(session, ctx: AppContext) -> None:
@@ -136,6 +162,24 @@ def small_site(tmp_path) -> Iterator[AppContext]:
         "047-conflict-subject-dalian-address-shenyang.eml",
     ]
     ctx = open_site(tmp_path / "small", [LABELLED / n for n in names])
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture(scope="session")
+def queue_template(tmp_path_factory) -> Path:
+    """A site folder with 120 messages in triage, the 30 oldest from one mailing list."""
+    folder = tmp_path_factory.mktemp("queue-template")
+    ctx = open_site(folder / "site", queue_mail(folder / "mail", 120, newsletters=30))
+    ctx.close()
+    return folder / "site"
+
+
+@pytest.fixture
+def queue_site(queue_template, tmp_path) -> Iterator[AppContext]:
+    """A fresh copy of the 120-message queue, for tests that change it."""
+    shutil.copytree(queue_template, tmp_path / "queue")
+    ctx = open_context(load_config(tmp_path / "queue" / "config.toml"))
     yield ctx
     ctx.close()
 

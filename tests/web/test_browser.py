@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
 from storage.models import Item, Message
+from tests.support.browser import chromium, new_context, shot
 from tests.web.conftest import PASSWORD, live_server
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +21,10 @@ def server(corpus_site):
 
 @pytest.fixture(scope="module")
 def page(server):
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed: run make test, which installs it")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        page = context.new_page()
+    with chromium() as browser:
+        page = new_context(browser).new_page()
         page.set_default_timeout(15_000)
         yield page
-        browser.close()
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=False)
 
 
 def test_sign_in_and_see_the_dashboard(server, page):
@@ -67,10 +45,23 @@ def test_browse_to_a_unit(server, page):
     shot(page, "unit")
 
 
-def test_open_a_photo(server, page, corpus_site):
+def test_open_a_photo_in_the_lightbox_and_step_with_the_arrow_keys(server, page, corpus_site):
     page.goto(server + "/photos?unit=jinzhou")
-    page.locator("ul.grid img").first.click()
-    page.wait_for_selector("img#photo")
+    page.locator("ul.grid a.thumb img").first.click()
+    page.wait_for_selector("#lightbox:not([hidden])")
+    page.wait_for_function("() => document.querySelector('#lightbox img').naturalWidth > 0")
+    first = page.locator("#lightbox img").get_attribute("src")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "(first) => document.querySelector('#lightbox img').getAttribute('src') !== first",
+        arg=first,
+    )
+    shot(page, "lightbox")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#lightbox", state="hidden")
+    page.locator("ul.grid .cap").first.wait_for()
+    href = page.locator("ul.grid a.thumb").first.get_attribute("href")
+    page.goto(server + href)
     page.wait_for_function("() => document.getElementById('photo').naturalWidth > 0")
     shot(page, "photo")
 
@@ -111,7 +102,7 @@ def test_assign_a_triaged_message(server, page, corpus_site):
     section.locator('select[name="unit"]').select_option("tieling")
     shot(page, "triage")
     section.locator('button:has-text("确定归档")').click()
-    page.wait_for_url("**/triage?done=1")
+    page.wait_for_selector(".flash:has-text('已把邮件归入铁岭市教育局')")
     with corpus_site.db.session() as session:
         message = session.get(Message, message_pk)
         assert (message.unit_code, message.status) == ("tieling", "filed")

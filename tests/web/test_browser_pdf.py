@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Item
+from tests.support.browser import CHROMIUM, FLAGS
 from tests.support.pdfs import pdf_with_pages
 from tests.web.conftest import PASSWORD, live_server, open_site
-from tests.web.test_browser import CHROMIUM, FLAGS
 from workers.media import jobs as media_jobs
 from workers.sources.inbox import ingest_paths
 

@@ -24,7 +24,7 @@ from workers.sources.inbox import ingest_paths
         ("/search", "搜索"),
         ("/search?q=活动周&status=filed", "找到"),
         ("/triage", "待分拣"),
-        ("/reports", "报送情况表"),
+        ("/reports", "的报送情况"),
     ],
 )
 def test_pages_render_for_a_viewer(corpus_site, client_for, path, text):
@@ -48,7 +48,7 @@ def test_pages_hold_no_inline_script(corpus_site, client_for):
 
 def test_dashboard_shows_the_tracker_with_late_and_missing(corpus_site, client_for):
     html = client_for(corpus_site).get("/").text
-    assert "活动周方案" in html and "逾期" in html and ">缺<" in html
+    assert "活动周方案" in html and "逾期" in html and "未报送" in html
     assert "待分拣" in html
 
 

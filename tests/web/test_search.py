@@ -9,7 +9,15 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from storage.models import Item, Message
-from storage.search import SearchFilters, fts_query, index_message, search, spaced
+from storage.search import (
+    SearchFilters,
+    fts_query,
+    index_message,
+    search,
+    snippet,
+    snippets,
+    spaced,
+)
 from workers.cli import cli
 
 
@@ -135,3 +143,39 @@ def test_search_reindex_command_rebuilds_the_index(indexed):
     assert "indexed 6 documents" in result.output  # 4 messages, 2 items
     with indexed.db.session() as session:
         assert search(session, "卫生健康委")[1] == 1
+
+
+@pytest.mark.both_databases
+def test_several_words_must_all_be_in_the_same_text(indexed):
+    with indexed.db.session() as session:
+        assert search(session, "卫生 活动")[1] == 1  # both in the document's text
+        assert search(session, "北京 报告")[1] == 1  # subject and body of one message
+        assert search(session, "北京 视频")[1] == 0  # in two different messages
+        assert search(session, "  总结   卫生 ")[1] == 1
+    assert fts_query("大连 方案") == '"大 连" AND "方 案"'
+
+
+@pytest.mark.both_databases
+def test_a_snippet_marks_every_word_found(indexed):
+    with indexed.db.session() as session:
+        hits, _ = search(session, "卫生 活动")
+        pieces = snippets(session, hits, "卫生 活动")[hits[0].doc_id]
+    assert ("卫生", True) in pieces and ("活动", True) in pieces
+    assert (
+        "".join(text for text, _ in pieces).replace("…", "")
+        in "总结.docx 辽宁省卫生健康委员会与教育厅联合开展活动"
+    )
+
+
+def test_a_long_text_is_cut_around_the_first_match():
+    body = "甲" * 500 + "大连方案" + "乙" * 500
+    pieces = snippet(body, ["大连", "方案"], width=40)
+    assert pieces[0] == ("…", False) and pieces[-1] == ("…", False)
+    assert ("大连", True) in pieces and ("方案", True) in pieces
+    assert sum(len(t) for t, _ in pieces) <= 42
+
+
+def test_the_results_page_highlights_the_words(corpus_site, client_for):
+    html = client_for(corpus_site).get("/search", params={"q": "大连 方案"}).text
+    assert "找到 0 条" not in html and "同时包含每个词" in html
+    assert "<mark>大连</mark>" in html and "<mark>方案</mark>" in html

@@ -19,7 +19,7 @@ def test_sigterm_while_a_write_hangs_stops_within_stop_timeout_and_leaves_no_tem
     (site.folder / "inbox").mkdir()
     raw = files.message("大连市活动周照片", [("合影.jpg", files.jpeg(), "image/jpeg")])
     (site.folder / "inbox" / "photo.eml").write_bytes(raw)
-    site.run("media", "status")  # migrates the index first
+    site.run("migrate")  # makes the index first
     env = {**os.environ, "MAILROOM_STALL_AT": "mid-write"}  # the raw copy's write hangs
     service = subprocess.Popen(
         [MAILROOM, "--config", str(site.config), "run"],
@@ -63,7 +63,7 @@ def test_sigterm_mid_transcode_hands_the_job_back_and_leaves_no_temp_file(tmp_pa
     (site.folder / "inbox" / "video.eml").write_bytes(
         files.message("大连市活动周视频", [("宣传片.mp4", clip.read_bytes(), "video/mp4")])
     )
-    site.run("media", "status")
+    site.run("migrate")  # makes the index first
     service = subprocess.Popen(
         [MAILROOM, "--config", str(site.config), "run"],
         stdout=subprocess.DEVNULL,

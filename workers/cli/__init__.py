@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "workers.cli.media:media",
         "Thumbnails, previews and web videos: the derivative job queue.",
     ),
+    "migrate": (
+        "workers.cli.migrate:migrate",
+        "Make a new index and archive, or bring an existing index's tables up to date.",
+    ),
     "poll": (
         "workers.cli.poll:poll",
         "Fetch new mail from the [[mailbox]] accounts in config and file it.",
@@ -77,7 +81,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "triage": (
         "workers.cli.triage:triage",
-        "Messages whose unit is unclear: list them, assign a unit, undo an assignment.",
+        "Messages whose unit is unclear: list, assign a unit, dismiss, undo.",
     ),
     "user": ("workers.cli.users:user", "Manage who may sign in to the web UI."),
     "worker": (

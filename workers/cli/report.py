@@ -142,8 +142,8 @@ def tracker_cmd(
         click.echo(f"saved {output}")
         return
     text = tracker_json(campaign, rows) if fmt == "json" else tracker_csv(campaign, rows)
-    if output is None:
-        click.echo(text.removeprefix("\ufeff"), nl=fmt == "json")
+    if output is None:  # the CSV keeps its BOM: `> 进度.csv` then opens right in Excel
+        click.echo(text, nl=fmt == "json")
     else:
         output.write_text(text, encoding="utf-8", newline="")
         click.echo(f"saved {output}")

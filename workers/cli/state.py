@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
+
+from pipeline.errors import MailroomError
 from workers.config import Config, find_config_path, load_config
 
 if TYPE_CHECKING:  # workers.app loads SQLAlchemy; `mailroom --help` does not need it
     from workers.app import AppContext
+
+log = logging.getLogger("mailroom")
+# Commands that may start a new index; any other finding none refuses to make one.
+CREATES_INDEX = ("run", "ingest", "poll", "migrate")
 
 
 class State:
@@ -28,9 +37,57 @@ class State:
 
             config = self.config()
             setup_logging(config.log_level if not self.debug else "DEBUG")
+            check_new_index(config, _command())
             self._ctx = open_context(config, distributed=distributed)
         return self._ctx
 
     def close(self) -> None:
         if self._ctx is not None:
             self._ctx.close()
+
+
+def _command() -> str:
+    ctx = click.get_current_context(silent=True)
+    return (ctx.find_root().invoked_subcommand or "") if ctx else ""
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """Returns the file of a SQLite index URL, or None (another database, or in memory)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def where_from(config: Config) -> str:
+    """Returns which config was used, as a command says it."""
+    if config.path is not None:
+        return f"config {config.path}"
+    return f"no config file found (no --config, no $MAILROOM_CONFIG, no {Path.cwd()}/config.toml)"
+
+
+def check_new_index(config: Config, command: str) -> None:
+    """Refuses to start a new SQLite index unless the command is one that may make it.
+
+    Run from another folder, `mailroom triage list` would find no config.toml, take the
+    built-in defaults and quietly make an empty index and archive there ("triage is
+    empty"). Any command but run, ingest, poll and migrate stops instead, naming the
+    config and the index it looked for; those four make it and say so in the log.
+    """
+    index = sqlite_file(config.storage.database_url)
+    if index is None or index.exists():
+        return
+    if command not in CREATES_INDEX:
+        raise MailroomError(
+            f"no index at {index} ({where_from(config)}): run mailroom in the folder of your "
+            "config.toml, or pass --config FILE (or set MAILROOM_CONFIG); "
+            "`mailroom migrate` makes a new, empty index"
+        )
+    log.warning(
+        "making a new index at %s and archive at %s (%s)",
+        index,
+        config.storage.archive_dir,
+        where_from(config),
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import getpass
+import json
 
 import click
 
 from pipeline.errors import MailroomError
+from pipeline.reasons import DISMISS_REASONS
 from workers.cli.state import State
 
 
@@ -19,27 +21,39 @@ def _default_actor() -> str:
 
 @click.group()
 def triage() -> None:
-    """Messages whose unit is unclear: list them, assign a unit, undo an assignment.
+    """Messages whose unit is unclear: list, assign a unit, dismiss, undo.
 
     Example: mailroom triage list && mailroom triage assign 12 shenyang --by 韩健
     """
 
 
 @triage.command("list")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object per line (id, message_id, date, from, subject, candidates, ...).",
+)
 @click.pass_obj
-def list_(state: State) -> None:
+def list_(state: State, fmt: str) -> None:
     """Show the triage queue: message, received, from, subject, candidates, top clues.
 
-    Example: mailroom triage list
+    Example: mailroom triage list --format json
     """
-    from storage.triage import triage_queue
+    from storage.triage_queue import triage_queue
 
     ctx = state.app()
     rows = triage_queue(ctx)
+    tz = ctx.campaign.tz
+    if fmt == "json":
+        for row in rows:
+            click.echo(json.dumps(row.to_json(tz), ensure_ascii=False))
+        return
     if not rows:
         click.echo("triage is empty")
         return
-    tz = ctx.campaign.tz
     for row in rows:
         received = row.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         sender = f"{row.from_name} <{row.from_addr}>" if row.from_name else row.from_addr
@@ -244,3 +258,74 @@ def undo(state: State, audit_id: int, actor: str) -> None:
 
     undone = undo_action(state.app(), audit_id, actor)
     click.echo("undone: " + ", ".join(f"audit {n}" for n in undone))
+
+
+@triage.command()
+@click.argument("messages", type=int, nargs=-1, required=True)
+@click.option(
+    "--reason",
+    required=True,
+    type=click.Choice(DISMISS_REASONS),
+    help="Why it is not material.",
+)
+@click.option(
+    "--by",
+    "actor",
+    default=_default_actor,
+    show_default="your user name",
+    help="Who decides (kept in the audit log).",
+)
+@click.pass_obj
+def dismiss(state: State, messages: tuple[int, ...], reason: str, actor: str) -> None:
+    """Mark MESSAGES not material (it leaves triage, stays in the index and search).
+
+    Example: mailroom triage dismiss 12 13 --reason spam --by 韩健
+    """
+    from storage.dismiss import dismiss as dismiss_one
+    from storage.dismiss import dismiss_many
+
+    ctx = state.app()
+    if len(messages) == 1:
+        audit_id = dismiss_one(ctx, messages[0], reason, actor)
+        click.echo(f"message {messages[0]} is not material ({reason})")
+    else:
+        result = dismiss_many(ctx, list(messages), reason, actor)
+        for pk, why in result.refused.items():
+            click.echo(f"message {pk} skipped: {why}", err=True)
+        if result.audit_id is None:
+            raise MailroomError("no message was dismissed")
+        click.echo(f"{len(result.done)} message(s) are not material ({reason})")
+        audit_id = result.audit_id
+    click.echo(f"undo with: mailroom triage undo {audit_id}")
+
+
+@triage.command()
+@click.argument("message", type=int)
+@click.pass_obj
+def history(state: State, message: int) -> None:
+    """List the changes made to MESSAGE and its files, with the audit ids undo takes.
+
+    Example: mailroom triage history 12
+    """
+    from sqlalchemy import select
+
+    from storage.models import AuditEntry, Message
+
+    ctx = state.app()
+    with ctx.db.session() as session:
+        row = session.get(Message, message)
+        if row is None:
+            raise MailroomError(f"no message {message}: see `mailroom triage list`")
+        targets = [f"message:{message}", *(f"item:{i.id}" for i in row.items)]
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.target.in_(targets)).order_by(AuditEntry.id)
+        ).all()
+        tz = ctx.campaign.tz
+        for entry in entries:
+            when = entry.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            state_ = "undone" if entry.undone else "undo: mailroom triage undo " + str(entry.id)
+            click.echo(
+                f"{entry.id:>6}  {when}  {entry.actor}  {entry.action} {entry.target}  ({state_})"
+            )
+    if not entries:
+        click.echo(f"message {message} has no changes")

@@ -17,17 +17,17 @@ from sqlalchemy.orm import Session, selectinload
 
 from pipeline import budget
 from pipeline.campaign import Campaign
+from pipeline.tracker import TrackerRow, required_kinds
+from pipeline.wording import ProblemText, file_type_label, item_problem, message_problem
 from storage.campaign_triage import pending_inquiries
 from storage.mailbox_state import OWN_FAILURE, QUARANTINED, MailboxRecord
 from storage.models import Item, Message
-from workers.reports.tracker import Submission, TrackerRow, required_kinds, tracker_rows
+from storage.tracker import load_tracker
 from workers.reports.waiting import WHY, WaitingLine, local_formatter, waiting_lines
 
 if TYPE_CHECKING:
     from workers.app import AppContext
 
-# Item statuses that count as a submission in the tracker (a link is material still to fetch).
-USABLE = ("ok", "external_link")
 OTHER_KIND = "_other"  # the items of 其他来件, counted apart in 各单位来件
 
 # What a clerk should do about each problem (shown in the report next to each one).
@@ -54,14 +54,6 @@ PROBLEM_LABELS = {
     "truncated": "邮件内容不完整",
     "limit": "超出处理上限",
     "limit_message": "邮件超出处理上限",
-}
-MEDIA_LABELS = {
-    "image": "照片/图片",
-    "video": "视频",
-    "document": "文档",
-    "text": "正文",
-    "archive": "压缩包",
-    "other": "其他文件",
 }
 
 
@@ -226,7 +218,7 @@ def _section(
         campaign.code,
         campaign.name,
         sum(1 for m in messages if _counted(m) and m.campaign_code == campaign.code),
-        load_tracker(ctx, session, day, campaign),
+        load_tracker(session, campaign, ctx.config.units, day),
         [
             (k.label, k.due, (k.due - day).days)
             for k in required_kinds(campaign)
@@ -329,7 +321,7 @@ def _count_item(data: DailyData, m: Message, item: Item, unit_name: str, campaig
                 m.from_addr,
                 m.subject,
                 item.name,
-                item.error or "",
+                _what(item_problem(item.status, item.error, category == "limit")),
             )
         )
 
@@ -345,9 +337,15 @@ def _item_problem(item: Item) -> str | None:
 
 
 def _message_problem(m: Message, unit_name: str) -> Problem:
-    detail = (m.error or "")[:300] + (f"（原始邮件：{m.raw_path}）" if m.raw_path else "")
-    category = "limit_message" if "over_limit" in (m.flags or []) else m.status
+    # the English reason and the raw copy's path are in the log and the export, not here
+    limited = "over_limit" in (m.flags or [])
+    detail = _what(message_problem(m.status, m.error, limited))
+    category = "limit_message" if limited else m.status
     return Problem(category, m.received_at, unit_name, m.from_addr, m.subject, "", detail)
+
+
+def _what(problem: ProblemText | None) -> str:
+    return problem.what if problem else ""
 
 
 def _detail(m: Message, item: Item | None, unit_name: str, campaign) -> DetailRow:
@@ -362,7 +360,7 @@ def _detail(m: Message, item: Item | None, unit_name: str, campaign) -> DetailRo
         status=m.status,
         name=item.name if item else "",
         kind_label=kind_label,
-        media_label=MEDIA_LABELS.get(item.media, item.media) if item else "",
+        media_label=file_type_label(item.media, item.name, item.mime) if item else "",
         item_status=item.status if item else "",
         duplicate=bool(item and item.duplicate_of_id),
         path=(item.path or "") if item else "",
@@ -438,50 +436,6 @@ def _links(session: Session, names: dict[str, str], end: datetime) -> list[LinkT
             ),
         )
     return list(links.values())
-
-
-def load_submissions(
-    session: Session, campaign: str
-) -> tuple[list[Submission], dict[str, datetime]]:
-    """Returns the usable material items of the campaign's filed messages, and each unit's
-    first filed mail of that campaign. Mail of any other campaign, of none (其他来件) or
-    whose campaign is still in triage never counts."""
-    counted = (
-        Message.status == "filed",
-        Message.is_material.is_(True),
-        Message.unit_code.is_not(None),
-        Message.campaign_code == campaign,
-        Message.campaign_status == "assigned",
-    )
-    rows = session.execute(
-        select(Message.unit_code, Item.kind, Message.received_at, Item.sha256, Item.id)
-        .join(Item, Item.message_pk == Message.id)
-        .where(
-            *counted,
-            Item.role == "material",
-            Item.status.in_(USABLE),
-            Item.kind.is_not(None),
-        )
-    ).all()
-    subs = [
-        Submission(unit, kind, received, sha or f"item:{pk}")
-        for unit, kind, received, sha, pk in rows
-    ]
-    active = session.execute(
-        select(Message.unit_code, func.min(Message.received_at))
-        .where(*counted)
-        .group_by(Message.unit_code)
-    ).all()
-    return subs, {code: _aware(first) for code, first in active}
-
-
-def load_tracker(
-    ctx: AppContext, session: Session, as_of: date, campaign: Campaign
-) -> list[TrackerRow]:
-    """Returns the campaign's tracker rows as of the end of a local day, read from the index."""
-    subs, first_mail = load_submissions(session, campaign.code)
-    active = {code for code, first in first_mail.items() if campaign.local_day(first) <= as_of}
-    return tracker_rows(campaign, ctx.config.units, subs, as_of, active)
 
 
 def _aware(moment: datetime) -> datetime:

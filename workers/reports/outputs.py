@@ -6,8 +6,6 @@ loses nothing: the report is on disk and its email waits in the outbox.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -16,16 +14,17 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from pipeline import tracker_sheets
 from pipeline.campaign import Campaign
-from pipeline.cells import csv_row
+from pipeline.tracker import TrackerRow
 from storage import layout
 from storage.report_models import OutboxMail, SavedReport
+from storage.tracker import load_tracker
 from workers.config.reports import ReportConfig
-from workers.reports.daily import gather_daily, load_tracker
+from workers.reports.daily import gather_daily
 from workers.reports.mailer import Attachment, compose, flush_outbox, hand_over, queue
 from workers.reports.render import daily_subject, render_daily
-from workers.reports.tracker import TrackerRow
-from workers.reports.xlsx import daily_workbook, tracker_workbook
+from workers.reports.xlsx import daily_workbook
 
 if TYPE_CHECKING:
     from workers.app import AppContext
@@ -177,7 +176,7 @@ def list_saved_reports(ctx: AppContext, limit: int = 100) -> list[dict]:
 def tracker(ctx: AppContext, as_of: date, campaign: Campaign) -> list[TrackerRow]:
     """Returns the campaign's tracker rows as of the end of a local day (CLI and web UI)."""
     with ctx.db.session() as session:
-        return load_tracker(ctx, session, as_of, campaign)
+        return load_tracker(session, campaign, ctx.config.units, as_of)
 
 
 def tracker_json(campaign: Campaign, rows: list[TrackerRow]) -> str:
@@ -185,41 +184,9 @@ def tracker_json(campaign: Campaign, rows: list[TrackerRow]) -> str:
 
 
 def tracker_csv(campaign: Campaign, rows: list[TrackerRow]) -> str:
-    """Returns the tracker as CSV (UTF-8 with BOM so Excel shows Chinese) with the JSON's keys.
-
-    No cell can start a formula (pipeline/cells.py): unit names and labels come from config
-    today, but a CSV cell is made safe whatever its source.
-    """
-    out = io.StringIO()
-    fields = [
-        "unit",
-        "unit_name",
-        "kind",
-        "state",
-        "first_received",
-        "items",
-        "due",
-        "kind_label",
-        "state_label",
-        "days_left",
-        "silent",
-    ]
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow(
-            csv_row(
-                {
-                    **r.to_json(campaign),
-                    "kind_label": r.kind_label,
-                    "state_label": r.state_label,
-                    "days_left": r.days_left,
-                    "silent": "yes" if r.silent else "",
-                }
-            )
-        )
-    return "\ufeff" + out.getvalue()
+    """Returns the tracker as CSV (BOM, Chinese headers; see pipeline.tracker_sheets)."""
+    return tracker_sheets.tracker_csv(rows, campaign)
 
 
 def tracker_xlsx(campaign: Campaign, rows: list[TrackerRow]) -> bytes:
-    return tracker_workbook(rows, campaign.tz)
+    return tracker_sheets.tracker_workbook(rows, campaign.tz)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from pipeline.campaign import Campaign, Kind
+from pipeline.tracker import PENDING, RESEND_LABELS, TrackerRow
 from storage import layout
 from storage.models import Message
 from storage.report_models import Reminder
@@ -24,7 +25,6 @@ from workers.config.reports import ReportConfig
 from workers.reports.mailer import compose, flush_outbox, hand_over, queue
 from workers.reports.outputs import tracker
 from workers.reports.render import environment, render_template_text
-from workers.reports.tracker import PENDING
 
 if TYPE_CHECKING:
     from workers.app import AppContext
@@ -71,7 +71,7 @@ def make_reminders(ctx: AppContext, rc: ReportConfig, now: datetime) -> list[Rem
                     and row.state == PENDING
                     and not _already(ctx, campaign, row.unit, kind, days)
                 ):
-                    done.append(_remind(ctx, rc, campaign, row.unit, kind, days, now))
+                    done.append(_remind(ctx, rc, campaign, row, kind, days, now))
     if any(d.outbox_id for d in done):
         flush_outbox(ctx.db, rc.smtp, now, hand_over(ctx))
     return done
@@ -110,11 +110,12 @@ def _remind(
     ctx: AppContext,
     rc: ReportConfig,
     campaign: Campaign,
-    unit_code: str,
+    row: TrackerRow,
     kind: Kind,
     days: int,
     now: datetime,
 ) -> ReminderDone:
+    unit_code = row.unit
     unit = next(u for u in ctx.config.units if u.code == unit_code)
     to = unit_addresses(ctx, unit_code)
     text = render_template_text(
@@ -128,6 +129,8 @@ def _remind(
             "days": days,
             "campaign": campaign.name,
             "department": ctx.config.department.name,
+            # files of this kind it sent that cannot be used: (name, what is wrong)
+            "resend": [(name, RESEND_LABELS[status]) for name, status in row.resend],
         },
     )
     subject = (

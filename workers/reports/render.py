@@ -14,17 +14,11 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from pipeline.tracker import LATE, MISSING, PENDING, TrackerRow, state_counts
+from pipeline.tracker_sheets import colours
 from workers.reports.daily import DailyData
-from workers.reports.tracker import LATE, MISSING, PENDING, SUBMITTED, TrackerRow, state_counts
 
 WEEKDAYS = "一二三四五六日"
-# Cell colours in the tracker grid: background, text.
-STATE_COLOURS = {
-    SUBMITTED: ("#e6f4ea", "#137333"),
-    LATE: ("#fef7e0", "#b06000"),
-    MISSING: ("#fce8e6", "#c5221f"),
-    PENDING: ("#f1f3f4", "#5f6368"),
-}
 
 
 def environment(tz: ZoneInfo) -> Environment:
@@ -41,6 +35,7 @@ def environment(tz: ZoneInfo) -> Environment:
     env.filters["md"] = lambda d: _local(d, tz, "%-m月%-d日")
     env.filters["weekday"] = lambda d: "星期" + WEEKDAYS[d.weekday()]
     env.filters["days_phrase"] = days_phrase
+    env.filters["tz_label"] = tz_label
     return env
 
 
@@ -50,6 +45,22 @@ def _local(value: datetime | date | None, tz: ZoneInfo, fmt: str) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(tz)
     return value.strftime(fmt)
+
+
+TZ_LABELS = {
+    "Asia/Shanghai": "北京时间",
+    "Asia/Chongqing": "北京时间",
+    "Asia/Urumqi": "乌鲁木齐时间",
+}
+
+
+def tz_label(tz: ZoneInfo) -> str:
+    """Returns the time zone as staff name it (北京时间), else its UTC offset."""
+    if tz.key in TZ_LABELS:
+        return TZ_LABELS[tz.key]
+    offset = datetime.now(tz).utcoffset()
+    hours = offset.total_seconds() / 3600 if offset else 0
+    return f"协调世界时{hours:+g}小时"
 
 
 def days_phrase(days_left: int | None) -> str:
@@ -80,7 +91,7 @@ def daily_context(data: DailyData, tz: ZoneInfo) -> dict[str, Any]:
         "sections": [
             section_context(s.name, s.tracker, s.deadlines, s.messages) for s in data.sections
         ],  # fmt: skip
-        "colours": STATE_COLOURS,
+        "colours": colours,
         "media": media_summary(data.media),
         # counted to the report's day, so a report made later for an old day reads the same
         "triage_days": (data.day - data.triage_oldest.astimezone(tz).date()).days
@@ -133,6 +144,7 @@ def section_context(
         "units": units,
         "by_kind": by_kind,
         "silent": [(code, unit) for code, unit, is_silent in units if is_silent],
+        "resend": [r for r in tracker if r.needs_resend],
     }
 
 

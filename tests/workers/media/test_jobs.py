@@ -227,7 +227,7 @@ def test_the_service_makes_derivatives_while_polling_and_stops_on_sigterm(tmp_pa
     (site.folder / "inbox" / "photo.eml").write_bytes(
         files.message("大连市职业教育活动周照片", [("开幕式.jpg", files.jpeg(), "image/jpeg")])
     )
-    site.run("media", "status")  # migrates the new index first: two first migrations would race
+    site.run("migrate")  # makes the new index first: two first migrations would race
     service = subprocess.Popen(
         [MAILROOM, "--config", str(site.config), "run"],
         stdout=subprocess.DEVNULL,

@@ -53,7 +53,7 @@ def test_kill_9_of_mailroom_run_mid_transcode_leaves_no_process_behind(tmp_path)
     (site.folder / "inbox" / "video.eml").write_bytes(
         files.message("大连市活动周视频", [("宣传片.mp4", clip.read_bytes(), "video/mp4")])
     )
-    site.run("media", "status")  # migrates the index first
+    site.run("migrate")  # makes the index first
     service = subprocess.Popen(
         [MAILROOM, "--config", str(site.config), "run"],
         stdout=subprocess.DEVNULL,

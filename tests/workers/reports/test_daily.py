@@ -52,8 +52,15 @@ def test_report_is_sent_with_html_text_and_a_workbook_matching_the_index(corpus_
     assert 'style="' in html and "bgcolor=" in html  # inline styles, for Outlook and QQ Mail
 
     book = load_workbook(io.BytesIO(files["每日报告-2023-05-20.xlsx"]))
-    tracker, detail = book["报送进度"], book["当日来件明细"]
-    assert tracker.freeze_panes == "A2" and detail.freeze_panes == "A2"
+    assert book.sheetnames == ["报送进度", "进度明细", "当日来件明细"]
+    grid, tracker, detail = book["报送进度"], book["进度明细"], book["当日来件明细"]
+    assert grid.freeze_panes == "B2" and detail.freeze_panes == "A2"
+    assert grid.max_row - 1 == len(ctx.config.units) and grid.max_column == 1 + 6
+    # the grid's cells are coloured by state, as in the HTML report
+    assert {grid.cell(r, 2).fill.fgColor.rgb[-6:] for r in range(2, grid.max_row + 1)} >= {
+        "E6F4EA",
+        "FCE8E6",
+    }
     assert tracker.cell(1, 1).value == "单位" and detail.cell(1, 4).value == "邮件主题"
     assert tracker.max_row - 1 == len(ctx.config.units) * 6
     bare = sum(1 for m in day_messages if m["items"] == 0)

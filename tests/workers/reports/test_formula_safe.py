@@ -103,8 +103,8 @@ def test_cli_tracker_csv_and_xlsx_hold_no_formula(make_app, tmp_path):
 
     result = CliRunner().invoke(cli, [*base, "--format", "csv"])
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO(result.output)))
-    shown = {row["unit_name"] for row in rows}
+    rows = list(csv.DictReader(io.StringIO(result.output.removeprefix("\ufeff"))))
+    shown = {row["单位"] for row in rows}
     assert {"'=1+2 教育局", "'@SUM(A1:A9)", "'-2+3+cmd", "'\t=1+1"} <= shown
     for row in rows:  # a negative number (days_left) is a number, not a formula
         cells = [v for v in row.values() if not re.fullmatch(r"-?\d+", v)]

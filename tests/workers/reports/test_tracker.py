@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 from click.testing import CliRunner
 
 from pipeline.campaign import Campaign, Kind
+from pipeline.tracker import Submission, tracker_rows
+from pipeline.tracker_sheets import CSV_HEADERS
 from pipeline.units import Unit
 from workers.cli import cli
 from workers.export import export_items, export_messages
-from workers.reports.tracker import Submission, tracker_rows
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAMPAIGN = Campaign(
@@ -103,7 +104,30 @@ def test_json_has_exactly_the_documented_keys():
         "first_received": "2023-05-05T10:00:00+08:00",
         "items": 1,
         "due": "2023-05-08",
+        "needs_resend": False,
+        "resend_reason": None,
     }
+
+
+def test_a_kind_whose_files_are_all_unusable_is_missing_and_needs_a_resend():
+    subs = [
+        Submission("a", "plan", at(5), "bad", "corrupt", "方案.docx"),
+        Submission("b", "plan", at(5), "bad2", "encrypted", "方案.zip"),
+        Submission("b", "plan", at(6), "good", "ok", "方案.pdf"),
+        Submission("c", "photo", at(16), "big", "too_large", "合影.jpg"),
+    ]
+    rows = {(r.unit, r.kind): r for r in tracker_rows(CAMPAIGN, UNITS, subs, date(2023, 5, 20))}
+    plan = rows[("a", "plan")]
+    assert (plan.state, plan.items, plan.first_received) == ("missing", 0, None)
+    assert plan.to_json(CAMPAIGN)["needs_resend"] is True
+    assert plan.to_json(CAMPAIGN)["resend_reason"] == "corrupt"
+    assert plan.state_label == "需重发" and "方案.docx（文件损坏" in plan.ask
+    assert not plan.silent  # it did send something
+    # one usable copy is enough: submitted, nothing to ask for
+    assert rows[("b", "plan")].state == "submitted" and not rows[("b", "plan")].needs_resend
+    # before the deadline: still pending, but already worth asking again
+    photo = rows[("c", "photo")]
+    assert photo.state == "pending" and photo.resend_reason == "too_large"
 
 
 def run_tracker(ctx, *args: str) -> str:
@@ -158,16 +182,21 @@ def test_tracker_before_the_plan_deadline_shows_pending_not_missing(corpus_app):
 def test_tracker_csv_and_xlsx_outputs(corpus_app, tmp_path):
     ctx = corpus_app()
     csv_text = run_tracker(ctx, "--date", "2023-05-20", "--format", "csv")
+    assert csv_text.startswith("\ufeff")  # Excel reads the BOM and shows the Chinese
     lines = csv_text.strip().splitlines()
-    assert lines[0].startswith("unit,unit_name,kind,state,first_received,items,due")
+    assert lines[0] == "\ufeff" + ",".join(CSV_HEADERS)
     assert len(lines) == 1 + len(ctx.config.units) * 6
     out = tmp_path / "进度.xlsx"
     run_tracker(ctx, "--date", "2023-05-20", "--format", "xlsx", "--output", str(out))
     from openpyxl import load_workbook
 
-    sheet = load_workbook(out).active
-    assert sheet.title == "报送进度" and sheet.freeze_panes == "A2"
-    assert sheet.max_row == 1 + len(ctx.config.units) * 6
+    book = load_workbook(out)
+    grid, detail = book.worksheets
+    assert grid.title == "报送进度" and grid.freeze_panes == "B2"
+    assert grid.max_row == 1 + len(ctx.config.units) and grid.max_column == 1 + 6
+    assert grid["A2"].value == ctx.config.units[0].name
+    assert detail.title == "进度明细" and detail.freeze_panes == "A2"
+    assert detail.max_row == 1 + len(ctx.config.units) * 6
 
 
 def test_a_summary_written_in_the_body_beside_photos_counts_as_submitted(corpus_app):
