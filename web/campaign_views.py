@@ -25,6 +25,7 @@ from storage.campaign_triage import assign_campaign, mark_answered, refile_campa
 from web import queries
 from web.auth import audit, require_editor
 from web.common import db, parse_day, path_id, render
+from web.history import flash
 from web.security import checked_form
 
 NOTICE_MAX_BYTES = 20 * 1024 * 1024
@@ -243,7 +244,10 @@ async def message_campaign(request: Request) -> Response:
     form = await checked_form(request)
     pk = path_id(request, "message_id")
     code = str(form.get("campaign", ""))
-    await run_in_threadpool(assign_campaign, request.app.state.ctx, pk, code, user.name)
+    ctx = request.app.state.ctx
+    result = await run_in_threadpool(assign_campaign, ctx, pk, code, user.name)
+    chosen = ctx.campaign_by_code(result.campaign) if result.campaign else None
+    flash(request, f"已归入{chosen.name if chosen else '其他来件'}。", result.audit_id)
     return RedirectResponse(f"/messages/{pk}", status_code=303)
 
 
@@ -254,5 +258,6 @@ async def answered(request: Request) -> Response:
     pk = path_id(request, "message_id")
     done = str(form.get("answered", "yes")) != "no"
     await run_in_threadpool(mark_answered, request.app.state.ctx, pk, user.name, done)
+    flash(request, "已标记为已回复。" if done else "已改回待回复。")
     back = "/#inquiries" if str(form.get("back", "")) == "home" else f"/messages/{pk}"
     return RedirectResponse(back, status_code=303)

@@ -93,7 +93,9 @@ class Reader(HTMLParser):
 def mail_data(ctx) -> list[str]:
     """Returns every string that came from mail or from people (names), and the codes
     (units, kinds) a spreadsheet keeps in columns of their own, longest first."""
-    found: set[str] = {u.code for u in ctx.config.units} | set(ctx.campaign.kind_codes())
+    found: set[str] = {u.code for u in ctx.config.units}
+    for campaign in ctx.campaigns():  # a campaign's code and its kinds' codes are codes
+        found |= {campaign.code, *campaign.kind_codes()}
     with ctx.db.session() as session:
         for m in session.scalars(select(Message)):
             found.update([m.subject, m.from_name, m.from_addr, m.message_id, *m.to_addrs])
@@ -111,6 +113,8 @@ def mail_data(ctx) -> list[str]:
 
 
 FILE_NAME = re.compile(r"[\w\-（）()]+\.[A-Za-z0-9]{2,5}\b")
+# a deadline typed as a rule in the campaign form (end+7d, issued+5wd): a code, like a date
+DUE_RULE = re.compile(r"\b(start|end|issued)[+-]\d+w?d\b")
 
 
 def english_words(text: str, data: list[str]) -> list[str]:
@@ -118,7 +122,7 @@ def english_words(text: str, data: list[str]) -> list[str]:
     lowered = text.lower()
     for value in data:  # lower-cased on both sides: snippets and file names change case
         lowered = lowered.replace(value.lower(), " ")
-    lowered = FILE_NAME.sub(" ", lowered)
+    lowered = DUE_RULE.sub(" ", FILE_NAME.sub(" ", lowered))
     return [w for w in re.findall(r"[A-Za-z]+", lowered) if w.upper() not in ALLOWED_UPPER]
 
 

@@ -15,8 +15,9 @@ if TYPE_CHECKING:  # workers.app loads SQLAlchemy; `mailroom --help` does not ne
     from workers.app import AppContext
 
 log = logging.getLogger("mailroom")
-# Commands that may start a new index; any other finding none refuses to make one.
-CREATES_INDEX = ("run", "ingest", "poll", "migrate")
+# Commands that may start a new index (adding a campaign is setting one up); any other
+# command finding none refuses to make one.
+CREATES_INDEX = ("run", "ingest", "poll", "migrate", "campaign add")
 
 
 class State:
@@ -47,8 +48,9 @@ class State:
 
 
 def _command() -> str:
+    """Returns the command being run, without the program's name ("triage list")."""
     ctx = click.get_current_context(silent=True)
-    return (ctx.find_root().invoked_subcommand or "") if ctx else ""
+    return " ".join(ctx.command_path.split()[1:]) if ctx else ""
 
 
 def sqlite_file(database_url: str) -> Path | None:
@@ -73,8 +75,8 @@ def check_new_index(config: Config, command: str) -> None:
 
     Run from another folder, `mailroom triage list` would find no config.toml, take the
     built-in defaults and quietly make an empty index and archive there ("triage is
-    empty"). Any command but run, ingest, poll and migrate stops instead, naming the
-    config and the index it looked for; those four make it and say so in the log.
+    empty"). Any command but run, ingest, poll, migrate and campaign add stops instead,
+    naming the config and the index it looked for; those make it and say so in the log.
     """
     index = sqlite_file(config.storage.database_url)
     if index is None or index.exists():

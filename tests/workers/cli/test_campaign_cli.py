@@ -30,6 +30,7 @@ def mailroom(site: Path, *args: str, ok: bool = True):
 
 def test_dry_run_prints_the_seed_notices_proposal_as_json_and_saves_nothing(tmp_path):
     write_config(tmp_path)
+    mailroom(tmp_path, "migrate")  # the index the listing reads (list makes none)
     seed = NOTICES / "seed-2023-vocational-week.md"
     out = mailroom(tmp_path, "campaign", "add", "--from-notice", str(seed), "--dry-run",
                    "--format", "json").stdout  # fmt: skip
