@@ -86,3 +86,16 @@ def test_rows_carry_what_the_json_listing_prints(app, queued):
     assert set(data["candidates"]) == {"shenyang", "dalian"}
     assert datetime.fromisoformat(data["date"]).utcoffset().total_seconds() == 8 * 3600
     assert data["from"] == "syjyj_zcc@163.com" and data["subject"]
+
+
+def test_the_campaign_filter_keeps_its_mail_and_mail_whose_campaign_waits(app, queued):
+    with app.db.session() as session:
+        states = {
+            m.id: (m.campaign_code, m.campaign_status) for m in page(session, QueueFilter(), 1, 50)
+        }
+    code = app.campaign.code
+    mine = {pk for pk, (c, s) in states.items() if c == code or s == "triage"}
+    waiting = {pk for pk, (_, s) in states.items() if s == "triage"}
+    assert waiting and mine - waiting  # filed under the week, or its campaign waits
+    assert set(ids(app, QueueFilter(campaign=code))) == mine
+    assert set(ids(app, QueueFilter(campaign="another-week"))) == waiting
