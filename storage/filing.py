@@ -189,6 +189,9 @@ def place_member(
     session: Session, archive: Archive, item: Item, container_path: str, created: list[str]
 ) -> None:
     """Links an archive member's view beside its archive (a duplicate shows the first copy)."""
+    if item.duplicate_of is not None:
+        item.path = item.duplicate_of.path
+        return
     if item.duplicate_of_id is not None:
         item.path = session.get(Item, item.duplicate_of_id).path
         return

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, utcnow
 
-JOB_KINDS = ("expand", "thumbs", "document", "video")
+JOB_KINDS = ("expand", "unpack", "thumbs", "document", "video")
 JOB_STATES = ("pending", "running", "done", "failed")
 
 

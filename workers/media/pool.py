@@ -41,12 +41,15 @@ from storage.media_models import MediaJob
 from workers.config import Config, MediaSettings
 from workers.jobs import JobRef
 from workers.media.expand import run_expand
-from workers.media.jobs import EXPAND, JobEnv, pending, recover_stale, requeue, run_job
+from workers.media.jobs import EXPAND, JobEnv, pending, recover_stale, requeue, run_job, run_jobs
+from workers.media.unpack_job import run_unpack
 
 if TYPE_CHECKING:
     from workers.app import AppContext
 
 log = logging.getLogger(__name__)
+BATCH = 25  # derivative jobs a worker process takes at once (a zip of 2,000 photos)
+IN_PROCESS = (EXPAND, "unpack")  # jobs that write items: run in a lane thread, one at a time
 
 # The one piece of state of a spawned worker process: its index and archive, opened by
 # the pool's initializer (ProcessPoolExecutor calls functions, it does not keep objects).
@@ -92,6 +95,11 @@ def _die_with_parent(parent: int) -> None:
 def _run_in_worker_process(job_id: int) -> str:
     assert _process_env is not None, "the pool's initializer opens the worker's index first"
     return run_job(_process_env, job_id)
+
+
+def _run_batch_in_worker_process(job_ids: list[int]) -> list[str]:
+    assert _process_env is not None, "the pool's initializer opens the worker's index first"
+    return run_jobs(_process_env, job_ids)
 
 
 class LocalPool:
@@ -267,27 +275,50 @@ class LocalPool:
                     self._cond.wait()
                 if self._closing:
                     return
-                job = heapq.heappop(self._queues[lane])
+                batch = self._take(lane)
                 executor = self._executors[lane]
             try:
-                if job.kind == EXPAND:  # adds rows and jobs through the context: here
-                    result = run_expand(self.ctx, job.id)
-                else:
-                    result = executor.submit(_run_in_worker_process, job.id).result()
-                if result == "waiting":  # a machine failure: the next sweep brings it back
+                results = self._run(batch, executor)
+                waiting = [j.id for j, r in zip(batch, results, strict=True) if r == "waiting"]
+                if waiting:  # a machine failure: the next sweep brings them back
                     with self._cond:
-                        self._waiting.add(job.id)
+                        self._waiting.update(waiting)
             except BrokenProcessPool:
                 self._replace_broken(lane, executor)
             except KeyboardInterrupt:  # raised in the worker by close(finish=False)
-                log.info("media job %d interrupted; it stays queued", job.id)
+                log.info("media jobs %s interrupted; they stay queued", [j.id for j in batch])
             except Exception:  # the job's own errors are recorded by run_job; this is ours
-                log.exception("media job %d could not be run", job.id)
-                self._release([job.id])
+                log.exception("media jobs %s could not be run", [j.id for j in batch])
+                self._release([j.id for j in batch])
             finally:
                 with self._cond:
-                    self._known.discard(job.id)
+                    self._known.difference_update(j.id for j in batch)
                     self._cond.notify_all()
+
+    def _take(self, lane: str) -> list[JobRef]:
+        """Pops the next job, and more of the same lane while the queue is long.
+
+        Never more than a fair share, so a few photos still go to every worker at once.
+        An archive's job goes alone: it runs in this process (it needs the context).
+        """
+        queue = self._queues[lane]
+        batch = [heapq.heappop(queue)]
+        if lane == "video" or batch[0].kind in IN_PROCESS:
+            return batch
+        share = min(BATCH, -(-(len(queue) + 1) // max(1, self.sizes[lane])))
+        while queue and len(batch) < share and queue[0].kind not in IN_PROCESS:
+            batch.append(heapq.heappop(queue))
+        return batch
+
+    def _run(self, batch: list[JobRef], executor: ProcessPoolExecutor) -> list[str]:
+        """Runs a batch; returns each job's result."""
+        if batch[0].kind == EXPAND:  # adds rows and jobs through the context: here
+            return [run_expand(self.ctx, batch[0].id)]
+        if batch[0].kind == "unpack":  # writes items: in this process, with the context
+            return [run_unpack(self.ctx, batch[0].id)]
+        if len(batch) == 1:
+            return [executor.submit(_run_in_worker_process, batch[0].id).result()]
+        return executor.submit(_run_batch_in_worker_process, [j.id for j in batch]).result()
 
     def _replace_broken(self, lane: str, broken: ProcessPoolExecutor) -> None:
         """A worker process died (killed, out of memory): new processes, and requeue its job."""
