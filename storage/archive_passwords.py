@@ -61,14 +61,20 @@ def give_password(session: Session, item: Item, password: str, actor: str) -> Me
 
 
 def queue_unpack(session: Session, item_id: int) -> MediaJob:
-    """Returns the archive item's unpack job, new or put back to pending."""
+    """Returns the archive item's unpack job, new or put back to pending.
+
+    A job running now is put back too: it may have started before this password
+    arrived, and it runs once more when it sees that (workers/media/unpack_job.py).
+    """
     job = session.scalar(
-        select(MediaJob).where(MediaJob.item_id == item_id, MediaJob.kind == UNPACK)
+        select(MediaJob)
+        .where(MediaJob.item_id == item_id, MediaJob.kind == UNPACK)
+        .with_for_update()
     )
     if job is None:
         job = MediaJob(item_id=item_id, kind=UNPACK, priority=UNPACK_PRIORITY)
         session.add(job)
-    elif job.state != "running":
+    else:
         job.state, job.attempts, job.error, job.worker = "pending", 0, None, None
         job.started_at = job.finished_at = None
     session.flush()

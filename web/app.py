@@ -26,7 +26,16 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pipeline.errors import MailroomError, StorageError
 from storage.search import refresh_planner_stats
-from web import auth, campaign_views, files, not_material, pages, signin, triage_views
+from web import (
+    archive_views,
+    auth,
+    campaign_views,
+    files,
+    not_material,
+    pages,
+    signin,
+    triage_views,
+)
 from web.secret import secret_key
 from web.security import SecurityHeaders
 from workers.app import AppContext
@@ -119,6 +128,7 @@ def routes() -> list:
         Route("/items/{item_id:int}/video", files.item_video),
         Route("/items/{item_id:int}/page/{number:int}", files.item_page_image),
         Route("/items/{item_id:int}/kind", triage_views.set_kind, methods=["POST"]),
+        Route("/items/{item_id:int}/password", archive_views.give_password, methods=["POST"]),
         Route("/photos", pages.photos),
         Route("/photos/zip", files.photos_zip, methods=["POST"]),
         Route("/search", pages.search_page),

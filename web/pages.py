@@ -15,6 +15,7 @@ from storage import search as search_index
 from storage.campaign_triage import pending_inquiries
 from storage.models import AuditEntry, DecisionRecord, Item, Message, Unit
 from web import queries
+from web.archive_views import archive_context
 from web.common import (
     arg_campaign_filter,
     arg_day,
@@ -58,6 +59,7 @@ ITEM_STATUS_LABELS = {
     "encrypted": "已加密",
     "too_large": "过大",
     "external_link": "外部链接待下载",
+    "pending": "等待解压",
 }
 CLUE_SOURCES = {
     "address": "发件地址",
@@ -279,6 +281,7 @@ def item_page(request: Request) -> Response:
             view=view_kind(item),
             decisions=decisions,
             history=history,
+            **archive_context(session, item),
         )
 
 

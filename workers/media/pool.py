@@ -315,7 +315,8 @@ class LocalPool:
         if batch[0].kind == EXPAND:  # adds rows and jobs through the context: here
             return [run_expand(self.ctx, batch[0].id)]
         if batch[0].kind == "unpack":  # writes items: in this process, with the context
-            return [run_unpack(self.ctx, batch[0].id)]
+            submit = lambda jobs: [self.submit(j) for j in jobs]  # noqa: E731
+            return [run_unpack(self.ctx, batch[0].id, submit=submit)]
         if len(batch) == 1:
             return [executor.submit(_run_in_worker_process, batch[0].id).result()]
         return executor.submit(_run_batch_in_worker_process, [j.id for j in batch]).result()

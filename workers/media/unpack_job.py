@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
 from pipeline.errors import MailroomError
 from storage.media_models import MediaJob
 from storage.models import Item
+from workers.jobs import JobRef
 from workers.media import jobs as media_jobs
 from workers.media import unpack
 
@@ -27,20 +29,38 @@ if TYPE_CHECKING:
     from workers.app import AppContext
 
 log = logging.getLogger(__name__)
+Submit = Callable[[list[JobRef]], Any]
 
 
-def run_unpack(ctx: AppContext, job_id: int) -> str:
-    """Runs one unpack job by id; returns done, failed, waiting (the disk) or skipped."""
-    item_id = _claim(ctx, job_id)
-    if item_id is None:
-        return "skipped"
+RUNS = 3  # passwords typed while a run was going: that many runs back to back at most
+
+
+def run_unpack(ctx: AppContext, job_id: int, submit: Submit | None = None) -> str:
+    """Runs one unpack job by id; returns done, failed, waiting (the disk) or skipped.
+
+    The members' derivative jobs go to `submit` (the pool running this job passes its
+    own: the context's dispatcher lets go of a pool that is finishing), else to
+    ctx.jobs. A password given while it ran puts the row back to pending: it runs again.
+    """
+    result = "skipped"
+    for _ in range(RUNS):
+        item_id = _claim(ctx, job_id)
+        if item_id is None:
+            return result
+        result = _run_once(ctx, job_id, item_id, submit or ctx.jobs.submit_media)
+        if result != "done":
+            return result
+    return result
+
+
+def _run_once(ctx: AppContext, job_id: int, item_id: int, submit: Submit) -> str:
     created: list[str] = []
     try:
         with ctx.db.session() as session:
             item = session.get(Item, item_id)
             made = unpack.reexpand_archive(ctx, session, item, created)
             jobs = media_jobs.enqueue(session, made)
-            media_jobs.settle_job(session, job_id, None, with_item=False)
+            _settle_mine(session, job_id)
             name, status = item.name, item.status
     except Exception as exc:
         for rel in created:
@@ -49,8 +69,21 @@ def run_unpack(ctx: AppContext, job_id: int) -> str:
     log.info(
         "archive %s unpacked again: %d members made or opened, now %s", name, len(made), status
     )
-    ctx.jobs.submit_media(jobs)
+    submit(jobs)
     return "done"
+
+
+def _settle_mine(session, job_id: int) -> None:
+    """Marks the job done unless a new password put it back to pending meanwhile."""
+    session.execute(
+        update(MediaJob)
+        .where(MediaJob.id == job_id, MediaJob.state == "running", MediaJob.worker == _me())
+        .values(state="done", error=None, finished_at=datetime.now(UTC))
+    )
+
+
+def _me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _claim(ctx: AppContext, job_id: int) -> int | None:
@@ -61,7 +94,7 @@ def _claim(ctx: AppContext, job_id: int) -> int | None:
             .where(MediaJob.id == job_id, MediaJob.state == "pending")
             .values(
                 state="running",
-                worker=f"{socket.gethostname()}:{os.getpid()}",
+                worker=_me(),
                 attempts=MediaJob.attempts + 1,
                 started_at=datetime.now(UTC),
                 error=None,
