@@ -32,9 +32,10 @@ OTHER_KIND = "_other"  # the items of 其他来件, counted apart in 各单位�
 # What a clerk should do about each problem (shown in the report next to each one).
 ACTIONS = {
     "corrupt": "文件损坏、无法打开：请联系该单位重新发送原文件。",
-    "encrypted": "压缩包或文件有密码：请向该单位索取密码，或请其发送不加密的文件。",
+    "encrypted": "压缩包或文件有密码：请向该单位索取解压密码，在网页上该压缩包的页面填写后会自动解压；或请其发送不加密的文件。",
     "rejected_unsafe": "压缩包不安全（路径越界或解压后过大），已拒收：请联系该单位直接发送文件，不要打包。",
-    "too_large": "文件过大，未存入档案：请在邮箱中手工下载保存，或请对方改用网盘发送。",
+    "too_large": "文件过大或超过解压上限，未存入档案：请在邮箱中手工下载保存，或请对方改用网盘发送。",
+    "pending": "归档磁盘空间不足，压缩包尚未解压：请管理员清理归档磁盘，系统会自动重新解压。",
     "derivative": "文件已存档，但预览/转码失败：请用本机软件打开原文件检查；打不开则请对方重发。",
     "error": "邮件无法解析，原始邮件已保存：请在邮箱中查看该邮件并手工登记。",
     "quarantined": "邮件多次处理失败已隔离：请在邮箱中查看该邮件，确认后手工处理。",
@@ -45,10 +46,20 @@ PROBLEM_LABELS = {
     "encrypted": "加密文件",
     "rejected_unsafe": "不安全压缩包",
     "too_large": "文件过大",
+    "pending": "等待解压",
     "derivative": "预览/转码失败",
     "error": "邮件解析失败",
     "quarantined": "邮件被隔离",
     "truncated": "邮件内容不完整",
+}
+# The [limits] an archive member can be refused by, as the report counts them.
+LIMIT_LABELS = {
+    "max_archive_member_bytes": "超过单个文件解压上限",
+    "max_archive_total_bytes": "超过单个压缩包解压上限",
+    "max_message_unpack_bytes": "超过单封邮件解压上限",
+    "max_archive_ratio": "压缩比过高（疑似压缩炸弹）",
+    "max_archive_members": "压缩包内文件过多",
+    "max_archive_seconds": "解压超时",
 }
 MEDIA_LABELS = {
     "image": "照片/图片",
@@ -144,6 +155,7 @@ class DailyData:
     by_unit: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
     media: Counter = field(default_factory=Counter)  # new (non-duplicate) items
     problems: list[Problem] = field(default_factory=list)
+    refusals: Counter = field(default_factory=Counter)  # archive refusals, by LIMIT_LABELS
     triage_count: int = 0
     triage_oldest: datetime | None = None
     links: list[LinkToFetch] = field(default_factory=list)
@@ -291,44 +303,57 @@ def _count_day(
             other = m.campaign_status == "other"
             kinds.update(OTHER_KIND if other else (i.kind or "") for i in material)
             per_unit[unit_name or "待分拣"] = (count + 1, kinds)
+        locked = _locked_counts(material)
         for item in material:
-            _count_item(data, m, item, unit_name, campaign)
+            _count_item(data, m, item, unit_name, campaign, locked)
         if not material:
             data.details.append(_detail(m, None, unit_name, campaign))
     data.by_unit = [(name, count, dict(kinds)) for name, (count, kinds) in per_unit.items()]
 
 
-def _count_item(data: DailyData, m: Message, item: Item, unit_name: str, campaign) -> None:
+def _locked_counts(items: list[Item]) -> Counter:
+    """Returns {archive item id: members still encrypted}: one problem per archive, not each."""
+    return Counter(i.container_id for i in items if i.container_id and i.status == "encrypted")
+
+
+def _count_item(
+    data: DailyData, m: Message, item: Item, unit_name: str, campaign, locked: Counter
+) -> None:
     data.details.append(_detail(m, item, unit_name, campaign))
     if not m.is_material:
         return
+    limit = (item.meta or {}).get("limit")
+    if limit in LIMIT_LABELS and item.status == "too_large":
+        data.refusals[LIMIT_LABELS[limit]] += 1
     if item.duplicate_of_id is not None:
         data.duplicate_items += 1
     elif item.status == "external_link":
         data.media["link"] += 1
     elif item.status == "ok":
         data.media[item.media] += 1
-    category = _item_problem(item)
+    category, detail = _item_problem(item, locked[item.id])
     if category:
         data.problems.append(
-            Problem(
-                category,
-                m.received_at,
-                unit_name,
-                m.from_addr,
-                m.subject,
-                item.name,
-                item.error or "",
-            )
+            Problem(category, m.received_at, unit_name, m.from_addr, m.subject, item.name, detail)
         )
 
 
-def _item_problem(item: Item) -> str | None:
-    if item.status in ("corrupt", "encrypted", "rejected_unsafe", "too_large"):
-        return item.status
-    if item.status == "ok" and item.error:  # stored, but a thumbnail or transcode failed
-        return "derivative"
-    return None
+def _item_problem(item: Item, locked_members: int) -> tuple[str | None, str]:
+    """Returns the problem an item is for a clerk, and its detail; (None, "") for none.
+
+    A locked archive is one problem however many members it holds; its members are not
+    listed one by one. An archive with some members skipped is not a problem itself:
+    each skipped member is.
+    """
+    if item.container_id and item.status == "encrypted":
+        return None, ""
+    if locked_members:
+        return "encrypted", f"压缩包内有 {locked_members} 个文件设有密码"
+    if item.status in ("corrupt", "encrypted", "rejected_unsafe", "too_large", "pending"):
+        return item.status, item.error or ""
+    if item.status == "ok" and item.error and "unpack" not in (item.meta or {}):
+        return "derivative", item.error  # stored, but a thumbnail or transcode failed
+    return None, ""
 
 
 def _message_problem(m: Message, unit_name: str) -> Problem:
