@@ -43,6 +43,7 @@ from pipeline.media.archive_formats import (
     open_reader,
     zip_entry_count,
 )
+from pipeline.sniff import sniff
 
 __all__ = ["ArchiveLimits", "Contents", "Member", "Password", "archive_kind", "list_and_extract"]
 
@@ -232,7 +233,8 @@ def _settle(member: Member, outcome: Outcome | None, kind: str, passwords) -> No
 def _open_nested(member: Member, budget: _Budget, depth: int, passwords) -> None:
     """Opens a member that is an archive itself; an unreadable one is kept, marked corrupt."""
     assert member.path is not None
-    if archive_kind(member.path) is None:
+    # by content and name: a .docx or .xlsx is a zip too, and must stay one file
+    if archive_kind(member.path) is None or sniff(member.head, member.name).media != "archive":
         return
     try:
         member.contents = _unpack(

@@ -41,3 +41,8 @@ def test_a_hostile_body_is_scanned_in_linear_time():
     find_passwords("", "密码：" * 200_000)
     find_passwords("", ("密码" + " " * 60 + "\n") * 50_000)
     assert time.process_time() - started < 2  # quadratic scanning would take minutes
+
+
+def test_crlf_line_ends_from_outlook_are_read_like_lf():
+    body = "韩老师：\r\n\r\n附件是新闻稿，压缩包密码如下：\r\n\r\n“Cy#2023”\r\n\r\n朝阳市教育局"
+    assert find_passwords("", body) == ["Cy#2023"]

@@ -4,7 +4,8 @@ A job is named by ids and hashes only, never bytes or paths, so any machine can
 run it from the shared index and object store:
 
 - `ingest`: one fetched message, by the SHA-256 of its raw bytes (already stored);
-- `media`: one derivative job row (thumbnails, a web video, a document's text);
+- `media`: one derivative job row (thumbnails, a web video, a document's text, an
+  archive's unpacking), or a batch of them (`media_batches`: the members of a zip);
 - `report`: one outbox mail.
 
 `AppContext.jobs` is set once when the context is opened: `InProcessJobs`
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 KINDS = ("ingest", "media", "report")
 QUEUE_OF = {"ingest": "ingest", "report": "ingest", "media": "media"}
 TASK_OF = {"ingest": "mailroom.ingest", "media": "mailroom.media", "report": "mailroom.report"}
+MEDIA_BATCH_TASK = "mailroom.media_batch"  # several derivative jobs in one task
+MEDIA_BATCH = 25  # derivative jobs run together (the members of a zip of 2,000 photos)
 
 
 @dataclass(frozen=True, order=True)
@@ -67,6 +70,22 @@ class Jobs(Protocol):
     def submit_report(self, outbox_id: int, attempts: int) -> int:
         """Hands one due outbox mail to a sender (at most once per attempt)."""
         ...
+
+
+def media_batches(jobs: Iterable[JobRef]) -> list[list[JobRef]]:
+    """Returns the jobs grouped to run together: thumbnails and documents MEDIA_BATCH at a
+    time; a video transcode or an archive's unpacking alone."""
+    batches: list[list[JobRef]] = []
+    open_batch: list[JobRef] = []
+    for job in sorted(jobs):
+        if job.lane == "video" or job.kind in ("expand", "unpack"):
+            batches.append([job])
+            continue
+        open_batch.append(job)
+        if len(open_batch) == MEDIA_BATCH:
+            batches.append(open_batch)
+            open_batch = []
+    return batches + ([open_batch] if open_batch else [])
 
 
 def ingest_ids(raw_sha256: str, source: SourceRef) -> dict:

@@ -39,7 +39,7 @@ from storage.archive import Archive
 from storage.db import Database
 from storage.media_models import MediaJob
 from workers.config import Config, MediaSettings
-from workers.jobs import JobRef
+from workers.jobs import MEDIA_BATCH, JobRef
 from workers.media.expand import run_expand
 from workers.media.jobs import EXPAND, JobEnv, pending, recover_stale, requeue, run_job, run_jobs
 from workers.media.unpack_job import run_unpack
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from workers.app import AppContext
 
 log = logging.getLogger(__name__)
-BATCH = 25  # derivative jobs a worker process takes at once (a zip of 2,000 photos)
 IN_PROCESS = (EXPAND, "unpack")  # jobs that write items: run in a lane thread, one at a time
 
 # The one piece of state of a spawned worker process: its index and archive, opened by
@@ -305,7 +304,7 @@ class LocalPool:
         batch = [heapq.heappop(queue)]
         if lane == "video" or batch[0].kind in IN_PROCESS:
             return batch
-        share = min(BATCH, -(-(len(queue) + 1) // max(1, self.sizes[lane])))
+        share = min(MEDIA_BATCH, -(-(len(queue) + 1) // max(1, self.sizes[lane])))
         while queue and len(batch) < share and queue[0].kind not in IN_PROCESS:
             batch.append(heapq.heappop(queue))
         return batch

@@ -425,3 +425,11 @@ def test_zip_entry_count_reads_zip64_end_records(tmp_path):
     archive = _write(tmp_path / "z64.zip", buffer.getvalue())
     assert zip_entry_count(archive) == 70_000
     assert _contents(archive, tmp_path).status == "too_large"
+
+
+def test_a_docx_inside_a_zip_stays_one_file(tmp_path):
+    from tests.support import media_files as files
+
+    archive = _write(tmp_path / "d.zip", af.zip_bytes({"稿件.docx": files.docx_file("新闻稿")}))
+    (m,) = _unpack(archive, tmp_path)
+    assert m.status == "ok" and m.contents is None  # a zip by its bytes, a document by its kind

@@ -212,3 +212,18 @@ def subprocess_remount(mount, size):
     import subprocess
 
     subprocess.run(["mount", "-o", f"remount,size={size}", str(mount)], check=True)
+
+
+def test_the_members_of_a_zip_of_photos_get_their_thumbnails_in_batches(app):
+    photos = {f"照片{n:03d}.jpg": files.jpeg(64 + n % 7, 48) for n in range(120)}
+    _ingest(app, [("照片.zip", af.zip_bytes(photos), "application/zip")])
+    with serve_media(app, finish=True):
+        pass
+    with app.db.session() as session:
+        rows = session.execute(
+            select(Item.thumbnail, MediaJob.started_at)
+            .join(MediaJob, MediaJob.item_id == Item.id)
+            .where(MediaJob.kind == "thumbs")
+        ).all()
+    assert len(rows) == 120 and all(thumb for thumb, _ in rows)
+    assert len({started for _, started in rows}) <= 10  # 120 jobs, claimed 25 at a time or so
