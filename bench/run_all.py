@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["bench_media.py", "bench_imap.py", "bench_web.py", "bench_scale.py", "bench_campaign.py"]
+SCRIPTS = [
+    "bench_media.py",
+    "bench_imap.py",
+    "bench_web.py",
+    "bench_scale.py",
+    "bench_campaign.py",
+    "bench_archives.py",
+]
 
 
 def main() -> int:
