@@ -7,7 +7,12 @@
    with only the project's own errors (ArchiveError; ArchiveUnavailable never, the disk
    is fine), no hang, and no file written outside each archive's destination folder.
    Reference: `bsdtar -tf` listing the same files, measured in the same run.
-2. Speed: `mailroom ingest` of one message with a zip of 2,000 small photos (unpacking,
+2. Bounded work (issue 18): a zip of 100,000 empty members, refused from its end record
+   (time and peak memory, against `bsdtar -tf` listing it); and three zips that expand
+   ~95x each inside one archive under a 64 MiB message budget (bytes written, peak memory,
+   against `bsdtar -xf` writing everything). Each runs in a fresh child process whose
+   peak RSS is its VmHWM (getrusage's ru_maxrss survives exec: it would show ours).
+3. Speed: `mailroom ingest` of one message with a zip of 2,000 small photos (unpacking,
    filing, indexing and 2,000 thumbnails), against `bsdtar -xf` extracting the same zip
    (the floor for getting the bytes out) measured in the same run.
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import multiprocessing
 import os
 import random
@@ -179,6 +185,82 @@ def fuzz(root: Path, count: int, seed: int) -> bool:
     return not foreign and not outside
 
 
+BOUNDED_CHILD = """
+import json, re, sys, time
+from pathlib import Path
+from pipeline.media.archives import ArchiveLimits, list_and_extract
+budget = int(sys.argv[3])
+limits = ArchiveLimits(2 << 30, 1 << 30, 100, 2000, 2, message_bytes_left=budget,
+                       message_budget=budget, max_seconds=600)
+started = time.monotonic()
+contents = list_and_extract(Path(sys.argv[1]), Path(sys.argv[2]), limits)
+elapsed = time.monotonic() - started
+written = sum(p.stat().st_size for p in Path(sys.argv[2]).rglob("*") if p.is_file())
+members = [(m.name, m.status, m.limit) for m in contents.members]
+members += [(n.name, n.status, n.limit) for m in contents.members for n in m.nested]
+print(json.dumps({"status": contents.status, "error": contents.error, "seconds": elapsed,
+                  "rss_mib": int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1]) / 1024,
+                  "written_mib": written / (1 << 20), "members": members}))
+"""
+
+
+def _read_in_child(archive: Path, dest: Path, budget: int) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", BOUNDED_CHILD, str(archive), str(dest), str(budget)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    if done.returncode:
+        raise SystemExit(done.stderr[-2000:])
+    return json.loads(done.stdout)
+
+
+def _timed(cmd: list[str]) -> float:
+    started = time.monotonic()
+    subprocess.run(cmd, check=True, capture_output=True, timeout=900)
+    return time.monotonic() - started
+
+
+def bounded(root: Path) -> None:
+    many = root / "many.zip"
+    with zipfile.ZipFile(many, "w") as zf:
+        for n in range(100_000):
+            zf.writestr(zipfile.ZipInfo(f"{n}.txt"), b"")
+    got = _read_in_child(many, root / "many-out", 2 << 30)
+    listing = _timed(["bsdtar", "-tf", str(many)])
+    print("a zip of 100,000 empty members:")
+    print(f"  {got['status']}: {got['error']}")
+    print(
+        f"  refused in {got['seconds'] * 1000:.1f} ms (bsdtar -tf lists it in {listing:.2f} s; "
+        f"ratio {got['seconds'] / listing:.3f}), peak RSS {got['rss_mib']:.0f} MiB"
+    )
+
+    rng = random.Random(4)
+    inner = []
+    for n in range(3):  # one random byte, then 350 zeros: deflate packs it ~90:1
+        data = b"".join(bytes([rng.randrange(256)]) + bytes(350) for _ in range(100_000))
+        inner.append((f"素材{n + 1}.zip", af.zip_bytes({f"录像{n + 1}.dat": data})))
+    outer = root / "three.zip"
+    outer.write_bytes(af.zip_bytes(inner, stored=True))
+    budget = 64 << 20
+    got = _read_in_child(outer, root / "three-out", budget)
+    out = root / "three-bsdtar"
+    out.mkdir()
+    for name, data in inner:
+        (out / name).write_bytes(data)
+    everything = _timed(["bash", "-c", f"cd {out} && for z in *.zip; do bsdtar -xf $z; done"])
+    full = sum(p.stat().st_size for p in out.rglob("*.dat")) / (1 << 20)
+    print(f"three zips expanding ~90x each ({outer.stat().st_size / 1e6:.1f} MB), 64 MiB budget:")
+    for name, status, limit in got["members"]:
+        print(f"  {name}: {status}{f' ({limit})' if limit else ''}")
+    print(
+        f"  written {got['written_mib']:.0f} MiB of {full:.0f} MiB in {got['seconds']:.1f} s "
+        f"(bsdtar -xf writes all in {everything:.1f} s), peak RSS {got['rss_mib']:.0f} MiB"
+    )
+
+
 def speed(root: Path, photos: int) -> None:
     folder = root / "site"
     write_config(folder)
@@ -227,6 +309,7 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="bench-archives-"))
     try:
         clean = fuzz(root, args.files, args.seed)
+        bounded(root)
         speed(root, args.photos)
     finally:
         shutil.rmtree(root, ignore_errors=True)

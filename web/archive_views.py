@@ -49,7 +49,7 @@ def archive_context(session, item: Item) -> dict:
 
 def wants_password(item: Item, members: list[Item]) -> bool:
     """True for an archive that is itself locked or holds locked members."""
-    if item.media != "archive":
+    if item.media != "archive" or item.blob_path is None:  # a locked member: its outer archive
         return False
     return item.status == "encrypted" or any(m.status == "encrypted" for m in members)
 
@@ -79,6 +79,10 @@ async def give_password(request: Request) -> Response:
             item = get_or_404(session, Item, item_id)
             if item.media != "archive":
                 raise HTTPException(400, "这个文件不是压缩包，不需要解压密码。")
+            if item.blob_path is None:
+                raise HTTPException(
+                    400, "这个压缩包在另一个加密的压缩包里，请在外层压缩包的页面填写密码。"
+                )
             job_id = archive_passwords.give_password(session, item, password, user.name).id
         ctx.submit_queued_media([job_id])
 

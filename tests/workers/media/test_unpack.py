@@ -227,3 +227,31 @@ def test_the_members_of_a_zip_of_photos_get_their_thumbnails_in_batches(app):
         ).all()
     assert len(rows) == 120 and all(thumb for thumb, _ in rows)
     assert len({started for _, started in rows}) <= 10  # 120 jobs, claimed 25 at a time or so
+
+
+def test_an_unexpected_error_in_one_archive_leaves_the_others_and_their_jobs(app, monkeypatch):
+    """Beside the real broken archives above: a bug in unpacking, which no file can trigger."""
+    from workers.media import unpack
+
+    real = unpack.expand_archive
+
+    def failing(ctx, session, item, created):
+        if item.name == "坏.zip":
+            raise RuntimeError("a bug nobody foresaw")
+        return real(ctx, session, item, created)
+
+    monkeypatch.setattr(unpack, "expand_archive", failing)
+    _ingest(
+        app,
+        [
+            ("坏.zip", af.zip_bytes({"甲.jpg": files.jpeg()}), "application/zip"),
+            ("好.zip", af.zip_bytes({"乙.jpg": files.jpeg(300, 200)}), "application/zip"),
+            ("现场.jpg", files.jpeg(), "image/jpeg"),
+        ],
+    )
+    items = _items(app)
+    assert items["坏.zip"].status == "corrupt" and "意外" in items["坏.zip"].error
+    assert "RuntimeError" in items["坏.zip"].meta["detail"]
+    assert items["乙.jpg"].status == "ok"
+    jobs = _job_kinds(app)
+    assert jobs["乙.jpg"] == {"thumbs"} and jobs["现场.jpg"] == {"thumbs"}
