@@ -168,7 +168,7 @@ def test_a_disk_that_fills_while_unpacking_leaves_the_archive_pending_and_retrie
     with af.small_disk(tmp_path / "disk", "2m") as disk, _app_on(tmp_path / "site", disk) as app:
         zipped = io.BytesIO()
         with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
-            af.zeros_member(zf, "录像.mp4", 8)  # 8 MB on a 2 MB disk
+            af.zeros_member(zf, "录像.dat", 8)  # 8 MB on a 2 MB disk
         outcome = _ingest(
             app,
             [
@@ -179,7 +179,7 @@ def test_a_disk_that_fills_while_unpacking_leaves_the_archive_pending_and_retrie
         assert outcome.status == "filed"  # the message itself is filed; its archive waits
         items = _items(app)
         assert items["录像.zip"].status == "pending" and "稍后会自动重试" in items["录像.zip"].error
-        assert "录像.mp4" not in items
+        assert "录像.dat" not in items
         jobs = _job_kinds(app)
         assert jobs["现场.jpg"] == {"thumbs"} and jobs["录像.zip"] == {"unpack"}
         with pytest.raises(ArchiveUnavailable):  # the caller of after_ingest learns it too
@@ -191,7 +191,7 @@ def test_a_disk_that_fills_while_unpacking_leaves_the_archive_pending_and_retrie
             pass
         items = _items(app)
         assert items["录像.zip"].status == "ok" and items["录像.zip"].error is None
-        assert items["录像.mp4"].status == "ok" and items["录像.mp4"].size == 8 << 20
+        assert items["录像.dat"].status == "ok" and items["录像.dat"].size == 8 << 20
 
 
 @contextmanager
