@@ -33,16 +33,10 @@ from pathlib import Path
 
 from pipeline.errors import ArchiveError, ArchiveUnavailable
 from pipeline.media import archive_names as names
-from pipeline.media.archive_formats import (
-    Entry,
-    Outcome,
-    Password,
-    Reader,
-    Refused,
-    listed,
-    open_reader,
-    zip_entry_count,
-)
+from pipeline.media.archive_7z import SevenZipReader
+from pipeline.media.archive_formats import Entry, Outcome, Password, Reader, Refused, describe
+from pipeline.media.archive_rar import RarReader
+from pipeline.media.archive_zip import ZipReader, zip_entry_count
 from pipeline.sniff import sniff
 
 __all__ = ["ArchiveLimits", "Contents", "Member", "Password", "archive_kind", "list_and_extract"]
@@ -59,6 +53,7 @@ JUNK_NAMES_KEPT = 20  # junk names listed in the container's metadata (all are c
 HEAD_BYTES = 8192  # kept from each member for sniffing its type
 _MAGIC = {b"PK\x03\x04": "zip", b"PK\x05\x06": "zip", b"7z\xbc\xaf": "7z", b"Rar!": "rar"}
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+_READERS = {"zip": ZipReader, "7z": SevenZipReader, "rar": RarReader}
 
 
 @dataclass(frozen=True)
@@ -155,6 +150,25 @@ def _unpack(
         if member.status == OK and depth < budget.limits.max_depth:
             _open_nested(member, budget, depth, passwords)
     return contents
+
+
+def open_reader(kind: str, path: Path, passwords: Sequence[Password]) -> Reader:
+    """Returns a reader for a zip, 7z or rar file; raises ArchiveError when it cannot be read."""
+    cls = _READERS[kind]
+    try:
+        return cls(path, passwords)
+    except (ArchiveError, ArchiveUnavailable):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader error means "cannot be read"
+        raise ArchiveError(f"cannot open {kind} {path.name}: {describe(exc)}") from exc
+
+
+def listed(reader: Reader, path: Path) -> list[Entry]:
+    """Returns the reader's entries; any reader error becomes ArchiveError."""
+    try:
+        return reader.entries()
+    except Exception as exc:  # noqa: BLE001 - a listing that fails halfway is unreadable
+        raise ArchiveError(f"cannot list {reader.kind} {path.name}: {describe(exc)}") from exc
 
 
 def _extract(

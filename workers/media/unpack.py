@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 TEMP_FOLDER = ".tmp"  # inside the archive root, so large members stay on the archive's disk
 PENDING = "pending"  # an archive whose unpacking the machine interrupted: tried again later
+PENDING_REASON = "归档所在磁盘空间不足或暂时不能写入，压缩包尚未解压完，稍后会自动重试"
 SKIPPED_LABELS = {
     "too_large": "过大",
     "encrypted": "有密码",
@@ -133,7 +134,7 @@ def mark_pending(ctx: AppContext, item_id: int, exc: Exception) -> None:
     with ctx.db.session() as session:
         item = session.get(Item, item_id)
         item.status = PENDING
-        item.error = "归档所在磁盘空间不足或暂时不能写入，压缩包尚未解压完，稍后会自动重试"
+        item.error = PENDING_REASON
         queue_unpack(session, item_id)
 
 

@@ -120,7 +120,7 @@ def _failed(ctx: AppContext, job_id: int, item_id: int, exc: Exception) -> str:
             return "failed"
         item = session.get(Item, item_id)
         item.status = unpack.PENDING
-        item.error = "归档所在磁盘空间不足或暂时不能写入，压缩包尚未解压完，稍后会自动重试"
+        item.error = unpack.PENDING_REASON
         job.error = str(exc)[:4000]
         media_jobs.requeue(job, f"the archive's disk failed on every attempt: {exc}")
         return "waiting"

@@ -416,7 +416,7 @@ def test_a_broken_rar_raises_archive_error(tmp_path):
 
 
 def test_zip_entry_count_reads_zip64_end_records(tmp_path):
-    from pipeline.media.archive_formats import zip_entry_count
+    from pipeline.media.archive_zip import zip_entry_count
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
