@@ -118,15 +118,21 @@ class LocalPool:
         self._closing = False
 
     def submit(self, job: JobRef) -> None:
+        self.submit_all([job])
+
+    def submit_all(self, jobs: list[JobRef]) -> None:
+        """Queues jobs together: the lanes see them all at once and take them in batches."""
         with self._cond:
-            if job.id in self._known or self._closing:
+            if self._closing:
                 return
-            self._waiting.discard(job.id)
             if not self._threads:
                 self._start()
-            self._known.add(job.id)
-            self._submitted.add(job.id)
-            heapq.heappush(self._queues[job.lane], job)
+            for job in jobs:
+                self._waiting.discard(job.id)
+                if job.id not in self._known:
+                    self._known.add(job.id)
+                    self._submitted.add(job.id)
+                    heapq.heappush(self._queues[job.lane], job)
             self._cond.notify_all()
 
     def submit_pending(self) -> int:
@@ -134,8 +140,7 @@ class LocalPool:
         with self.ctx.db.session() as session:
             recover_stale(session)
             jobs = pending(session)
-        for job in jobs:
-            self.submit(job)
+        self.submit_all(jobs)
         return len(jobs)
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -314,8 +319,7 @@ class LocalPool:
         if batch[0].kind == EXPAND:  # adds rows and jobs through the context: here
             return [run_expand(self.ctx, batch[0].id)]
         if batch[0].kind == "unpack":  # writes items: in this process, with the context
-            submit = lambda jobs: [self.submit(j) for j in jobs]  # noqa: E731
-            return [run_unpack(self.ctx, batch[0].id, submit=submit)]
+            return [run_unpack(self.ctx, batch[0].id, submit=self.submit_all)]
         if len(batch) == 1:
             return [executor.submit(_run_in_worker_process, batch[0].id).result()]
         return executor.submit(_run_batch_in_worker_process, [j.id for j in batch]).result()

@@ -226,7 +226,9 @@ def test_the_members_of_a_zip_of_photos_get_their_thumbnails_in_batches(app):
             .where(MediaJob.kind == "thumbs")
         ).all()
     assert len(rows) == 120 and all(thumb for thumb, _ in rows)
-    assert len({started for _, started in rows}) <= 10  # 120 jobs, claimed 25 at a time or so
+    # queued together, taken by two lanes a fair share (at most 25) at a time: 25, 25, 25,
+    # 23, 11, 6, 3, 1, 1 -- in that order whatever the timing, as the queue only shrinks
+    assert len({started for _, started in rows}) <= 9
 
 
 def test_an_unexpected_error_in_one_archive_leaves_the_others_and_their_jobs(app, monkeypatch):
