@@ -2,9 +2,10 @@
 
 A password is kept in the index (the archive can be unpacked again on any machine,
 after a crash or a retry) and nowhere else: it is never logged, and the audit entry
-says that a password was given, not which. Giving one queues an `unpack` media job
-for the archive item (workers/media/unpack_job.py), so the request returns at once
-and the work runs where media jobs run.
+says that a password was given, not which. Giving one puts the archive item's
+`expand` media job back to pending (storage.media_models.queue_expand; run by
+workers/media/expand.py), so the request returns at once and the archive is opened
+again where media jobs run.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from storage.media_models import MediaJob
+from storage.media_models import MediaJob, queue_expand
 from storage.models import AuditEntry, Base, Item, utcnow
 
 MAX_PASSWORD_CHARS = 200
-UNPACK = "unpack"  # the media job kind that opens an archive again
-UNPACK_PRIORITY = -10  # before thumbnails: its members then get theirs
 
 
 class ArchivePassword(Base):
@@ -43,10 +42,16 @@ def staff_passwords(session: Session, item_ids: list[int]) -> list[str]:
     return list(dict.fromkeys(rows))
 
 
-def give_password(session: Session, item: Item, password: str, actor: str) -> MediaJob:
-    """Keeps a password for an archive item and queues its unpacking; returns the job row.
+def password_given(session: Session, item_id: int) -> bool:
+    """True when staff typed a password for this archive item."""
+    found = select(ArchivePassword.id).where(ArchivePassword.item_id == item_id).limit(1)
+    return session.scalar(found) is not None
 
-    The job row is reused (one per item and kind): back to pending if it had run.
+
+def give_password(session: Session, item: Item, password: str, actor: str) -> MediaJob:
+    """Keeps a password for an archive item and queues its opening again; returns the job row.
+
+    The row is the archive's one expand job (one per item and kind), put back to pending.
     """
     session.add(ArchivePassword(item_id=item.id, password=password, entered_by=actor[:100]))
     session.add(
@@ -57,25 +62,4 @@ def give_password(session: Session, item: Item, password: str, actor: str) -> Me
             data={"item": item.id, "name": item.name[:200]},  # never the password itself
         )
     )
-    return queue_unpack(session, item.id)
-
-
-def queue_unpack(session: Session, item_id: int) -> MediaJob:
-    """Returns the archive item's unpack job, new or put back to pending.
-
-    A job running now is put back too: it may have started before this password
-    arrived, and it runs once more when it sees that (workers/media/unpack_job.py).
-    """
-    job = session.scalar(
-        select(MediaJob)
-        .where(MediaJob.item_id == item_id, MediaJob.kind == UNPACK)
-        .with_for_update()
-    )
-    if job is None:
-        job = MediaJob(item_id=item_id, kind=UNPACK, priority=UNPACK_PRIORITY)
-        session.add(job)
-    else:
-        job.state, job.attempts, job.error, job.worker = "pending", 0, None, None
-        job.started_at = job.finished_at = None
-    session.flush()
-    return job
+    return queue_expand(session, item.id)

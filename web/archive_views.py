@@ -1,8 +1,9 @@
 """Archives in the web UI: what an archive held, and the password form for a locked one.
 
 An editor types the password an archive needs (the unit said it on the phone, or in
-another mail); it is kept in the index and the archive is opened again by an `unpack`
-media job, so the page answers at once. The password is never logged or shown again.
+another mail); it is kept in the index and the archive's `expand` media job is put
+back to pending to open it again, so the page answers at once. The password is
+never logged or shown again.
 """
 
 from __future__ import annotations
@@ -14,14 +15,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from storage import archive_passwords
-from storage.media_models import MediaJob
+from storage.media_models import EXPAND, MediaJob
 from storage.models import Item
 from web.auth import require_editor
 from web.common import get_or_404, path_id
 from web.security import checked_form
 
-# How an archive's unpack job stands, for the item page.
+# How an archive's expand job stands, for the item page: opened for the first time,
+# or again with a password an editor gave.
 UNPACK_STATES = {
+    "pending": "正在排队解压，请稍后刷新本页。",
+    "running": "正在解压，请稍后刷新本页。",
+    "failed": "解压没有成功，请联系管理员。",
+}
+REOPEN_STATES = {
     "pending": "已收到密码，正在排队重新解压，请稍后刷新本页。",
     "running": "正在重新解压，请稍后刷新本页。",
     "failed": "重新解压没有成功，请联系管理员。",
@@ -55,13 +62,14 @@ def wants_password(item: Item, members: list[Item]) -> bool:
 
 
 def unpack_state(session, item: Item) -> str | None:
-    """Returns what the page says about a re-unpacking asked for, or None."""
+    """Returns what the page says about the archive's opening while it is not done, or None."""
     state = session.scalar(
-        select(MediaJob.state).where(
-            MediaJob.item_id == item.id, MediaJob.kind == archive_passwords.UNPACK
-        )
+        select(MediaJob.state).where(MediaJob.item_id == item.id, MediaJob.kind == EXPAND)
     )
-    return UNPACK_STATES.get(state or "")
+    if state not in UNPACK_STATES:
+        return None
+    again = archive_passwords.password_given(session, item.id)
+    return (REOPEN_STATES if again else UNPACK_STATES)[state]
 
 
 async def give_password(request: Request) -> Response:

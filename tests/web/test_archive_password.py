@@ -101,3 +101,32 @@ def test_a_password_for_something_that_is_not_an_archive_is_refused(locked_site,
         follow_redirects=False,
     )
     assert answer.status_code == 400 and "不是压缩包" in answer.text
+
+
+def test_a_password_given_with_no_pool_running_waits_in_the_archives_expand_job(
+    locked_site, client_for
+):
+    """`mailroom serve` alone: the job waits in the index until `mailroom run` takes it."""
+    from storage.media_models import MediaJob
+
+    archive = _items(locked_site)["照片.zip"]
+    client = client_for(locked_site, "editor")
+    page = client.get(f"/items/{archive.id}")
+    assert "排队" not in page.text  # opened at filing: its expand job is done
+    answer = client.post(
+        f"/items/{archive.id}/password",
+        data={"csrf_token": csrf_of(page.text), "password": SECRET},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert "已收到密码，正在排队重新解压" in client.get(f"/items/{archive.id}").text
+    with locked_site.db.session() as session:
+        jobs = session.execute(
+            select(MediaJob.kind, MediaJob.state).where(MediaJob.item_id == archive.id)
+        ).all()
+    assert jobs == [("expand", "pending")]  # the archive's one job, not a second kind
+
+    with serve_media(locked_site, finish=True):  # `mailroom run` starts: pending rows run
+        pass
+    assert _items(locked_site)["开幕式.jpg"].status == "ok"
+    assert "排队" not in client.get(f"/items/{archive.id}").text

@@ -4,8 +4,8 @@ A job is named by ids and hashes only, never bytes or paths, so any machine can
 run it from the shared index and object store:
 
 - `ingest`: one fetched message, by the SHA-256 of its raw bytes (already stored);
-- `media`: one derivative job row (thumbnails, a web video, a document's text, an
-  archive's unpacking), or a batch of them (`media_batches`: the members of a zip);
+- `media`: one job row after filing (an archive to open, thumbnails, a web video, a
+  document's text), or a batch of derivative jobs (`media_batches`: a zip's members);
 - `report`: one outbox mail.
 
 `AppContext.jobs` is set once when the context is opened: `InProcessJobs`
@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+from storage.media_models import EXPAND
 
 if TYPE_CHECKING:
     from workers.ingest_result import SourceRef
@@ -74,11 +76,11 @@ class Jobs(Protocol):
 
 def media_batches(jobs: Iterable[JobRef]) -> list[list[JobRef]]:
     """Returns the jobs grouped to run together: thumbnails and documents MEDIA_BATCH at a
-    time; a video transcode or an archive's unpacking alone."""
+    time; a video transcode or an archive's expand job alone."""
     batches: list[list[JobRef]] = []
     open_batch: list[JobRef] = []
     for job in sorted(jobs):
-        if job.lane == "video" or job.kind in ("expand", "unpack"):
+        if job.lane == "video" or job.kind == EXPAND:
             batches.append([job])
             continue
         open_batch.append(job)

@@ -109,7 +109,6 @@ def run_media(ctx: AppContext, job_id: int, *, redelivered: bool = False) -> str
     place are published to the blob store afterwards.
     """
     from workers.media import jobs as media_jobs
-    from workers.media.unpack_job import run_unpack
 
     with ctx.db.session() as session:
         job = session.get(MediaJob, job_id)
@@ -123,8 +122,6 @@ def run_media(ctx: AppContext, job_id: int, *, redelivered: bool = False) -> str
         from workers.media.expand import run_expand
 
         return run_expand(ctx, job_id)
-    if kind == "unpack":
-        return run_unpack(ctx, job_id)
     return media_jobs.run_job(media_jobs.JobEnv.of(ctx), job_id)
 
 

@@ -29,7 +29,7 @@ from pipeline.errors import StorageError, is_transient
 from storage.archive import Archive
 from storage.db import Database
 from storage.locks import process_gone
-from storage.media_models import MediaJob
+from storage.media_models import EXPAND, EXPAND_PRIORITY, MediaJob
 from storage.models import Item, Message
 from storage.search import index_items
 from workers.config import MediaSettings
@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is marked failed
 STALE_AFTER = timedelta(hours=6)  # a running row from another machine is presumed dead
 SAVE_ATTEMPTS = 3  # a result the index refused (deadlock, dropped connection) is saved again
-EXPAND = "expand"  # the job that opens an archive item into member items
-EXPAND_PRIORITY = -10  # before thumbnails: the members it adds have jobs of their own
 
 
 @dataclass(frozen=True)
@@ -297,7 +295,7 @@ def _failed(db: Database, job_id: int, kind: str, source: derive.Source, exc: Ex
 
 def _claim_many(db: Database, job_ids: list[int]) -> dict[int, tuple[str, derive.Source]]:
     """Claims the pending jobs among job_ids; returns {job id: (kind, source)} for those."""
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = worker_id()
     with db.session() as session:
         session.execute(
             update(MediaJob)
@@ -345,13 +343,38 @@ def claim(session: Session, job_id: int) -> MediaJob | None:
         .where(MediaJob.id == job_id, MediaJob.state == "pending")
         .values(
             state="running",
-            worker=f"{socket.gethostname()}:{os.getpid()}",
+            worker=worker_id(),
             attempts=MediaJob.attempts + 1,
             started_at=datetime.now(UTC),
             error=None,
         )
     ).rowcount
     return session.get(MediaJob, job_id, populate_existing=True) if claimed else None
+
+
+def worker_id() -> str:
+    """Returns this process's name in a job's `worker` column: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def settle_claimed(session: Session, job_id: int, error: str | None) -> bool:
+    """Marks a job this process claimed done or failed; returns False if it was not ours now.
+
+    A job put back to pending while it ran (an archive's expand job, when a password
+    arrives) stays pending: it runs again, with what it did not see.
+    """
+    return bool(
+        session.execute(
+            update(MediaJob)
+            .where(MediaJob.id == job_id, MediaJob.state == "running")
+            .where(MediaJob.worker == worker_id())
+            .values(
+                state="failed" if error else "done",
+                error=error[:4000] if error else None,
+                finished_at=datetime.now(UTC),
+            )
+        ).rowcount
+    )
 
 
 def defer(db: Database, job_id: int, exc: BaseException, what: str) -> None:

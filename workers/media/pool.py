@@ -42,13 +42,11 @@ from workers.config import Config, MediaSettings
 from workers.jobs import MEDIA_BATCH, JobRef
 from workers.media.expand import run_expand
 from workers.media.jobs import EXPAND, JobEnv, pending, recover_stale, requeue, run_job, run_jobs
-from workers.media.unpack_job import run_unpack
 
 if TYPE_CHECKING:
     from workers.app import AppContext
 
 log = logging.getLogger(__name__)
-IN_PROCESS = (EXPAND, "unpack")  # jobs that write items: run in a lane thread, one at a time
 
 # The one piece of state of a spawned worker process: its index and archive, opened by
 # the pool's initializer (ProcessPoolExecutor calls functions, it does not keep objects).
@@ -303,14 +301,14 @@ class LocalPool:
         """Pops the next job, and more of the same lane while the queue is long.
 
         Never more than a fair share, so a few photos still go to every worker at once.
-        An archive's job goes alone: it runs in this process (it needs the context).
+        An expand job goes alone: it runs in this process (it needs the context).
         """
         queue = self._queues[lane]
         batch = [heapq.heappop(queue)]
-        if lane == "video" or batch[0].kind in IN_PROCESS:
+        if lane == "video" or batch[0].kind == EXPAND:
             return batch
         share = min(MEDIA_BATCH, -(-(len(queue) + 1) // max(1, self.sizes[lane])))
-        while queue and len(batch) < share and queue[0].kind not in IN_PROCESS:
+        while queue and len(batch) < share and queue[0].kind != EXPAND:
             batch.append(heapq.heappop(queue))
         return batch
 
@@ -318,8 +316,6 @@ class LocalPool:
         """Runs a batch; returns each job's result."""
         if batch[0].kind == EXPAND:  # adds rows and jobs through the context: here
             return [run_expand(self.ctx, batch[0].id)]
-        if batch[0].kind == "unpack":  # writes items: in this process, with the context
-            return [run_unpack(self.ctx, batch[0].id, submit=self.submit_all)]
         if len(batch) == 1:
             return [executor.submit(_run_in_worker_process, batch[0].id).result()]
         return executor.submit(_run_batch_in_worker_process, [j.id for j in batch]).result()

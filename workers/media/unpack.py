@@ -11,11 +11,12 @@ an item. The archive item itself is always kept, and its own status says what
 became of its contents (see `describe_container`).
 
 Passwords: those the message gives (pipeline.passwords) and those staff typed for
-the archive (storage.archive_passwords). `reexpand_archive` opens an archive again
-when a password arrives and fills in the members it could not open before.
+the archive (storage.archive_passwords). Opening an archive again (its `expand` job
+put back to pending when a password arrives, or after the disk was full) fills in
+the members it could not open before and keeps the others.
 
-A full or failing disk raises ArchiveUnavailable out of here (after marking the
-archive `pending`): the caller's job runs the expansion again later.
+A full or failing disk raises ArchiveUnavailable out of here: the caller's job
+(workers/media/expand.py) marks the archive `pending` and runs it again later.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from pipeline.passwords import find_passwords
 from pipeline.sniff import sniff
 from pipeline.tempnames import temp_prefix
 from storage import filing
-from storage.archive_passwords import queue_unpack, staff_passwords
+from storage.archive_passwords import staff_passwords
 from storage.models import DecisionRecord, Item, Message, first_copies
 from storage.search import index_message
 
@@ -71,27 +72,17 @@ def can_expand(item: Item) -> bool:
 
 
 def expand_archive(ctx: AppContext, session: Session, item: Item, created: list[str]) -> list[Item]:
-    """Returns the member items made for an archive item (view paths made go to `created`)."""
-    blob = ctx.archive.abspath(item.blob_path)
-    if archive_kind(blob) is None:
-        return []  # .gz, .tar and friends: kept as they are, not opened
-    if session.scalar(select(Item.id).where(Item.container_id == item.id).limit(1)):
-        return []  # already expanded (a retry after a crash, say)
-    return _open(ctx, session, item, created)
+    """Returns the member items made or filled for an archive item, with the passwords known now.
 
-
-def reexpand_archive(
-    ctx: AppContext, session: Session, item: Item, created: list[str]
-) -> list[Item]:
-    """Opens an archive again with the passwords known now; returns the items made or filled.
-
-    Members already extracted stay as they are; members still encrypted (or never
-    listed: encrypted names) get their bytes, kind and view now.
+    The first time, every member becomes an item. Again (a password given, a disk
+    that has room again), members already extracted stay as they are; members still
+    encrypted (or never listed: encrypted names) get their bytes, kind and view now.
+    View paths made go to `created`, for the caller to remove if it rolls back.
     """
     if item.media != "archive" or item.blob_path is None:
         return []
     if archive_kind(ctx.archive.abspath(item.blob_path)) is None:
-        return []
+        return []  # .gz, .tar and friends: kept as they are, not opened
     return _open(ctx, session, item, created)
 
 
@@ -123,25 +114,20 @@ def _open(ctx: AppContext, session: Session, item: Item, created: list[str]) -> 
     return made
 
 
-def mark_pending(ctx: AppContext, item_id: int, exc: Exception) -> None:
-    """Marks an archive whose unpacking the machine interrupted, and queues it again.
+def mark_pending(session: Session, item_id: int) -> None:
+    """Marks an archive whose unpacking the machine interrupted (its job waits to run again).
 
-    Its own transaction: the one that unpacked was rolled back. The `unpack` job stays
-    pending in the index until a media pool or worker picks it up (`mailroom run` does
-    every minute), so nothing retries in a tight loop while the disk is still full.
+    In a transaction of its own: the one that unpacked was rolled back.
     """
-    log.warning("archive item %d will be unpacked again later: %s", item_id, exc)
-    with ctx.db.session() as session:
-        item = session.get(Item, item_id)
-        item.status = PENDING
-        item.error = PENDING_REASON
-        queue_unpack(session, item_id)
+    item = session.get(Item, item_id)
+    if item is not None:
+        item.status, item.error = PENDING, PENDING_REASON
 
 
-def mark_failed(ctx: AppContext, item_id: int, exc: Exception) -> None:
+def mark_failed(session: Session, item_id: int, exc: Exception) -> None:
     """Records an archive that could not be opened for a reason nobody expected (a bug)."""
-    with ctx.db.session() as session:
-        item = session.get(Item, item_id)
+    item = session.get(Item, item_id)
+    if item is not None:
         item.status, item.error = "corrupt", "解压时出现意外错误，原文件已保存，请下载后手工解压"
         item.meta = {**(item.meta or {}), "detail": f"{type(exc).__name__}: {exc}"[:500]}
 
@@ -163,6 +149,16 @@ def _store(ctx: AppContext, contents: Contents) -> dict[Path, str]:
 
 def _sha(blob_path: str) -> str:
     return blob_path.rsplit("/", 1)[-1]
+
+
+def reading_terms(
+    ctx: AppContext, session: Session, item: Item
+) -> tuple[ArchiveLimits, list[Password]]:
+    """Returns the limits and passwords an archive item is opened with now (to read it again)."""
+    message = session.get(Message, item.message_pk)
+    family = _family(message)
+    limits = archive_limits(ctx.config.limits, _bytes_left(ctx, family, item))
+    return limits, known_passwords(session, message, family, item)
 
 
 def archive_limits(limits: LimitsConfig, message_bytes_left: int) -> ArchiveLimits:

@@ -8,19 +8,18 @@ import os
 import zipfile
 from contextlib import contextmanager
 
-import pytest
 from sqlalchemy import select
 
-from pipeline.errors import ArchiveUnavailable
 from storage.media_models import MediaJob
 from storage.models import Item
 from tests.conftest import write_config
 from tests.support import archive_files as af
 from tests.support import media_files as files
+from tests.support.disks import tmpfs
 from workers.app import open_context
 from workers.config import load_config
 from workers.ingest import Ingestor, SourceRef
-from workers.media import jobs as media_jobs
+from workers.media.expand import run_expand
 from workers.media.pool import serve_media
 
 
@@ -165,9 +164,10 @@ def test_a_password_in_the_body_opens_the_zip_and_the_export_says_so(app, tmp_pa
 
 
 def test_a_disk_that_fills_while_unpacking_leaves_the_archive_pending_and_retried(tmp_path):
-    with af.small_disk(tmp_path / "disk", "2m") as disk, _app_on(tmp_path / "site", disk) as app:
+    with tmpfs(tmp_path / "disk", "2m") as disk, _app_on(tmp_path / "site", disk) as app:
         zipped = io.BytesIO()
         with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("说明.txt", "活动周录像说明".encode())
             af.zeros_member(zf, "录像.dat", 8)  # 8 MB on a 2 MB disk
         outcome = _ingest(
             app,
@@ -179,12 +179,15 @@ def test_a_disk_that_fills_while_unpacking_leaves_the_archive_pending_and_retrie
         assert outcome.status == "filed"  # the message itself is filed; its archive waits
         items = _items(app)
         assert items["录像.zip"].status == "pending" and "稍后会自动重试" in items["录像.zip"].error
-        assert "录像.dat" not in items
+        assert "录像.dat" not in items and "说明.txt" not in items  # no member recorded corrupt
         jobs = _job_kinds(app)
-        assert jobs["现场.jpg"] == {"thumbs"} and jobs["录像.zip"] == {"unpack"}
-        with pytest.raises(ArchiveUnavailable):  # the caller of after_ingest learns it too
-            media_jobs.after_ingest(app, outcome.message_pk)
-        assert not list((disk / ".tmp").glob("unpack-*"))  # nothing left half-written
+        assert jobs["现场.jpg"] == {"thumbs"} and jobs["录像.zip"] == {"expand"}
+        job = _expand_job(app, "录像.zip")
+        assert (job.state, job.attempts) == ("pending", 0) and job.error.startswith("waiting: ")
+        assert run_expand(app, job.id) == "waiting"  # still full: it waits again, uncounted
+        again = _expand_job(app, "录像.zip")
+        assert (again.state, again.attempts) == ("pending", 0)
+        assert not list((disk / ".tmp").glob("*unpack-*"))  # nothing left half-written
 
         subprocess_remount(disk, "64m")  # an administrator frees space
         with serve_media(app, finish=True):
@@ -192,6 +195,17 @@ def test_a_disk_that_fills_while_unpacking_leaves_the_archive_pending_and_retrie
         items = _items(app)
         assert items["录像.zip"].status == "ok" and items["录像.zip"].error is None
         assert items["录像.dat"].status == "ok" and items["录像.dat"].size == 8 << 20
+        assert items["说明.txt"].status == "ok"
+        assert _expand_job(app, "录像.zip").state == "done"
+
+
+def _expand_job(app, name: str) -> MediaJob:
+    with app.db.session() as session:
+        return session.scalar(
+            select(MediaJob)
+            .join(Item, Item.id == MediaJob.item_id)
+            .where(Item.name == name, MediaJob.kind == "expand")
+        )
 
 
 @contextmanager
@@ -257,3 +271,39 @@ def test_an_unexpected_error_in_one_archive_leaves_the_others_and_their_jobs(app
     assert items["乙.jpg"].status == "ok"
     jobs = _job_kinds(app)
     assert jobs["乙.jpg"] == {"thumbs"} and jobs["现场.jpg"] == {"thumbs"}
+
+
+def test_a_password_given_while_the_archive_is_being_opened_opens_it_in_a_second_run(
+    make_app, postgres, tmp_path, monkeypatch
+):
+    """On PostgreSQL, where a password can be saved while an expand job holds the items."""
+    from storage.archive_passwords import give_password
+    from workers.media import unpack
+
+    app = make_app(database_url=postgres.create_database())
+    locked = af.encrypted_zip(
+        tmp_path, "照片.zip", {"开幕式.jpg": files.jpeg()}, "Dl-0518", aes=True
+    )
+    _ingest(app, [("照片.zip", locked.read_bytes(), "application/zip")])
+    assert _items(app)["开幕式.jpg"].status == "encrypted"
+    with app.db.session() as session:
+        archive = session.scalar(select(Item).where(Item.name == "照片.zip"))
+        job_id = give_password(session, archive, "wrong-one", "editor").id
+
+    real, seen = unpack.known_passwords, []
+
+    def late_password(session, message, family, item):
+        known = real(session, message, family, item)
+        seen.append([p.text for p in known])
+        if len(seen) == 1:  # the right one arrives after this run read what it knew
+            with app.db.session() as other:
+                give_password(other, other.get(Item, item.id), "Dl-0518", "editor")
+        return known
+
+    monkeypatch.setattr(unpack, "known_passwords", late_password)
+    assert run_expand(app, job_id) == "done"
+    assert seen == [["wrong-one"], ["Dl-0518", "wrong-one"]]  # run again, with it
+    photo = _items(app)["开幕式.jpg"]
+    assert photo.status == "ok" and photo.meta["password_from"] == "staff"
+    assert _expand_job(app, "照片.zip").state == "done"
+    assert _job_kinds(app)["开幕式.jpg"] == {"thumbs"}
