@@ -10,8 +10,6 @@ import subprocess
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import py7zr
@@ -109,14 +107,3 @@ def claims_entries(count: int) -> bytes:
     body = b"PK\x03\x04" + bytes(200)
     eocd = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, count, count, 150, 4, 0)
     return body + eocd
-
-
-@contextmanager
-def small_disk(mount: Path, size: str = "1m") -> Iterator[Path]:
-    """A real file system of `size` (tmpfs), unmounted afterwards."""
-    mount.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)

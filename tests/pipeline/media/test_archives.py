@@ -11,6 +11,7 @@ import pytest
 from pipeline.errors import ArchiveError, ArchiveUnavailable
 from pipeline.media.archives import ArchiveLimits, list_and_extract
 from tests.support import archive_files as af
+from tests.support.disks import tmpfs
 
 LIMITS = dict(
     max_total_bytes=10_000_000,
@@ -304,7 +305,7 @@ def test_mutated_archives_raise_only_archive_error(tmp_path):
 
 def test_a_disk_that_fills_while_unpacking_raises_archive_unavailable(tmp_path):
     archive = _write(tmp_path / "big.zip", af.zip_bytes({"a.bin": os.urandom(3_000_000)}))
-    with af.small_disk(tmp_path / "disk", "1m") as disk, pytest.raises(ArchiveUnavailable) as exc:
+    with tmpfs(tmp_path / "disk", "1m") as disk, pytest.raises(ArchiveUnavailable) as exc:
         list_and_extract(archive, disk / "out", ArchiveLimits(**LIMITS))
     assert "free space on the archive's disk" in str(exc.value)
 
