@@ -19,6 +19,12 @@ from pipeline.campaign import Campaign
 from storage.campaign_triage import pending_inquiries
 from storage.mailbox_state import OWN_FAILURE, QUARANTINED, MailboxRecord
 from storage.models import Item, Message
+from workers.reports.archive_problems import (
+    ArchiveTally,
+    campaign_of,
+    is_archive_item,
+    locked_counts,
+)
 from workers.reports.tracker import Submission, TrackerRow, required_kinds, tracker_rows
 from workers.reports.waiting import WHY, WaitingLine, local_formatter, waiting_lines
 
@@ -52,15 +58,6 @@ PROBLEM_LABELS = {
     "quarantined": "邮件被隔离",
     "truncated": "邮件内容不完整",
 }
-# The [limits] an archive member can be refused by, as the report counts them.
-LIMIT_LABELS = {
-    "max_archive_member_bytes": "超过单个文件解压上限",
-    "max_archive_total_bytes": "超过单个压缩包解压上限",
-    "max_message_unpack_bytes": "超过单封邮件解压上限",
-    "max_archive_ratio": "压缩比过高（疑似压缩炸弹）",
-    "max_archive_members": "压缩包内文件过多",
-    "max_archive_seconds": "解压超时",
-}
 MEDIA_LABELS = {
     "image": "照片/图片",
     "video": "视频",
@@ -82,6 +79,8 @@ class Problem:
     subject: str
     name: str  # the file, or "" for a whole message
     detail: str
+    campaign: str = ""  # the code of the campaign its message is assigned to, if any
+    archive: bool = False  # about an archive or one of its members
 
     @property
     def label(self) -> str:
@@ -141,6 +140,8 @@ class CampaignSection:
     messages: int = 0  # of the report's day, filed under this campaign
     tracker: list[TrackerRow] = field(default_factory=list)
     deadlines: list[tuple[str, date, int]] = field(default_factory=list)  # label, due, days left
+    archives: list[Problem] = field(default_factory=list)  # its mail's archive problems
+    refusals: Counter = field(default_factory=Counter)  # ... members refused, by limit
 
 
 @dataclass
@@ -155,7 +156,7 @@ class DailyData:
     by_unit: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
     media: Counter = field(default_factory=Counter)  # new (non-duplicate) items
     problems: list[Problem] = field(default_factory=list)
-    refusals: Counter = field(default_factory=Counter)  # archive refusals, by LIMIT_LABELS
+    archive_tally: ArchiveTally = field(default_factory=ArchiveTally)
     triage_count: int = 0
     triage_oldest: datetime | None = None
     links: list[LinkToFetch] = field(default_factory=list)
@@ -171,6 +172,11 @@ class DailyData:
     @property
     def total_messages(self) -> int:
         return sum(self.messages.values())
+
+    @property
+    def refusals(self) -> Counter:
+        """Archive members refused today, by the limit that refused them."""
+        return self.archive_tally.refusals
 
     @property
     def tracker(self) -> list[TrackerRow]:
@@ -219,14 +225,19 @@ def gather_daily(
         _triage(data, session, end)
         data.links = _links(session, names, end)
         for campaign in campaigns:
-            data.sections.append(_section(ctx, session, campaign, day, day_messages))
+            data.sections.append(_section(ctx, session, campaign, day, day_messages, data))
         data.inquiries = _inquiries(session, names, {c.code for c in campaigns}, end)
         data.waiting = waiting_lines(ctx, session, local_formatter(ctx.campaign.tz))
     return data
 
 
 def _section(
-    ctx: AppContext, session: Session, campaign: Campaign, day: date, messages: list[Message]
+    ctx: AppContext,
+    session: Session,
+    campaign: Campaign,
+    day: date,
+    messages: list[Message],
+    data: DailyData,
 ) -> CampaignSection:
     return CampaignSection(
         campaign.code,
@@ -238,6 +249,8 @@ def _section(
             for k in required_kinds(campaign)
             if k.due is not None
         ],
+        [p for p in data.problems if p.archive and p.campaign == campaign.code],
+        data.archive_tally.by_campaign.get(campaign.code, Counter()),
     )
 
 
@@ -303,17 +316,12 @@ def _count_day(
             other = m.campaign_status == "other"
             kinds.update(OTHER_KIND if other else (i.kind or "") for i in material)
             per_unit[unit_name or "待分拣"] = (count + 1, kinds)
-        locked = _locked_counts(material)
+        locked = locked_counts(material)
         for item in material:
             _count_item(data, m, item, unit_name, campaign, locked)
         if not material:
             data.details.append(_detail(m, None, unit_name, campaign))
     data.by_unit = [(name, count, dict(kinds)) for name, (count, kinds) in per_unit.items()]
-
-
-def _locked_counts(items: list[Item]) -> Counter:
-    """Returns {archive item id: members still encrypted}: one problem per archive, not each."""
-    return Counter(i.container_id for i in items if i.container_id and i.status == "encrypted")
 
 
 def _count_item(
@@ -322,9 +330,7 @@ def _count_item(
     data.details.append(_detail(m, item, unit_name, campaign))
     if not m.is_material:
         return
-    limit = (item.meta or {}).get("limit")
-    if limit in LIMIT_LABELS and item.status == "too_large":
-        data.refusals[LIMIT_LABELS[limit]] += 1
+    data.archive_tally.count(m, item)
     if item.duplicate_of_id is not None:
         data.duplicate_items += 1
     elif item.status == "external_link":
@@ -334,7 +340,17 @@ def _count_item(
     category, detail = _item_problem(item, locked[item.id])
     if category:
         data.problems.append(
-            Problem(category, m.received_at, unit_name, m.from_addr, m.subject, item.name, detail)
+            Problem(
+                category,
+                m.received_at,
+                unit_name,
+                m.from_addr,
+                m.subject,
+                item.name,
+                detail,
+                campaign_of(m),
+                is_archive_item(item),
+            )
         )
 
 
