@@ -12,8 +12,8 @@ RUN_PKGS  := ffmpeg poppler-utils libarchive-tools 7zip antiword catdoc
 # Real servers and a browser for the tests: Dovecot (IMAP), PostgreSQL, Redis, nginx
 # (X-Accel-Redirect in front of the web UI; on a machine with systemd, installing it
 # also starts Debian's default site on port 80), Chromium with a CJK font for the web UI
-# tests, openssl for test certificates.
-TEST_PKGS := dovecot-imapd postgresql redis-server nginx chromium fonts-noto-cjk openssl
+# tests, openssl for test certificates, strace (proves ffmpeg opens no file but the attachment).
+TEST_PKGS := dovecot-imapd postgresql redis-server nginx chromium fonts-noto-cjk openssl strace
 
 .PHONY: run test lint bench system-run system-test venv clean apt
 

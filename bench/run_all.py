@@ -19,6 +19,7 @@ SCRIPTS = [
     "bench_scale.py",
     "bench_campaign.py",
     "bench_archives.py",
+    "bench_limits.py",
 ]
 
 

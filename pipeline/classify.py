@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipeline.body import BODY_ITEM_NAME, body_substance
+from pipeline.budget import Deadline
 from pipeline.campaign import Campaign
 from pipeline.evidence import Clue, Decision, combine
 from pipeline.message import ParsedMessage, Part
 from pipeline.sniff import Sniffed, sniff
 from pipeline.spam import spam_signals
+from pipeline.textparts import MAX_SCAN_CHARS
 from pipeline.units import normalise
 
 KIND_THRESHOLD = 0.5
@@ -26,6 +28,7 @@ _SOURCE_WEIGHTS = {"filename": 0.85, "document": 0.75, "context": 0.8, "subject"
 _SCAN_WORDS = ("扫描", "扫描件", "盖章", "复印件", "翻拍", "scan")
 _SCAN_WEIGHT = 0.95
 _MEDIA_WEIGHT = {"image": 0.8, "video": 0.9}
+MAX_LINKS = 50  # cloud-drive links made into items from one message
 
 _AUTO_SUBJECT = re.compile(
     r"^\s*(自动回复|自动答复|auto(matic)?[ -]?reply|out of (the )?office|"
@@ -151,13 +154,16 @@ def plan_items(
     documents: dict[str, str] | None = None,
     decorative_max_bytes: int = 15_000,
     decorative_max_pixels: int = 200,
+    deadline: Deadline | None = None,
 ) -> list[ItemPlan]:
     """Returns one plan per attachment and external link, and one for the body when it is
     material by itself (an article, a summary typed into the mail)."""
     documents = documents or {}
+    deadline = deadline or Deadline.none()
     referenced = set(re.findall(r"cid:([^\"'\s>)]+)", msg.body_html, re.I))
     plans = []
     for part in msg.parts:
+        deadline.check(f"classifying part {part.index + 1}")
         found = sniff(part.payload, part.filename, part.declared_type)
         decorative = _is_decorative(
             part, found, referenced, decorative_max_bytes, decorative_max_pixels
@@ -365,7 +371,7 @@ def _is_decorative(
 
 def _link_plans(msg: ParsedMessage, campaign: Campaign, received: datetime) -> list[ItemPlan]:
     # HTML bodies write & as &amp; inside href; the URL is the unescaped one.
-    text = msg.body_text + "\n" + html.unescape(msg.body_html)
+    text = msg.body_text[:MAX_SCAN_CHARS] + "\n" + html.unescape(msg.body_html[:MAX_SCAN_CHARS])
     plans: list[ItemPlan] = []
     seen: set[str] = set()
     for pattern, service in _LINK_SERVICES:
@@ -373,6 +379,8 @@ def _link_plans(msg: ParsedMessage, campaign: Campaign, received: datetime) -> l
             url = match.group().rstrip(".,;，。；")
             if url in seen:
                 continue
+            if len(plans) == MAX_LINKS:  # a body of links is a list, not material to fetch
+                return plans
             seen.add(url)
             window = text[max(0, match.start() - 300) : match.end() + 300]
             name_match = _NEAR_NAME.search(text[max(0, match.start() - 200) : match.start()])
@@ -405,8 +413,10 @@ def _link_plans(msg: ParsedMessage, campaign: Campaign, received: datetime) -> l
 
 def _link_context(text: str, start: int) -> str:
     """Returns what the sender wrote just before a link: its line and the line above."""
-    before = text[:start].rsplit("\n", 2)
-    return "\n".join(before[-2:])
+    # rfind, not text[:start].rsplit(): copying the text before every link is quadratic.
+    line = text.rfind("\n", 0, start)
+    above = text.rfind("\n", 0, line) if line > 0 else -1
+    return text[above + 1 : start]
 
 
 def _media_from_name(name: str) -> str:

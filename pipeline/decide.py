@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from pipeline.budget import Deadline
 from pipeline.campaign import Campaign, Kind
 from pipeline.campaign_match import (
     CAMPAIGN,
@@ -118,14 +119,19 @@ def decide_message(
     rules: Rules,
     received: datetime,
     book: CampaignBook | None = None,
+    deadline: Deadline | None = None,
 ) -> MessageDecision:
     """Returns every decision about a message received at `received`.
 
     `book`: the open campaigns with the threads and history the caller found in the
     index; without it the rules' campaign is the only one, as when nothing else exists.
+    `deadline`: the message's time budget (shared with parsing), checked between the
+    documents, the unit, the campaign and each part; LimitExceeded past it.
     """
-    documents = document_texts(parsed.parts)
+    deadline = deadline or Deadline.none()
+    documents = document_texts(parsed.parts, deadline)
     match = decide_unit(parsed, directory, rules, documents)
+    deadline.check("identifying the sending unit")
     verdict = message_verdict(parsed, match.from_department, known_sender(parsed, directory))
     book = book if book is not None else CampaignBook((rules.campaign,))
     campaign = decide_campaign(
@@ -137,6 +143,7 @@ def decide_message(
         documents=documents,
         threshold=rules.threshold,
     )
+    deadline.check("deciding the campaign")
     planned = next((c for c in book.campaigns if c.code == campaign.planning), None)
     plans = plan_items(
         parsed,
@@ -145,6 +152,7 @@ def decide_message(
         documents=documents,
         decorative_max_bytes=rules.decorative_max_bytes,
         decorative_max_pixels=rules.decorative_max_pixels,
+        deadline=deadline,
     )
     if planned is None:
         plans = [no_kind(p) for p in plans]

@@ -96,3 +96,16 @@ def is_transient(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+class LimitExceeded(MailroomError):
+    """Work was stopped or refused because it reached one of the [limits] budgets.
+
+    `limit` is the config key (`message_seconds`, `image_max_pixels` ...: English, for
+    logs and exports); `staff` is the Chinese sentence staff read in the UI and the
+    daily report. The message is the administrator's English line.
+    """
+
+    def __init__(self, limit: str, detail: str, staff: str):
+        self.limit, self.detail, self.staff = limit, detail, staff
+        super().__init__(f"{detail} (limits.{limit})")

@@ -15,12 +15,14 @@ import mimetypes
 import re
 import secrets
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
 from email.policy import Compat32
 
+from pipeline.budget import Deadline
 from pipeline.charsets import decode_bytes, decode_encoded_words, header_to_text
-from pipeline.errors import ParseError
+from pipeline.errors import LimitExceeded, ParseError
 from pipeline.message import Forwarded, ParsedMessage, Part
 from pipeline.outlook import is_compound_file, outlook_to_mime
 from pipeline.sniff import sniff
@@ -37,6 +39,7 @@ _HEADER_RUN = re.compile(
 )
 PLAUSIBLE_YEARS = (1980, 2200)  # a Date: or Received: outside these is ignored
 MAX_DEPTH = 40  # MimeKit's stack-overflow test nests thousands of multiparts
+MAX_SUBJECT_CHARS = 2000
 _KEPT_HEADERS = (
     "auto-submitted",
     "x-autoreply",
@@ -91,8 +94,12 @@ class _RawHeaders(Compat32):
 _POLICY = _RawHeaders()
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
-    """Returns the decoded message; raises ParseError only when nothing is readable."""
+def parse_message(raw: bytes, deadline: Deadline | None = None) -> ParsedMessage:
+    """Returns the decoded message; raises ParseError only when nothing is readable.
+
+    `deadline`: the message's time budget, checked part by part (LimitExceeded past it).
+    """
+    deadline = deadline or Deadline.none()
     if not raw or not raw.strip():
         raise ParseError("the message is empty")
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM before the headers
@@ -106,9 +113,10 @@ def parse_message(raw: bytes) -> ParsedMessage:
             msg = email.message_from_bytes(raw, policy=_POLICY)
         except Exception as exc:  # the stdlib parser is lenient; this is a last resort
             raise ParseError(f"not a readable email: {exc}") from exc
+        deadline.check("reading the MIME structure")
         parsed = ParsedMessage()
         _read_headers(msg, parsed, raw)
-        _walk(msg, parsed, None, depth=0)
+        _walk(msg, parsed, None, 0, deadline)
         _finish_bodies(parsed)
     finally:
         _LIFTED.reset(token)
@@ -116,32 +124,130 @@ def parse_message(raw: bytes) -> ParsedMessage:
 
 
 # The stdlib parser holds a message ~9 times over while it splits it into line objects
-# (2.7 GB for one 280 MB message with a 200 MB video). Long runs of base64 lines are cut
-# out before parsing and decoded straight from the raw bytes when their part is read.
+# (2.7 GB for one 280 MB message with a 200 MB video, base64 or 8bit alike). So every
+# large part body is cut out before parsing and decoded straight from the raw bytes
+# when its part is read: each leaf body between two boundary lines (8bit, binary,
+# quoted-printable or base64), the body of a single-part message, and any long run of
+# base64 lines the boundaries did not delimit (a forwarded message's attachment).
 LIFT_MIN_BYTES = 1 << 20
 _BASE64_CHARS = re.compile(rb"[A-Za-z0-9+/=\r\n]{64,}")  # one class repeated: linear, no stack
-_LIFTED: ContextVar[dict[str, memoryview] | None] = ContextVar("lifted_bodies", default=None)
+# A boundary parameter, found from its literal word (a regex with ^ or (?i) scans a
+# 300 MB message ten times slower than bytes.find) on a Content-Type line or its folded
+# continuation, not anywhere in a body: base64 may spell "boundary=" by chance.
+_BOUNDARY_VALUE = re.compile(rb'\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))')
+_HEADER_LINE = re.compile(rb"content-type:|[ \t]", re.IGNORECASE)
+_CONTAINER_TYPE = re.compile(rb"(?im)^content-type:\s*(?:multipart|message)/")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+MAX_BOUNDARIES = 16  # distinct boundaries looked for (each is one pass over the message)
+_MAX_HEADER_BLOCK = 1 << 16
 
 
-def _lift_large_bodies(raw: bytes) -> tuple[bytes, dict[str, memoryview]]:
-    """Returns raw with each base64 run of LIFT_MIN_BYTES or more replaced by a marker line,
-    and {marker: the run} (views of raw, not copies)."""
+@dataclass(frozen=True)
+class _Lifted:
+    """A body cut out of the raw message: a view of its bytes, not a copy."""
+
+    body: memoryview
+    ends_at_boundary: bool = True  # its last line break belongs to the boundary line after it
+
+
+_LIFTED: ContextVar[dict[str, _Lifted] | None] = ContextVar("lifted_bodies", default=None)
+
+
+def _lift_large_bodies(raw: bytes) -> tuple[bytes, dict[str, _Lifted]]:
+    """Returns raw with each large body replaced by a marker line, and {marker: the body}."""
     if len(raw) < LIFT_MIN_BYTES:
         return raw, {}
+    spans = _part_bodies(raw)
+    spans += _base64_runs(raw, spans)
+    if not spans:
+        return raw, {}
     view, pieces, lifted, pos = memoryview(raw), [], {}, 0
-    for found in _BASE64_CHARS.finditer(raw):
-        if found.end() - found.start() < LIFT_MIN_BYTES:
-            continue
-        start, end = _whole_lines(raw, found.start(), found.end())
-        if end - start < LIFT_MIN_BYTES:
-            continue
+    for start, end, at_boundary in sorted(spans):
         marker = f"mailroom-lifted-body-{len(lifted)}-{secrets.token_hex(8)}"
-        lifted[marker] = view[start:end]
+        lifted[marker] = _Lifted(view[start:end], at_boundary)
         pieces += [view[pos:start], marker.encode() + b"\r\n"]
         pos = end
-    if not lifted:
-        return raw, {}
     return b"".join([*pieces, view[pos:]]), lifted
+
+
+def _part_bodies(raw: bytes) -> list[tuple[int, int, bool]]:
+    """Returns (start, end, ends at a boundary) of every large leaf body, found from the
+    boundary lines: a part's own header block says whether it is a leaf (not multipart/*
+    or message/*, whose bodies hold structure the parser must see)."""
+    cuts = sorted(_delimiter_lines(raw))
+    top = _header_end(raw, 0)
+    edges = [(top, False)] if not cuts and top is not None else []
+    edges += [(line_end, True) for _, line_end in cuts]
+    spans = []
+    for n, (start, after_delimiter) in enumerate(edges):
+        end = cuts[n + 1][0] if after_delimiter and n + 1 < len(cuts) else len(raw)
+        if end - start < LIFT_MIN_BYTES:
+            continue
+        header_end = _header_end(raw, start) if after_delimiter else start
+        if header_end is None or _CONTAINER_TYPE.search(raw, start, header_end):
+            continue
+        if not after_delimiter and _CONTAINER_TYPE.search(raw, 0, start):
+            continue
+        if end - header_end >= LIFT_MIN_BYTES:
+            spans.append((header_end, end, after_delimiter and n + 1 < len(cuts)))
+    return spans
+
+
+def _boundaries(raw: bytes) -> list[bytes]:
+    """Returns the multipart boundaries the message declares, in order (at most MAX_BOUNDARIES)."""
+    found: dict[bytes, None] = {}
+    for word in (b"oundary", b"OUNDARY"):  # after b/B: the lower-case and upper-case spellings
+        at = 0
+        while len(found) < MAX_BOUNDARIES and (at := raw.find(word, at + 1)) > 0:
+            value = _BOUNDARY_VALUE.match(raw, at + len(word))
+            line = raw.rfind(b"\n", 0, at) + 1
+            if raw[at - 1 : at] in (b"b", b"B") and value and _HEADER_LINE.match(raw, line):
+                found[value.group(2) or value.group(1).rstrip()] = None
+    return list(found)
+
+
+def _delimiter_lines(raw: bytes) -> list[tuple[int, int]]:
+    """Returns (start, end) of each boundary line: the start is just past the line feed
+    before "--boundary" (the CRLF before it belongs to the boundary, RFC 2046)."""
+    found = []
+    for boundary in _boundaries(raw):
+        needle, at = b"\n--" + boundary, 0
+        while (at := raw.find(needle, at)) >= 0:
+            after = at + len(needle)
+            if raw[after : after + 2] == b"--" or raw[after : after + 1] in (
+                b"\r",
+                b"\n",
+                b" ",
+                b"\t",
+                b"",
+            ):
+                line_end = raw.find(b"\n", after)
+                found.append((at + 1, len(raw) if line_end < 0 else line_end + 1))
+            at = after
+    return found
+
+
+def _header_end(raw: bytes, start: int) -> int | None:
+    """Returns where the body begins after the header block starting at `start`."""
+    if raw.startswith((b"\r\n", b"\n"), start):
+        return start + (2 if raw.startswith(b"\r\n", start) else 1)
+    blank = _BLANK_LINE.search(raw, start, start + _MAX_HEADER_BLOCK)
+    return blank.end() if blank else None
+
+
+def _base64_runs(raw: bytes, taken: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
+    """Returns the long base64 runs in the gaps between the spans already taken."""
+    spans, gap_start = [], 0
+    for gap_end, next_start, _ in [*sorted(taken), (len(raw), len(raw), True)]:
+        if gap_end - gap_start >= LIFT_MIN_BYTES:
+            for found in _BASE64_CHARS.finditer(raw, gap_start, gap_end):
+                if found.end() - found.start() < LIFT_MIN_BYTES:
+                    continue
+                start, end = _whole_lines(raw, found.start(), found.end())
+                if end - start >= LIFT_MIN_BYTES:
+                    spans.append((start, end, True))
+        gap_start = next_start
+    return spans
 
 
 def _whole_lines(raw: bytes, start: int, end: int) -> tuple[int, int]:
@@ -153,23 +259,36 @@ def _whole_lines(raw: bytes, start: int, end: int) -> tuple[int, int]:
     return start, max(start, raw.rfind(b"\n", start, end) + 1)
 
 
+def _raw_body(part: Message) -> object:
+    """Returns a part's undecoded body as the parser holds it.
+
+    get_payload(decode=False) decodes 8-bit text with the part's declared charset,
+    and a crafted one ("undefined") raises UnicodeError there.
+    """
+    try:
+        return part.get_payload(decode=False)
+    except (LookupError, UnicodeError):
+        return part._payload  # noqa: SLF001 - the same str, without the decoding
+
+
 def _lifted_payload(part: Message) -> tuple[bytes, str | None] | None:
     """Returns the (decoded bytes, error) of a part whose body was lifted, else None."""
     lifted = _LIFTED.get() or {}
-    body = part.get_payload(decode=False) if lifted else None
+    body = _raw_body(part) if lifted else None
     if not isinstance(body, str) or "mailroom-lifted-body-" not in body:
         return None
     if body.strip() not in lifted:
-        # Text around the run: put the original lines back and let the parser decode them.
-        for marker, run in lifted.items():
-            body = body.replace(marker + "\r\n", bytes(run).decode("ascii"))
+        # Text around the body: put the original lines back and let the parser decode them.
+        for marker, cut in lifted.items():
+            body = body.replace(marker + "\r\n", bytes(cut.body).decode("ascii", "surrogateescape"))
         part.set_payload(body)
         return None
-    run = lifted[body.strip()]
+    cut = lifted[body.strip()]
+    run = cut.body
     encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
     if encoding != "base64":
-        # the run's last line break belongs to the boundary that follows it (RFC 2046)
-        run = run[:-2] if bytes(run[-2:]) == b"\r\n" else run[:-1]
+        if cut.ends_at_boundary:  # the last line break belongs to the boundary line
+            run = run[:-2] if bytes(run[-2:]) == b"\r\n" else run[:-1]
         return (binascii.a2b_qp(run) if encoding == "quoted-printable" else bytes(run)), None
     try:
         return binascii.a2b_base64(run), None
@@ -185,7 +304,8 @@ def _lifted_payload(part: Message) -> tuple[bytes, str | None] | None:
 
 def _read_headers(msg: Message, parsed: ParsedMessage, raw: bytes) -> None:
     parsed.message_id = _clean_id(msg.get("message-id", ""))
-    parsed.subject = header_to_text(msg.get("subject", ""))
+    # Capped: every scanner reads the subject once per part, and no client writes 2,000 characters.
+    parsed.subject = header_to_text(msg.get("subject", ""))[:MAX_SUBJECT_CHARS]
     parsed.from_name, parsed.from_addr = _first_address(msg.get_all("from") or [])
     parsed.to = _addresses(msg.get_all("to") or [])
     parsed.cc = _addresses(msg.get_all("cc") or [])
@@ -287,7 +407,9 @@ def _received_by_mailparser(raw: bytes) -> datetime | None:
     return None
 
 
-def _walk(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> None:
+def _walk(
+    part: Message, parsed: ParsedMessage, fwd: int | None, depth: int, deadline: Deadline
+) -> None:
     if depth > MAX_DEPTH:
         parsed.defects.append("NestingTooDeep")
         return
@@ -295,23 +417,25 @@ def _walk(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> 
     if part.is_multipart():
         children = part.get_payload()
         if ctype == "message/rfc822" or (ctype.startswith("message/") and children):
-            _walk_forwarded(
-                children[0] if isinstance(children, list) else children, parsed, fwd, depth
-            )
+            inner = children[0] if isinstance(children, list) else children
+            _walk_forwarded(inner, parsed, fwd, depth, deadline)
             return
         if ctype == "multipart/report":
             # A bounce: keep its human-readable part; the returned message is our own.
             if isinstance(children, list) and children:
-                _walk(children[0], parsed, fwd, depth + 1)
+                _walk(children[0], parsed, fwd, depth + 1, deadline)
             return
         for child in children if isinstance(children, list) else []:
             if isinstance(child, Message):
-                _walk(child, parsed, fwd, depth + 1)
+                _walk(child, parsed, fwd, depth + 1, deadline)
         return
-    _leaf(part, parsed, fwd, depth)
+    deadline.check(f"parsing part {len(parsed.parts) + 1}")
+    _leaf(part, parsed, fwd, depth, deadline)
 
 
-def _walk_forwarded(inner: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> None:
+def _walk_forwarded(
+    inner: Message, parsed: ParsedMessage, fwd: int | None, depth: int, deadline: Deadline
+) -> None:
     if not isinstance(inner, Message):
         return
     name, addr = _first_address(inner.get_all("from") or [])
@@ -325,13 +449,15 @@ def _walk_forwarded(inner: Message, parsed: ParsedMessage, fwd: int | None, dept
     )
     index = len(parsed.forwarded) - 1
     before = len(parsed.parts)
-    _walk(inner, parsed, index, depth + 1)
+    _walk(inner, parsed, index, depth + 1, deadline)
     # The forwarded message's own body text lives in its Forwarded record, not in ours.
     parsed.forwarded[index].body_text = parsed.forwarded[index].body_text.strip()
     del before
 
 
-def _leaf(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> None:
+def _leaf(
+    part: Message, parsed: ParsedMessage, fwd: int | None, depth: int, deadline: Deadline
+) -> None:
     ctype = part.get_content_type()
     filename = part_filename(part)
     disposition = (part.get_content_disposition() or "").lower()
@@ -351,9 +477,12 @@ def _leaf(part: Message, parsed: ParsedMessage, fwd: int | None, depth: int) -> 
         return
     if _looks_like_email(filename, ctype, payload) and depth < MAX_DEPTH:
         try:
-            _walk_forwarded(email.message_from_bytes(payload, policy=_POLICY), parsed, fwd, depth)
+            inner = email.message_from_bytes(payload, policy=_POLICY)
+            _walk_forwarded(inner, parsed, fwd, depth, deadline)
             return
-        except Exception:
+        except LimitExceeded:
+            raise
+        except Exception:  # not a message after all: it stays an attachment
             pass
     named = bool(filename)
     if not named:
@@ -401,7 +530,7 @@ def _payload(part: Message) -> tuple[bytes, str | None]:
     else:
         error = None
     if data is None:
-        raw = part.get_payload(decode=False)
+        raw = _raw_body(part)
         data = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else b""
         error = error or None
     bad = [d for d in part.defects if "Base64" in type(d).__name__ or "Padding" in type(d).__name__]

@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import html
+import itertools
 import re
 
 import nh3
 
+# Every pattern here is run over whole message bodies, which a sender controls, so each
+# must be linear in its input: a line's leading space is `_SP` (blanks and the \r of a
+# CRLF, never a line feed: `^\s*` let one line start swallow every blank line after
+# it, which made 40,000 empty lines take 90 s), and no pattern looks ahead to the end.
+_SP = r"[^\S\n]*"
 # Lines that start quoted or forwarded material in Chinese and Western clients.
 _QUOTE_START = re.compile(
-    r"^\s*(?:"
-    r"-{2,}\s*(?:原始邮件|转发的邮件|转发邮件|Original Message|Forwarded message|邮件原文)\s*-{2,}"
-    r"|-{2,}\s*(?:原始邮件|转发的邮件|Original Message|Forwarded message)"
-    r"|在\s*.{0,60}写道\s*[:：]"
-    r"|On\s.{0,120}wrote:"
-    r"|_{5,}\s*$"
-    r"|(?:发件人|From)\s*[:：].+$(?=[\s\S]*^\s*(?:主题|Subject|发送时间|Sent|日期|Date)\s*[:：])"
+    rf"^{_SP}(?:"
+    rf"-{{2,}}{_SP}(?:原始邮件|转发的邮件|转发邮件|Original Message|Forwarded message|邮件原文)"
+    rf"|在{_SP}[^\r\n]{{0,60}}写道{_SP}[:：]"
+    r"|On[^\S\r\n][^\r\n]{0,120}wrote:"
+    rf"|_{{5,}}{_SP}$"
     r")",
     re.IGNORECASE | re.MULTILINE,
 )
+# A quoted header block: a 发件人/From line counts only when a 主题/Subject/日期 line
+# follows it somewhere below. Found with two scans (the first From line, then any such
+# field after it) instead of a look-ahead to the end of the text from every From line,
+# which made 100,000 lines of "From: x" take minutes.
+_QUOTED_FROM = re.compile(rf"^{_SP}(?:发件人|From){_SP}[:：][^\n]+", re.I | re.M)
+_QUOTED_FIELD = re.compile(
+    rf"^{_SP}(?:主题|Subject|发送时间|Sent|日期|Date){_SP}[:：]", re.I | re.M
+)
 _FORWARD_MARK = re.compile(
-    r"^\s*-{2,}\s*(?:转发的邮件|转发邮件|Forwarded message|原始邮件|Original Message)\s*-{2,}\s*$",
+    rf"^{_SP}-{{2,}}{_SP}(?:转发的邮件|转发邮件|Forwarded message|原始邮件|Original Message)"
+    rf"{_SP}-{{2,}}{_SP}$",
     re.IGNORECASE | re.MULTILINE,
 )
 _FIELD = re.compile(
@@ -32,19 +45,26 @@ _FIELD = re.compile(
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:转发|fwd?|转)\s*[:：]", re.IGNORECASE)
 _REPLY_SUBJECT = re.compile(r"^\s*(?:回复|答复|re)\s*[:：]", re.IGNORECASE)
 _FORWARD_ONLY_MARK = re.compile(
-    r"^\s*-{2,}\s*(?:转发的邮件|转发邮件|Forwarded message)\s*-{2,}", re.IGNORECASE | re.MULTILINE
+    rf"^{_SP}-{{2,}}{_SP}(?:转发的邮件|转发邮件|Forwarded message){_SP}-{{2,}}",
+    re.IGNORECASE | re.MULTILINE,
 )
 # Where list footers, newsletter small print and large-attachment blocks begin: the
 # text below them is the mail system's, never the sender's.
 _FOOTER = re.compile(
-    r"^\s*(?:-- ?$|_{10,}|退订|取消订阅|unsubscribe|本邮件由.*(?:发送|群发)|"
+    rf"^{_SP}(?:-- ?$"
+    r"|_{10,}|退订|取消订阅|unsubscribe|本邮件由.*(?:发送|群发)|"
     r"此邮件由.*自动发送|This email was sent to|您收到此邮件是因为|本列表由|"
     r"从.{0,12}邮箱发来的超大附件|发自我的(?:iPhone|iPad|手机)|Sent from my)",
     re.IGNORECASE | re.MULTILINE,
 )
 _SENTENCE_ENDS = ("。", "！", "？", "，", "；", "：", ".", "!", "?", ",", ";", ":")
 _SIGN_OFF_MAX = 40
-_BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h[1-6]|p|div|tr|li)\b[^>]*>", re.IGNORECASE)
+# [^<>]: a tag left open by the next "<" ends there, so "<p<p<p…" is one pass, not n.
+_BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h[1-6]|p|div|tr|li)\b[^<>]*>", re.IGNORECASE)
+# The most of a body the scanners read: the sender's own words, signature and forwarded
+# headers are at the top; an 800 KB body pasted full of text is not read to its end.
+MAX_SCAN_CHARS = 100_000
+MAX_INLINE_FORWARDS = 20  # "---- 转发的邮件 ----" blocks read from one body
 
 
 def html_to_text(markup: str) -> str:
@@ -59,7 +79,11 @@ def html_to_text(markup: str) -> str:
 
 
 def own_text(body: str) -> str:
-    """Returns the sender's own words: the body above any quote, forward or list footer."""
+    """Returns the sender's own words: the body above any quote, forward or list footer.
+
+    Reads at most MAX_SCAN_CHARS of the body.
+    """
+    body = body[:MAX_SCAN_CHARS]
     lines = [line for line in body.splitlines() if not line.lstrip().startswith(">")]
     text = "\n".join(lines)
     cut = len(text)
@@ -67,6 +91,9 @@ def own_text(body: str) -> str:
         match = pattern.search(text)
         if match:
             cut = min(cut, match.start())
+    quoted = _QUOTED_FROM.search(text, 0, cut)
+    if quoted and _QUOTED_FIELD.search(text, quoted.end()):
+        cut = quoted.start()
     return text[:cut].strip()
 
 
@@ -93,8 +120,9 @@ def _looks_like_sign_off(line: str) -> bool:
 def inline_forwards(body: str) -> list[dict[str, str]]:
     """Returns the header fields of every inline forwarded block (发件人, 主题, ...) and its text."""
     blocks = []
-    marks = list(_FORWARD_MARK.finditer(body))
-    for i, mark in enumerate(marks):
+    body = body[:MAX_SCAN_CHARS]
+    marks = list(itertools.islice(_FORWARD_MARK.finditer(body), MAX_INLINE_FORWARDS + 1))
+    for i, mark in enumerate(marks[:MAX_INLINE_FORWARDS]):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(body)
         chunk = body[mark.end() : end].strip("\n")
         fields: dict[str, str] = {}

@@ -49,14 +49,19 @@ class NameHit:
     full_name: bool  # names the unit itself, not just its place (沈阳, 沈阳市)
 
 
-@lru_cache(maxsize=4096)
-def normalise(text: str) -> str:
+def _fold(text: str) -> str:
     """Returns text folded for matching: NFKC, simplified Chinese, no spaces, lower case."""
     import zhconv  # here, not at the top: it imports pkg_resources (~0.15 s) on load
 
     folded = unicodedata.normalize("NFKC", text)
     folded = zhconv.convert(folded, "zh-cn")
     return _SPACES.sub("", folded).lower()
+
+
+# Names, subjects and keywords repeat, so they are folded once and cached. Bodies and
+# document texts are folded by find_names through _fold itself: caching them would keep
+# thousands of them alive in a long-running worker.
+normalise = lru_cache(maxsize=4096)(_fold)
 
 
 @dataclass
@@ -104,7 +109,7 @@ class UnitDirectory:
         """Returns every unit name in text, longest names first, never overlapping."""
         if not text or self._alias_re is None:
             return []
-        folded = normalise(text)
+        folded = normalise(text) if len(text) <= 1000 else _fold(text)
         hits = []
         for match in self._alias_re.finditer(folded):
             code = self._alias_owner[match.group()]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import traceback
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -22,10 +23,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.budget import Deadline
 from pipeline.campaign_match import CampaignBook
 from pipeline.classify import ItemPlan, MessageVerdict
 from pipeline.decide import MessageDecision, decide_message
-from pipeline.errors import MailroomError, is_transient
+from pipeline.errors import LimitExceeded, MailroomError, is_transient
 from pipeline.identify import UnitMatch
 from pipeline.message import ParsedMessage
 from pipeline.parse import parse_message
@@ -68,6 +70,9 @@ class Ingestor:
         sha = sha256 or hashlib.sha256(raw).hexdigest()
         try:
             outcome = self._ingest(raw, sha, source)
+        except LimitExceeded as exc:  # expected for hostile mail: one line, no traceback
+            log.warning("message from %s not filed: %s", source.label(), exc)
+            outcome = self._record_failure(raw, sha, source, "limit", exc)
         except Exception as exc:  # the next message must go on whatever happened here
             if is_transient(exc):  # the machine's fault (full disk, index down), not the message's:
                 raise  # nothing is recorded against it; the caller tries it again later
@@ -111,14 +116,19 @@ class Ingestor:
             known = session.scalar(select(Message.id).where(Message.raw_sha256 == sha))
         if known is not None:
             return IngestOutcome("duplicate", known)
-        limit = self.ctx.config.limits.max_message_bytes
+        max_bytes = self.ctx.config.limits.max_message_bytes
         _, raw_rel = self.ctx.archive.put_raw(raw, sha)
-        if len(raw) > limit:
+        if len(raw) > max_bytes:
             raise MailroomError(
                 f"message of {len(raw)} bytes is over limits.max_message_bytes "
-                f"({limit}); the raw copy is kept at {raw_rel}"
+                f"({max_bytes}); the raw copy is kept at {raw_rel}"
             )
-        parsed = parse_message(raw)
+        # The budget covers parsing and deciding, not waiting for the index in between:
+        # a slow database is the machine's problem, never the message's.
+        limit = self.ctx.config.limits.message_seconds
+        parsing = Deadline("message_seconds", limit)
+        parsed = parse_message(raw, parsing)
+        spent = time.monotonic() - parsing.started
         with self.ctx.db.session() as session:
             directory = self.ctx.unit_directory(session)
             book = self.ctx.campaign_book(session, parsed)
@@ -137,9 +147,19 @@ class Ingestor:
             log.info("skipped %s: already ingested with the same Message-ID", parsed.message_id)
             return IngestOutcome("duplicate", same_id, parsed.message_id)
         received, received_source = _received(parsed, source)
+        deadline = Deadline("message_seconds", limit, started=time.monotonic() - spent)
         try:
             return self._file(
-                parsed, raw, sha, raw_rel, received, received_source, source, directory, book
+                parsed,
+                raw,
+                sha,
+                raw_rel,
+                received,
+                received_source,
+                source,
+                directory,
+                book,
+                deadline,
             )
         except IntegrityError:
             with self.ctx.db.session() as session:
@@ -160,9 +180,10 @@ class Ingestor:
         source: SourceRef,
         directory: UnitDirectory,
         book: CampaignBook,
+        deadline: Deadline,
     ) -> IngestOutcome:
         ctx = self.ctx
-        decision = decide_message(parsed, directory, ctx.rules, received, book)
+        decision = decide_message(parsed, directory, ctx.rules, received, book, deadline)
         unit, status = decision.unit, decision.status
         planned = next((c for c in book.campaigns if c.code == decision.campaign_code), None)
         place = Place(planned, decision.campaign_status, ctx.campaign.tz)
@@ -225,8 +246,14 @@ class Ingestor:
     def _record_failure(
         self, raw: bytes, sha: str, source: SourceRef, stage: str, exc: Exception
     ) -> IngestOutcome:
-        """Records a message that could not be filed, keeping its raw copy."""
+        """Records a message that could not be filed, keeping its raw copy.
+
+        A message a limit stopped says so to staff, in Chinese, and carries the
+        `over_limit` flag; the English line stays in the ingest error for the log.
+        """
         reason = str(exc) if isinstance(exc, MailroomError) else f"{type(exc).__name__}: {exc}"
+        limited = isinstance(exc, LimitExceeded)
+        shown = exc.staff if limited else reason
         try:
             _, raw_rel = self.ctx.archive.put_raw(raw, sha)
             with self.ctx.db.session() as session:
@@ -242,9 +269,9 @@ class Ingestor:
                         status="error",
                         campaign_status=campaign_store.NONE,
                         is_material=False,
-                        flags=[],
+                        flags=["over_limit"] if limited else [],
                         run_id=self.run_id,
-                        error=reason[:2000],
+                        error=shown[:2000],
                     )
                     session.add(message)
                     session.flush()

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.budget import Deadline
 from pipeline.errors import ExternalProgramError, MediaError
 from pipeline.externals import run_command
 from pipeline.media._files import atomic_output
@@ -28,10 +29,10 @@ class PdfPages:
     page_count: int
 
 
-def page_count(path: str | Path) -> int:
+def page_count(path: str | Path, deadline: Deadline | None = None) -> int:
     """Returns the number of pages `pdfinfo` reports; MediaError when it cannot read the PDF."""
     try:
-        out = run_command(["pdfinfo", str(path)], timeout=TOOL_TIMEOUT)
+        out = run_command(["pdfinfo", str(path)], timeout=TOOL_TIMEOUT, deadline=deadline)
     except ExternalProgramError as exc:
         if exc.problem.startswith("exited"):
             raise MediaError(f"cannot read PDF {Path(path).name}: {exc.stderr.strip()}") from exc
@@ -41,7 +42,13 @@ def page_count(path: str | Path) -> int:
 
 
 def render_pages(
-    path: str | Path, dst_dir: str | Path, *, size: int, max_pages: int, quality: int = 80
+    path: str | Path,
+    dst_dir: str | Path,
+    *,
+    size: int,
+    max_pages: int,
+    quality: int = 80,
+    deadline: Deadline | None = None,
 ) -> PdfPages:
     """Writes pages 1..max_pages as dst_dir/001.jpg, 002.jpg ... (long side `size` px).
 
@@ -49,7 +56,7 @@ def render_pages(
     before: the folder is named by content) are not drawn again.
     """
     dst_dir = Path(dst_dir)
-    count = page_count(path)
+    count = page_count(path, deadline)
     wanted = min(count, max_pages)
     files = [dst_dir / f"{n:03d}.jpg" for n in range(1, wanted + 1)]
     if wanted and not all(f.exists() for f in files):
@@ -66,7 +73,7 @@ def render_pages(
                 str(prefix),
             ]
             try:
-                run_command(cmd, timeout=TOOL_TIMEOUT)
+                run_command(cmd, timeout=TOOL_TIMEOUT, deadline=deadline)
             except ExternalProgramError as exc:
                 if exc.problem.startswith("exited"):
                     raise MediaError(

@@ -83,6 +83,9 @@ class IdentifyConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
+    """[limits]: what one message or one job may cost. Each is enforced where the work
+    runs (pipeline/budget.py); a float default makes the key a number of seconds."""
+
     max_message_bytes: int = 300 * 1024 * 1024
     max_archive_total_bytes: int = 2 * 1024**3  # unpacked, per archive with its nested ones
     max_archive_member_bytes: int = 1024**3  # one member, unpacked
@@ -94,6 +97,15 @@ class LimitsConfig:
     # below this much free space on the archive's (or a SQLite index's) disk no mail is
     # fetched (0: fetch until the disk is full)
     min_free_bytes: int = 1024**3
+    message_seconds: float = 60.0  # parse + decide of one message at ingest
+    media_job_seconds: float = 600.0  # one thumbnail or document job
+    video_job_seconds: float = 2700.0  # one web-video job (below [queue] soft_time_limit)
+    video_max_seconds: float = 7200.0  # the web video stops here, whatever the clip claims
+    job_memory_bytes: int = 2 * 1024**3  # address space a media job may add to its worker
+    image_max_pixels: int = 150_000_000  # pixels decoded for one image (after JPEG draft)
+    document_max_pages: int = 1000  # PDF pages read for text
+    document_max_chars: int = 1_000_000  # characters of document text kept for search
+    document_max_unpacked_bytes: int = 64 * 1024**2  # a DOCX's XML read, once inflated
 
 
 @dataclass(frozen=True)
@@ -209,12 +221,7 @@ def build_config(data: dict[str, Any], path: Path | None, base_dir: Path) -> Con
             decorative_max_bytes=r.integer("identify.decorative_max_bytes", 15_000, minimum=0),
             decorative_max_pixels=r.integer("identify.decorative_max_pixels", 200, minimum=0),
         ),
-        limits=LimitsConfig(
-            **{
-                name: r.integer(f"limits.{name}", default, minimum=int(name != "min_free_bytes"))
-                for name, default in LimitsConfig().__dict__.items()
-            }
-        ),
+        limits=_limits(r),
         service=ServiceConfig(
             stop_timeout=r.integer("service.stop_timeout", ServiceConfig.stop_timeout, minimum=1)
         ),
@@ -225,6 +232,18 @@ def build_config(data: dict[str, Any], path: Path | None, base_dir: Path) -> Con
         web=web,
         queue=parse_queue(r),
     )
+
+
+def _limits(r: Reader) -> LimitsConfig:
+    values: dict[str, Any] = {}
+    for name, default in LimitsConfig().__dict__.items():
+        if isinstance(default, float):
+            values[name] = r.number(f"limits.{name}", default, 0.001, 7 * 24 * 3600)
+        else:  # min_free_bytes = 0 turns the floor off; every other limit is at least 1
+            values[name] = r.integer(
+                f"limits.{name}", default, minimum=int(name != "min_free_bytes")
+            )
+    return LimitsConfig(**values)
 
 
 def _storage(r: Reader, backend: str) -> StorageConfig:

@@ -25,14 +25,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from pipeline.errors import StorageError, is_transient
+from pipeline import budget
+from pipeline.errors import LimitExceeded, StorageError, is_transient
 from storage.archive import Archive
 from storage.db import Database
 from storage.locks import process_gone
 from storage.media_models import EXPAND, EXPAND_PRIORITY, MediaJob
 from storage.models import Item, Message
 from storage.search import index_items
-from workers.config import MediaSettings
+from workers.config import LimitsConfig, MediaSettings
 from workers.jobs import JobRef
 from workers.media import derive, unpack
 
@@ -47,15 +48,16 @@ SAVE_ATTEMPTS = 3  # a result the index refused (deadlock, dropped connection) i
 
 @dataclass(frozen=True)
 class JobEnv:
-    """What running a job needs: the index, the archive (with its blob store) and [media]."""
+    """What running a job needs: the index, the archive (with its blob store), [media], [limits]."""
 
     db: Database
     archive: Archive
     settings: MediaSettings
+    limits: LimitsConfig = LimitsConfig()
 
     @classmethod
     def of(cls, ctx: AppContext) -> JobEnv:
-        return cls(ctx.db, ctx.archive, ctx.config.media)
+        return cls(ctx.db, ctx.archive, ctx.config.media, ctx.config.limits)
 
 
 # -- queueing --------------------------------------------------------------------------
@@ -194,13 +196,13 @@ def run_job(env: JobEnv, job_id: int) -> str:
 
     Idempotent: derivatives are named by content and overwritten atomically.
     """
-    db, archive, settings = env.db, env.archive, env.settings
+    db, archive = env.db, env.archive
     src = _claim(db, job_id)
     if src is None:
         return "skipped"
     kind, source = src
     try:
-        result = derive.derive(kind, source, archive, settings)
+        result = _derive_within_budget(env, kind, source)
     except Exception as exc:
         return _failed(db, job_id, kind, source, exc)
     # With an S3 store the derivatives were made in the local cache: upload them
@@ -212,6 +214,23 @@ def run_job(env: JobEnv, job_id: int) -> str:
     if result.status:  # a corrupt or encrypted file: expected, one line, no traceback
         log.warning("%s is %s: %s", source.name, result.status, result.error)
     return "done"
+
+
+def _derive_within_budget(env: JobEnv, kind: str, source: derive.Source) -> derive.Derived:
+    """Returns derive()'s result, made within the job's wall-clock and memory budget.
+
+    The budget is applied here, where every job runs (a pool worker process or a Celery
+    task), and only around the work: never while the index is written. A job a budget
+    stopped is a result, not a failure: running it again would stop it again.
+    """
+    deadline = derive.job_deadline(kind, env.limits)
+    doing = f"the {kind} job of {source.name}"
+    try:
+        with budget.run_within(deadline, env.limits.job_memory_bytes, doing):
+            return derive.derive(kind, source, env.archive, env.settings, env.limits, deadline)
+    except LimitExceeded as exc:
+        log.warning("%s stopped: %s", doing, exc)
+        return derive.refused(exc)
 
 
 def _save(
@@ -261,7 +280,7 @@ def run_jobs(env: JobEnv, job_ids: list[int]) -> list[str]:
     made: list[tuple[int, str, derive.Source, derive.Derived]] = []
     for job_id, (kind, source) in _claim_many(env.db, job_ids).items():
         try:
-            result = derive.derive(kind, source, env.archive, env.settings)
+            result = _derive_within_budget(env, kind, source)
         except Exception as exc:
             results[job_id] = _failed(env.db, job_id, kind, source, exc)
             continue

@@ -66,7 +66,7 @@ def _init_worker_process(
     _die_with_parent(parent or os.getppid())
     setup_logging(log_level)
     archive = Archive(config.storage.archive_dir, store=blob_store(config))
-    _process_env = JobEnv(Database(config.storage.database_url), archive, settings)
+    _process_env = JobEnv(Database(config.storage.database_url), archive, settings, config.limits)
 
 
 def _die_with_parent(parent: int) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from pipeline import budget
 from pipeline.campaign import Campaign
 from storage.campaign_triage import pending_inquiries
 from storage.mailbox_state import OWN_FAILURE, QUARANTINED, MailboxRecord
@@ -46,6 +47,8 @@ ACTIONS = {
     "error": "邮件无法解析，原始邮件已保存：请在邮箱中查看该邮件并手工登记。",
     "quarantined": "邮件多次处理失败已隔离：请在邮箱中查看该邮件，确认后手工处理。",
     "truncated": "邮件服务器多次只发来部分内容，已按收到的部分归档：请在邮箱中查看原邮件，必要时请对方重发。",
+    "limit": "文件已存档，但超出处理上限，未生成预览或只处理了一部分（原因见上）：请下载原文件用本机软件查看。",
+    "limit_message": "邮件超出处理上限，未能自动归档，原始邮件已保存：请在邮箱中查看该邮件并手工登记。",
 }
 PROBLEM_LABELS = {
     "corrupt": "文件损坏",
@@ -57,6 +60,8 @@ PROBLEM_LABELS = {
     "error": "邮件解析失败",
     "quarantined": "邮件被隔离",
     "truncated": "邮件内容不完整",
+    "limit": "超出处理上限",
+    "limit_message": "邮件超出处理上限",
 }
 MEDIA_LABELS = {
     "image": "照片/图片",
@@ -157,6 +162,7 @@ class DailyData:
     media: Counter = field(default_factory=Counter)  # new (non-duplicate) items
     problems: list[Problem] = field(default_factory=list)
     archive_tally: ArchiveTally = field(default_factory=ArchiveTally)
+    limits: Counter = field(default_factory=Counter)  # refusals by the limit's Chinese name
     triage_count: int = 0
     triage_oldest: datetime | None = None
     links: list[LinkToFetch] = field(default_factory=list)
@@ -307,6 +313,8 @@ def _count_day(
             data.duplicate_messages += 1
         if m.status in ("error", "quarantined"):
             data.problems.append(_message_problem(m, unit_name))
+            if data.problems[-1].category == "limit_message":
+                data.limits[budget.LABELS["message_seconds"]] += 1
         elif "truncated" in (m.flags or []):
             data.problems.append(
                 Problem("truncated", m.received_at, unit_name, m.from_addr, m.subject, "", "")
@@ -338,6 +346,8 @@ def _count_item(
     elif item.status == "ok":
         data.media[item.media] += 1
     category, detail = _item_problem(item, locked[item.id])
+    if category == "limit":  # a budget stopped its job: counted by the limit's Chinese name
+        data.limits[budget.LABELS.get((item.meta or {}).get("limit", ""), "处理上限")] += 1
     if category:
         data.problems.append(
             Problem(
@@ -359,7 +369,7 @@ def _item_problem(item: Item, locked_members: int) -> tuple[str | None, str]:
 
     A locked archive is one problem however many members it holds; its members are not
     listed one by one. An archive with some members skipped is not a problem itself:
-    each skipped member is.
+    each skipped member is. A job a budget stopped is a problem of its own (`limit`).
     """
     if item.container_id and item.status == "encrypted":
         return None, ""
@@ -367,14 +377,18 @@ def _item_problem(item: Item, locked_members: int) -> tuple[str | None, str]:
         return "encrypted", f"压缩包内有 {locked_members} 个文件设有密码"
     if item.status in ("corrupt", "encrypted", "rejected_unsafe", "too_large", "pending"):
         return item.status, item.error or ""
-    if item.status == "ok" and item.error and "unpack" not in (item.meta or {}):
+    meta = item.meta or {}
+    if item.status == "ok" and meta.get("limit") and "unpack" not in meta:
+        return "limit", item.error or ""
+    if item.status == "ok" and item.error and "unpack" not in meta:
         return "derivative", item.error  # stored, but a thumbnail or transcode failed
     return None, ""
 
 
 def _message_problem(m: Message, unit_name: str) -> Problem:
     detail = (m.error or "")[:300] + (f"（原始邮件：{m.raw_path}）" if m.raw_path else "")
-    return Problem(m.status, m.received_at, unit_name, m.from_addr, m.subject, "", detail)
+    category = "limit_message" if "over_limit" in (m.flags or []) else m.status
+    return Problem(category, m.received_at, unit_name, m.from_addr, m.subject, "", detail)
 
 
 def _detail(m: Message, item: Item | None, unit_name: str, campaign) -> DetailRow:

@@ -1,12 +1,14 @@
 """Document text and previews from PDFs and DOCX files built in the test."""
 
 import io
+import time
 
 import docx
 import pytest
 from PIL import Image
 
-from pipeline.errors import MediaError
+from pipeline.budget import Deadline
+from pipeline.errors import LimitExceeded, MediaError
 from pipeline.media.documents import (
     OLE2_MAGIC,
     docx_images,
@@ -16,6 +18,7 @@ from pipeline.media.documents import (
     pdf_text,
     text_preview,
 )
+from tests.support.hostile_media import many_page_pdf
 
 
 def _pdf(lines):
@@ -45,7 +48,7 @@ def _pdf(lines):
 def test_pdf_text_is_extracted(tmp_path):
     pdf = tmp_path / "notice.pdf"
     pdf.write_bytes(_pdf(["Annual report of the district", "education bureau 2024"]))
-    text = pdf_text(pdf)
+    text = pdf_text(pdf).text
     assert "Annual report of the district" in text and "2024" in text
 
 
@@ -83,13 +86,13 @@ def _docx(path):
 
 
 def test_docx_text_includes_paragraphs_and_tables(tmp_path):
-    text = docx_text(_docx(tmp_path / "a.docx"))
+    text = docx_text(_docx(tmp_path / "a.docx"), max_chars=10_000, max_unpacked_bytes=1 << 20).text
     assert "关于开展2024年春季学期安全检查的通知" in text
     assert "学校\t第一中学" in text
 
 
 def test_docx_embedded_pictures_are_available(tmp_path):
-    ((name, data),) = docx_images(_docx(tmp_path / "a.docx"))
+    ((name, data),) = docx_images(_docx(tmp_path / "a.docx"), max_bytes=1 << 20)
     assert name.endswith(".png")
     assert Image.open(io.BytesIO(data)).size == (40, 30)
 
@@ -98,7 +101,7 @@ def test_corrupt_docx_is_reported(tmp_path):
     bad = tmp_path / "bad.docx"
     bad.write_bytes(b"PK\x03\x04 broken")
     with pytest.raises(MediaError, match="cannot read DOCX bad.docx"):
-        docx_text(bad)
+        docx_text(bad, max_chars=100, max_unpacked_bytes=100)
 
 
 def test_legacy_doc_that_no_tool_reads_is_not_previewable(tmp_path):
@@ -182,6 +185,37 @@ def test_a_pdf_with_an_embedded_cff_font_is_read_without_a_warning_per_font(tmp_
     path = tmp_path / "cff.pdf"
     path.write_bytes(_cff_type1_pdf("Summary of the week 2023"))
     with caplog.at_level("WARNING"):
-        text = pdf_text(path)
+        text = pdf_text(path).text
     assert "Summary of the week 2023" in text
     assert not [r for r in caplog.records if "fontTools" in r.getMessage()]
+
+
+def test_a_pdf_of_100000_pages_is_read_up_to_the_page_cap_in_seconds(tmp_path):
+    """Its document job was still running after 5 minutes and never settled."""
+    pdf = tmp_path / "annex.pdf"
+    pdf.write_bytes(many_page_pdf(100_000))
+    started = time.monotonic()
+    found = pdf_text(pdf, max_pages=200, max_chars=1_000_000)
+    pdf_first_page_image(pdf, tmp_path / "thumb.jpg", 100)
+    assert time.monotonic() - started < 30
+    assert found.cut == "document_max_pages"
+    assert found.text.count("Shared page of a very long annex") == 200
+    assert Image.open(tmp_path / "thumb.jpg").size[1] == 100
+
+
+def test_pdf_text_stops_at_the_character_cap(tmp_path):
+    pdf = tmp_path / "annex.pdf"
+    pdf.write_bytes(many_page_pdf(300))
+    found = pdf_text(pdf, max_pages=1000, max_chars=5000)
+    assert len(found.text) == 5000 and found.cut == "document_max_chars"
+
+
+def test_a_pdf_job_past_its_deadline_is_stopped_with_the_limit_named(tmp_path):
+    pdf = tmp_path / "annex.pdf"
+    pdf.write_bytes(many_page_pdf(10))
+    late = Deadline("media_job_seconds", 0.001)
+    time.sleep(0.01)
+    with pytest.raises(LimitExceeded) as stopped:
+        pdf_text(pdf, deadline=late)
+    assert stopped.value.limit == "media_job_seconds"
+    assert stopped.value.staff.startswith("生成预览或提取文字超过0.001 秒的处理时限")

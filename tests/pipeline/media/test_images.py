@@ -5,8 +5,10 @@ import struct
 import pytest
 from PIL import Image
 
-from pipeline.errors import MediaError
+from pipeline.errors import LimitExceeded, MediaError
 from pipeline.media.images import make_image_derivatives
+from tests.support.hostile_media import huge_png
+from tests.support.measure import measured
 
 # sRGB colorants adapted to D50, as ICC profiles store them
 SRGB_RED, SRGB_GREEN, SRGB_BLUE = (
@@ -168,3 +170,40 @@ def test_file_that_is_not_an_image_is_corrupt(tmp_path):
     src.write_bytes(b"this is a text file pretending to be a photo")
     with pytest.raises(MediaError, match="not an image"):
         _derive(src, tmp_path)
+
+
+def test_an_image_over_the_pixel_budget_is_refused_before_it_is_decoded(tmp_path):
+    """Two 13000² RGBA PNGs (0.7 MB each) once took 2.6 GB to decode in one message."""
+    src = huge_png(tmp_path / "poster.png", 13000)
+    with pytest.raises(LimitExceeded) as refused:
+        make_image_derivatives(src, tmp_path / "t.jpg", tmp_path / "p.jpg", max_pixels=150_000_000)
+    assert refused.value.limit == "image_max_pixels"
+    assert refused.value.staff == (
+        "图片过大（13000×13000 像素），超过1.5 亿像素的处理上限，未生成缩略图；原图已保存，可下载查看。"
+    )
+    assert not (tmp_path / "t.jpg").exists()
+    found = measured(  # the same call in a fresh interpreter, for its own peak memory
+        f"make_image_derivatives({str(src)!r}, 't.jpg', 'p.jpg', max_pixels=150_000_000)",
+        setup="from pipeline.media.images import make_image_derivatives\n"
+        "from pipeline.errors import LimitExceeded\n"
+        "def make_image_derivatives(*a, _real=make_image_derivatives, **k):\n"
+        "    try:\n        return _real(*a, **k)\n"
+        "    except LimitExceeded as exc:\n        return exc.limit",
+    )
+    assert found["value"] == "'image_max_pixels'"
+    assert found["grown_mib"] < 30  # nothing was decoded (676 MB of pixels)
+
+
+def test_a_large_jpeg_is_decoded_reduced_so_the_same_budget_lets_it_through(tmp_path):
+    """draft() decodes 4000×3000 at 2000×1500: 3 of its 12 megapixels; a PNG has no such path."""
+    Image.new("RGB", (4000, 3000), (30, 90, 160)).save(tmp_path / "big.jpg", quality=80)
+    info = make_image_derivatives(
+        tmp_path / "big.jpg", tmp_path / "t.jpg", tmp_path / "p.jpg", max_pixels=4_000_000
+    )
+    assert (info.width, info.height) == (4000, 3000)
+    assert Image.open(tmp_path / "p.jpg").size == (1440, 1080)
+    Image.new("RGB", (4000, 3000), (30, 90, 160)).save(tmp_path / "big.png")
+    with pytest.raises(LimitExceeded, match="4000x3000"):
+        make_image_derivatives(
+            tmp_path / "big.png", tmp_path / "t2.jpg", tmp_path / "p2.jpg", max_pixels=4_000_000
+        )

@@ -156,10 +156,13 @@ def test_truncated_mp4_is_corrupt(clips, tmp_path):
 def test_undecodable_video_is_corrupt_when_converting(clips, tmp_path):
     info = probe(clips / "hevc.mp4")
     garbage = tmp_path / "garbage.mp4"
-    garbage.write_bytes(b"\0" * 5000)
+    garbage.write_bytes(b"\0\0\0\x18ftypmp42" + b"\0" * 5000)  # an MP4 header, then nothing
     with pytest.raises(MediaError, match="ffmpeg cannot convert garbage.mp4"):
         make_web_video(garbage, tmp_path / "out.mp4", plan_web_video(info), info)
     assert not (tmp_path / "out.mp4").exists()
+    garbage.write_bytes(b"\0" * 5000)  # no container at all: ffmpeg is not even started
+    with pytest.raises(MediaError, match="garbage.mp4 is not in a video container"):
+        make_web_video(garbage, tmp_path / "out.mp4", plan_web_video(info), info)
 
 
 def test_hung_ffmpeg_is_killed_by_the_time_limit(clips, tmp_path):

@@ -7,11 +7,13 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 from sqlalchemy import func, select
 
 from storage.media_models import MediaJob
 from storage.models import Item, Message
+from tests.support import hostile_media
 from tests.support import media_files as files
 from tests.workers.jobs.conftest import (
     descendants,
@@ -177,3 +179,46 @@ def test_a_zip_of_photos_is_unpacked_and_its_thumbnails_made_in_batches(
     finally:
         ctx.close()
     assert len(starts) == 60 and len(set(starts)) <= 3  # claimed 25 at a time: 3 tasks
+
+
+def test_a_media_job_on_a_celery_worker_runs_under_the_memory_budget(
+    make_site, redis_server, tmp_path
+):
+    """The same budget as in the local pool: a 13000² PNG (pixel budget raised) meets the
+    job's memory cap inside the worker's task process, which survives and says why."""
+    site = make_site(
+        broker_url=redis_server.url(),
+        extra="[limits]\nimage_max_pixels = 200000000\njob_memory_bytes = 268435456\n",
+    )
+    big = hostile_media.huge_png(tmp_path / "big.png", 13000).read_bytes()
+    mail = tmp_path / "big.eml"
+    mail.write_bytes(
+        files.message(
+            "大连市活动周照片",
+            [("海报.png", big, "image/png"), ("现场.jpg", files.jpeg(), "image/jpeg")],
+        )
+    )
+    worker = site.start_worker("ingest,media")
+    site.wait_ready()
+    submit_backlog(site, [mail])
+    wait_until_settled(site, messages=1, timeout=180)
+    peaks = [_high_water_mib(pid) for pid in descendants(worker.pid)]
+    ctx = site.context()
+    try:
+        with ctx.db.session() as session:
+            items = {i.name: i for i in session.scalars(select(Item))}
+            assert set(session.scalars(select(MediaJob.state))) == {"done"}
+    finally:
+        ctx.close()
+    assert items["海报.png"].meta["limit"] == "job_memory_bytes"
+    assert items["海报.png"].error.startswith("处理这个文件需要的内存超过256 MB的上限")
+    assert items["现场.jpg"].thumbnail is not None
+    assert peaks and 20 < max(peaks) < 256 + 400, peaks  # the task process is alive and small
+
+
+def _high_water_mib(pid: int) -> float:
+    """Returns the peak resident size of a live process (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

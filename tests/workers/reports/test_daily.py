@@ -189,3 +189,30 @@ def test_a_damaged_file_is_a_problem_with_what_to_do(make_app):
     )
     assert "三、需要处理的问题（1）" in result.text
     assert "【文件损坏】" in result.text and "请联系该单位重新发送原文件" in result.text
+
+
+def test_refusals_by_a_limit_are_problems_counted_by_the_limit(make_app, tmp_path):
+    from tests.support import hostile_media, media_files
+    from workers.ingest import Ingestor, SourceRef
+    from workers.media import jobs as media_jobs
+
+    ctx = make_app("[limits]\nmessage_seconds = 0.5\n")
+    ingestor = Ingestor(ctx, "test")
+    png = hostile_media.huge_png(tmp_path / "poster.png", 13000).read_bytes()
+    photos = media_files.message("大连市活动周照片", [("海报.png", png, "image/png")])
+    assert ingestor.ingest(photos, SourceRef()).status == "filed"
+    imap = SourceRef("imap", "zcc/INBOX", 1, 7, datetime(2023, 5, 16, 12, tzinfo=TZ))
+    assert ingestor.ingest(hostile_media.many_parts_message(50_000), imap).status == "error"
+    with ctx.db.session() as session:
+        pending = media_jobs.pending(session)
+    for job in pending:
+        assert media_jobs.run_job(media_jobs.JobEnv.of(ctx), job.id) == "done"
+    result = make_daily_report(
+        ctx, ctx.config.reports, date(2023, 5, 16), datetime(2023, 5, 17, 8, tzinfo=TZ), send=False
+    )
+    assert "三、需要处理的问题（2）" in result.text
+    assert "其中超出处理上限：图片像素上限 1 项；单封邮件处理时限 1 项。" in result.text
+    assert "【超出处理上限】" in result.text and "图片过大（13000×13000 像素）" in result.text
+    assert "【邮件超出处理上限】" in result.text and "请在邮箱中查看该邮件并手工登记" in result.text
+    html = ctx.archive.abspath(result.html_path).read_text(encoding="utf-8")
+    assert "其中超出处理上限：图片像素上限 1 项；单封邮件处理时限 1 项。" in html
