@@ -18,6 +18,7 @@ SCRIPTS = [
     "bench_web.py",
     "bench_scale.py",
     "bench_campaign.py",
+    "bench_archives.py",
     "bench_limits.py",
 ]
 

@@ -50,6 +50,7 @@ ITEM_STATUS_LABELS = {
     "encrypted": "有密码",
     "too_large": "过大，未存档",
     "external_link": "外部链接，待下载",
+    "pending": "等待解压",
 }
 FLAG_LABELS = {
     "late": "逾期",
@@ -207,13 +208,26 @@ _DAMAGE = [
 RESEND = "请联系该单位重新发送这个文件"
 
 
-def item_problem(status: str, error: str | None, limited: bool = False) -> ProblemText | None:
+def item_problem(
+    status: str, error: str | None, limited: bool = False, unpacked: bool = False
+) -> ProblemText | None:
     """Returns what went wrong with an item and what to do, or None when nothing did.
 
     `limited`: a processing limit stopped its job; its error is then already the Chinese
-    sentence staff read (pipeline/budget.py).
+    sentence staff read (pipeline/budget.py). `unpacked`: an archive that was opened; its
+    error says (in Chinese) which members could not be taken out, each listed on its page.
     """
     error = error or ""
+    if status == "pending":
+        return ProblemText(
+            "压缩包等待解压（磁盘空间不足，或刚收到密码）", "无需处理：条件满足后会自动解压"
+        )
+    if unpacked and status == "ok":
+        return (
+            ProblemText(error.rstrip("。"), "其余文件已存档；各文件的情况见压缩包内容")
+            if error
+            else None
+        )
     if limited and error:
         return ProblemText(error.rstrip("。"), "原文件已保存，请下载后用本机软件查看")
     if status == "corrupt":

@@ -4,6 +4,7 @@ Add a line here when a new module defines models (migrations read this).
 """
 
 from storage import (  # noqa: F401
+    archive_passwords,  # archives: passwords staff give
     health,  # the last poll of each mail source
     leases,  # who polls an account, who is the scheduler
     mailbox_state,  # IMAP: records per (account, folder, UIDVALIDITY, UID)

@@ -22,6 +22,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -53,6 +54,14 @@ def translated_os_errors(root: Path) -> Iterator[None]:
         raise ArchiveUnavailable(
             f"cannot write to the archive at {root}: {_WHAT_TO_DO[exc.errno]}"
         ) from exc
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Archive:
@@ -154,6 +163,42 @@ class Archive:
             self.publish(rel)
         return sha, rel, size
 
+    def adopt_blob_files(self, files: list[tuple[Path, str]]) -> list[str]:
+        """Stores files already hashed, (path, sha256) each, by moving them in; returns the
+        objects' paths. They must be on the archive's disk (unpacked archive members are).
+
+        Their bytes are made durable first, many at once: fsync one file after another
+        cost 7 ms each on a busy disk (14 s for a zip of 2,000 photos), in parallel the
+        disk commits them together.
+        """
+        missing = [(src, sha) for src, sha in files if not self.exists(layout.blob_path(sha))]
+        with self.writing(), ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(_fsync, {src for src, _ in missing}))
+        rels = []
+        for src, sha in files:
+            rel = layout.blob_path(sha)
+            if self.exists(rel):  # the same bytes came before (or twice in this archive)
+                src.unlink(missing_ok=True)
+            else:
+                self._move_in(src, rel)
+            rels.append(rel)
+        return rels
+
+    def _move_in(self, src: Path, rel: str) -> None:
+        target = self._local(rel)
+        with self.writing():
+            try:
+                os.replace(src, target)
+            except FileNotFoundError:  # the object's folder is new
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, target)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                self.put_blob_file(src)  # another file system after all: copy
+                return
+        self.publish(rel)
+
     def put_raw(self, data: bytes, sha: str | None = None) -> tuple[str, str]:
         """Stores a raw message by content (sha: its SHA-256, if known); returns (sha256, path)."""
         sha = sha or hashlib.sha256(data).hexdigest()
@@ -181,10 +226,12 @@ class Archive:
                 if os.path.samefile(source, target):
                     return candidate
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.parent / f"{temp_prefix('link-')}{uuid.uuid4().hex[:12]}"
             tmp.unlink(missing_ok=True)
             try:
+                os.link(source, tmp)
+            except FileNotFoundError:  # the folder is made only when missing: a mkdir per
+                target.parent.mkdir(parents=True, exist_ok=True)  # file is slow on a busy disk
                 os.link(source, tmp)
             except OSError:  # another file system, or links not allowed: copy instead
                 shutil.copyfile(source, tmp)

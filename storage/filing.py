@@ -189,6 +189,9 @@ def place_member(
     session: Session, archive: Archive, item: Item, container_path: str, created: list[str]
 ) -> None:
     """Links an archive member's view beside its archive (a duplicate shows the first copy)."""
+    if item.duplicate_of is not None:
+        item.path = item.duplicate_of.path
+        return
     if item.duplicate_of_id is not None:
         item.path = session.get(Item, item.duplicate_of_id).path
         return
@@ -228,19 +231,19 @@ def refile(
     Each move is {item, from, to, blob}, enough for `move_back` and for undo.
     """
     moves: list[dict] = []
-    for item in message.items:
+    by_id = {i.id: i for i in message.items}
+    wanted = _with_members(only, by_id) if only is not None else None
+    for item in message.items:  # by seq: an archive moves before its members
         if (
-            (only is not None and item is not only)
+            (wanted is not None and item.id not in wanted)
             or item.role != "material"
             or item.blob_path is None
             or item.duplicate_of_id is not None
             or not message.is_material
         ):
             continue
-        target = item_view_path(
-            place, unit_name, item.kind, message.received_at, message.subject, item.name
-        )
-        if item.path == target:
+        target = _target(place, unit_name, message, item, by_id)
+        if target is None or item.path == target:
             continue
         old = item.path
         placed = (
@@ -255,6 +258,31 @@ def refile(
         follow_duplicates(session, item)
         message.folder = unit_folder(target)
     return moves
+
+
+def _target(
+    place: Place, unit_name: str | None, message: Message, item: Item, by_id: dict
+) -> str | None:
+    """Returns where filing puts an item now; an archive member stays beside its archive."""
+    if item.container_id is None:
+        return item_view_path(
+            place, unit_name, item.kind, message.received_at, message.subject, item.name
+        )
+    container = by_id.get(item.container_id)
+    if container is None or container.path is None:
+        return None
+    return member_view_path(container.path, item.name)
+
+
+def _with_members(item: Item, by_id: dict) -> set[int]:
+    """Returns the item's id and those of every member inside it (nested ones too)."""
+    found = {item.id}
+    grew = True
+    while grew:
+        inside = {i.id for i in by_id.values() if i.container_id in found}
+        grew = not inside <= found
+        found |= inside
+    return found
 
 
 def follow_duplicates(session: Session, item: Item) -> None:

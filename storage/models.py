@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -209,6 +210,23 @@ def first_copy(session: Session, sha: str) -> int | None:
         .order_by(Item.id)
         .limit(1)
     )
+
+
+def first_copies(session: Session, shas: list[str]) -> dict[str, int]:
+    """Returns {sha256: id of the item holding its first filed copy} for those filed before."""
+    found: dict[str, int] = {}
+    for start in range(0, len(shas), 500):  # bound the IN list
+        rows = session.execute(
+            select(Item.sha256, func.min(Item.id))
+            .where(
+                Item.sha256.in_(shas[start : start + 500]),
+                Item.duplicate_of_id.is_(None),
+                Item.role == "material",
+            )
+            .group_by(Item.sha256)
+        )
+        found.update({sha: item_id for sha, item_id in rows})
+    return found
 
 
 class DecisionRecord(Base):

@@ -29,6 +29,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     Text,
+    bindparam,
     delete,
     func,
     insert,
@@ -147,6 +148,29 @@ def index_message(session: Session, message_pk: int, *, new: bool = False) -> No
     docs = [(message.id, None, message_text(message))]
     docs += [(message.id, item.id, item_text(item)) for item in message.items]
     add_docs(session, docs)
+
+
+def index_items(session: Session, items: list[Item]) -> None:
+    """(Re)indexes these items' own documents (their text changed), leaving the rest alone.
+
+    Cheaper than index_message for one document of a message with 2,000 archive members.
+    Their messages' rows are locked first, as index_message does, so the two never
+    interleave into duplicate documents.
+    """
+    if not items:
+        return
+    for pk in sorted({i.message_pk for i in items}):
+        session.get(Message, pk, with_for_update={"key_share": True})
+    ids = [i.id for i in items]
+    if _fts_available(session):
+        session.execute(
+            text(
+                "DELETE FROM search_fts WHERE rowid IN (SELECT id FROM search_docs WHERE item_id IN :ids)"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
+        )
+    session.execute(delete(SearchDoc).where(SearchDoc.item_id.in_(ids)))
+    add_docs(session, [(i.message_pk, i.id, item_text(i)) for i in items])
 
 
 def drop_message(session: Session, message_pk: int) -> None:

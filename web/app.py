@@ -27,6 +27,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from pipeline.errors import MailroomError, StorageError
 from storage.search import refresh_planner_stats
 from web import (
+    archive_views,
     auth,
     campaign_views,
     downloads,
@@ -134,6 +135,7 @@ def routes() -> list:
         Route("/items/{item_id:int}/video", files.item_video),
         Route("/items/{item_id:int}/page/{number:int}", files.item_page_image),
         Route("/items/{item_id:int}/kind", triage_views.set_kind, methods=["POST"]),
+        Route("/items/{item_id:int}/password", archive_views.give_password, methods=["POST"]),
         Route("/photos", pages.photos),
         Route("/photos/zip", files.photos_zip, methods=["POST"]),
         Route("/search", pages.search_page),

@@ -54,7 +54,10 @@ def install_filters(env, ctx) -> None:
     env.filters["reason_label"] = reason_label  # why a message is not material, in Chinese
     env.filters["signal_label"] = signal_label
     env.filters["item_problem"] = lambda item: wording.item_problem(
-        item.status, item.error, bool((item.meta or {}).get("limit"))
+        item.status,
+        item.error,
+        bool((item.meta or {}).get("limit")) and item.status == "ok",
+        "unpack" in (item.meta or {}),
     )
     env.filters["message_problem"] = lambda m: wording.message_problem(
         m.status, m.error, "over_limit" in (m.flags or [])

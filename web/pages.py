@@ -13,6 +13,7 @@ from storage import search as search_index
 from storage.campaign_triage import pending_inquiries
 from storage.models import DecisionRecord, Item, Message, Unit
 from web import gallery, history, queries
+from web.archive_views import archive_context
 from web.common import (
     arg_campaign_filter,
     arg_day,
@@ -171,6 +172,7 @@ def item_page(request: Request) -> Response:
             view=view_kind(item),
             decisions=decisions,
             history=changes,
+            **archive_context(session, item),
         )
 
 

@@ -195,6 +195,17 @@ class AppContext:
         )
         return plans if campaign is not None else [no_kind(p) for p in plans]
 
+    def submit_queued_media(self, job_ids: list[int]) -> int:
+        """Submits media jobs already queued in the index (the web UI queues, then calls this).
+
+        With no pool or broker in this process they wait in the index for `mailroom run`.
+        """
+        from workers.media.jobs import refs_of
+
+        with self.db.session() as session:
+            refs = refs_of(session, job_ids)
+        return self.jobs.submit_media(refs)
+
     def close(self) -> None:
         self.db.dispose()
 

@@ -48,6 +48,9 @@ class Label:
     received: str | None = None
     note: str = ""
     campaign: object = UNLABELLED  # a campaign code, None (其他来件), or not labelled
+    statuses: dict[str, str] = field(default_factory=dict)  # item key -> status when not ok
+    password_from: dict[str, str] = field(default_factory=dict)  # archive member -> body|staff
+    junk: tuple[str, ...] = ()  # archive members that must not become items
 
 
 @dataclass
@@ -104,6 +107,7 @@ class EvalReport:
     campaign_wrong: int = 0  # counted for a campaign it does not belong to
     other_counted: int = 0  # ... of which mail of no campaign (其他来件)
     campaign_triage: int = 0  # left for a person to decide the campaign
+    archive: Score = field(default_factory=Score)  # archive members: status, password, junk
     misses: list[Miss] = field(default_factory=list)
     unlabelled: list[str] = field(default_factory=list)
     not_unpacked: list[str] = field(default_factory=list)  # members of unopened archives
@@ -120,6 +124,7 @@ class EvalReport:
             ("archive members not unpacked (not scored)", str(len(self.not_unpacked))),
             ("decorative images kept out", self.decorative.text()),
             ("items filed that are not material", str(self.extra_items)),
+            ("archive members: status, password, junk", self.archive.text()),
             ("is_material correct", self.is_material.text()),
             ("flags correct", self.flags.text()),
             ("forwarded_by correct", self.forwarded_by.text()),
@@ -152,7 +157,9 @@ def load_labels(path: Path) -> dict[str, Label]:
     Form: {"version": 1, "messages": {"<file name>": {"unit": code|null,
     "is_material": bool, "flags": [...], "forwarded_by": address|null,
     "items": {"<item key>": kind}, "decorative": [...], "received": ISO time,
-    "note": text, "campaign": code|null}}}. Item keys are attachment file names,
+    "note": text, "campaign": code|null}}}, and for archives optionally "statuses":
+    {"<item key>": status other than ok}, "password_from": {"<member key>": "body"|"staff"}
+    and "junk": [member keys that must not be items]. Item keys are attachment file names,
     "zip/member" for archive members, the URL of an external link, or "正文.txt" for
     the body; an item's kind is null when its message belongs to no campaign.
     Without "campaign" the campaign decision is not scored.
@@ -182,6 +189,9 @@ def load_labels(path: Path) -> dict[str, Label]:
             received=entry.get("received"),
             note=entry.get("note", ""),
             campaign=entry.get("campaign", UNLABELLED),
+            statuses=dict(entry.get("statuses", {})),
+            password_from=dict(entry.get("password_from", {})),
+            junk=tuple(entry.get("junk", ())),
         )
     return labels
 
@@ -380,6 +390,28 @@ def _score_items(report: EvalReport, label: Label, message: Message, session) ->
         if label.is_material:
             report.extra_items += 1
             report.misses.append(Miss(label.key, "extra_item", None, extra))
+    _score_archives(report, label, by_key)
+
+
+def _score_archives(report: EvalReport, label: Label, by_key: dict[str, Item]) -> None:
+    """Scores archive members: their status (ok unless labelled), the password that
+    opened them, and junk kept out."""
+    for key in label.items:
+        item = by_key.get(key)
+        if item is None or (item.container_id is None and key not in label.statuses):
+            continue
+        expected = (label.statuses.get(key, "ok"), label.password_from.get(key))
+        got = (item.status, (item.meta or {}).get("password_from"))
+        _compare(report, report.archive, label.key, f"status and password of {key}", expected, got)
+    for key in label.junk:
+        _compare(
+            report,
+            report.archive,
+            label.key,
+            f"junk {key}",
+            "not an item",
+            "not an item" if key not in by_key else "an item",
+        )
 
 
 def _item_key(item: Item, session) -> str:

@@ -122,4 +122,5 @@ def export_items(
                     "thumbnail": item.thumbnail,
                     "preview": item.preview,
                     "web_video": item.web_video,
+                    "password_from": (item.meta or {}).get("password_from"),
                 }

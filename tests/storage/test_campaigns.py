@@ -140,6 +140,46 @@ def test_putting_a_message_in_another_campaign_replans_its_kinds(app):
         assign_campaign(app, pk, "2023-skills-month", "韩健")
 
 
+def test_an_archives_members_follow_it_into_other_business_and_another_campaign(app):
+    month = propose(
+        read_notice(DATA / "notices" / "notice-2023-skills-month.md"), "2023-skills-month"
+    ).campaign
+    with app.db.session() as session:
+        store.save_campaign(session, replace(month, state="open"), actor="test")
+    pk = _ingest(app, LABELLED / "073-huludao-windows-zip-junk.eml")
+
+    def members() -> tuple[str, dict[str, tuple[str | None, str]]]:
+        with app.db.session() as session:
+            items = session.get(Message, pk).items
+            [archive] = [i for i in items if i.name == "稿件和照片.zip"]
+            inside = {i.name: (i.kind, i.path) for i in items if i.container_id == archive.id}
+            assert all(app.archive.abspath(p).is_file() for _, p in inside.values())
+            return archive.path, inside
+
+    week_zip, week = members()
+    assert week_zip.startswith("2023年辽宁省职业教育活动周/葫芦岛市教育局/")
+    assert week["稿件/活动周通讯稿.docx"][0] == "manuscript"
+    assign_campaign(app, pk, "_other", "韩健")
+    other_zip, other = members()
+    folder = other_zip.removesuffix(".zip")
+    assert other_zip.startswith("其他来件/葫芦岛市教育局/")
+    assert other == {
+        "稿件/活动周通讯稿.docx": (None, f"{folder}/稿件/活动周通讯稿.docx"),
+        "照片/现场.jpg": (None, f"{folder}/照片/现场.jpg"),
+    }
+    assign_campaign(app, pk, "2023-skills-month", "韩健")
+    month_zip, month_members = members()
+    assert month_zip.startswith(f"{month.name}/葫芦岛市教育局/")
+    folder = month_zip.removesuffix(".zip")
+    assert {name: path for name, (_, path) in month_members.items()} == {
+        "稿件/活动周通讯稿.docx": f"{folder}/稿件/活动周通讯稿.docx",
+        "照片/现场.jpg": f"{folder}/照片/现场.jpg",
+    }
+    assert all(kind for kind, _ in month_members.values())  # the month's kinds
+    left = [p for _, p in [*week.values(), *other.values()]]
+    assert not any(app.archive.abspath(p).exists() for p in left)
+
+
 def test_the_tracker_never_counts_a_message_whose_campaign_waits(app):
     pk = _ingest(app, LABELLED / "037-chaoyang-photos-heic.eml")  # 照片 with no campaign word
     with app.db.session() as session:

@@ -230,7 +230,7 @@ def test_eval_command_prints_the_accuracy_table(app):
     result = mailroom(app, "eval", str(LABELLED / "labels.json"), str(LABELLED))
     assert result.returncode == 0, result.stderr
     assert "confident wrong units                      0" in result.stdout
-    assert "unit correct (identifiable messages)       58/58" in result.stdout
+    assert "unit correct (identifiable messages)       64/64" in result.stdout
     assert "items filed that are not material          0" in result.stdout
 
 
@@ -299,3 +299,30 @@ def test_triage_material_command_moves_spam_back_and_says_how_to_undo(app):
     assert mailroom(app, "triage", "undo", audit_id).returncode == 0
     with app.db.session() as session:
         assert session.get(Message, pk).status == "not_material"
+
+
+def test_assigning_a_unit_moves_an_archives_members_with_it_and_they_stay_findable(app):
+    from storage.search import search
+    from tests.support import archive_files as af
+    from tests.support import media_files as files
+
+    zipped = af.zip_bytes({"开幕式合影.jpg": files.jpeg(), "内层/闭幕式.jpg": files.jpeg(200, 150)})
+    raw = files.message(
+        "活动照片", [("照片.zip", zipped, "application/zip")], sender="zhang.wei@example.com"
+    )
+    pk = ingest(app, raw, "archive")
+    with app.db.session() as session:
+        before = {i.name: i.path for i in session.get(Message, pk).items}
+    assert before["开幕式合影.jpg"].startswith("2023年辽宁省职业教育活动周/待分拣/")
+    assign_unit(app, pk, "dalian", "editor")
+    with app.db.session() as session:
+        after = {i.name: i.path for i in session.get(Message, pk).items}
+        hits, _ = search(session, "开幕")
+        found = {session.get(Item, h.item_id).name for h in hits if h.item_id}
+    archive_folder = after["照片.zip"].removesuffix(".zip")
+    assert "/大连市教育局/" in archive_folder
+    assert after["开幕式合影.jpg"] == f"{archive_folder}/开幕式合影.jpg"
+    assert after["内层/闭幕式.jpg"] == f"{archive_folder}/内层/闭幕式.jpg"
+    assert all(on_disk(app, p) for p in after.values())
+    assert not any(on_disk(app, p) for p in before.values() if p not in after.values())
+    assert found == {"开幕式合影.jpg"}

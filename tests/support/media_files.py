@@ -146,16 +146,22 @@ def pdf_file(lines: list[str]) -> bytes:
 
 
 def message(
-    subject: str, attachments: list[tuple[str, bytes, str]], *, day: int = 16, number: int = 1
+    subject: str,
+    attachments: list[tuple[str, bytes, str]],
+    *,
+    day: int = 16,
+    number: int = 1,
+    body: str = "大连市职业教育活动周材料，请查收。",
+    sender: str = f"大连市教育局 <{SENDER}>",
 ) -> bytes:
     """An email from the Dalian test unit carrying (file name, bytes, MIME type) attachments."""
     msg = EmailMessage()
-    msg["From"] = f"大连市教育局 <{SENDER}>"
+    msg["From"] = sender
     msg["To"] = "zcc1.sjyt@ln.gov.cn"
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime(2023, 5, day, 10, 0, tzinfo=CST))
     msg["Message-ID"] = f"<media-test-{number}-{day}@dl.edu.example.cn>"
-    msg.set_content("大连市职业教育活动周材料，请查收。")
+    msg.set_content(body)
     for name, data, mime in attachments:
         maintype, subtype = mime.split("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)

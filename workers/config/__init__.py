@@ -87,10 +87,13 @@ class LimitsConfig:
     runs (pipeline/budget.py); a float default makes the key a number of seconds."""
 
     max_message_bytes: int = 300 * 1024 * 1024
-    max_archive_total_bytes: int = 2 * 1024**3
+    max_archive_total_bytes: int = 2 * 1024**3  # unpacked, per archive with its nested ones
+    max_archive_member_bytes: int = 1024**3  # one member, unpacked
     max_archive_ratio: int = 100
     max_archive_members: int = 2000
     max_archive_depth: int = 2
+    max_archive_seconds: int = 600  # wall clock to unpack one archive
+    max_message_unpack_bytes: int = 2 * 1024**3  # all archives of one message, unpacked
     # below this much free space on the archive's (or a SQLite index's) disk no mail is
     # fetched (0: fetch until the disk is full)
     min_free_bytes: int = 1024**3

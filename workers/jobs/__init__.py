@@ -4,7 +4,8 @@ A job is named by ids and hashes only, never bytes or paths, so any machine can
 run it from the shared index and object store:
 
 - `ingest`: one fetched message, by the SHA-256 of its raw bytes (already stored);
-- `media`: one derivative job row (thumbnails, a web video, a document's text);
+- `media`: one job row after filing (an archive to open, thumbnails, a web video, a
+  document's text), or a batch of derivative jobs (`media_batches`: a zip's members);
 - `report`: one outbox mail.
 
 `AppContext.jobs` is set once when the context is opened: `InProcessJobs`
@@ -22,12 +23,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from storage.media_models import EXPAND
+
 if TYPE_CHECKING:
     from workers.ingest_result import SourceRef
 
 KINDS = ("ingest", "media", "report")
 QUEUE_OF = {"ingest": "ingest", "report": "ingest", "media": "media"}
 TASK_OF = {"ingest": "mailroom.ingest", "media": "mailroom.media", "report": "mailroom.report"}
+MEDIA_BATCH_TASK = "mailroom.media_batch"  # several derivative jobs in one task
+MEDIA_BATCH = 25  # derivative jobs run together (the members of a zip of 2,000 photos)
 
 
 @dataclass(frozen=True, order=True)
@@ -67,6 +72,22 @@ class Jobs(Protocol):
     def submit_report(self, outbox_id: int, attempts: int) -> int:
         """Hands one due outbox mail to a sender (at most once per attempt)."""
         ...
+
+
+def media_batches(jobs: Iterable[JobRef]) -> list[list[JobRef]]:
+    """Returns the jobs grouped to run together: thumbnails and documents MEDIA_BATCH at a
+    time; a video transcode or an archive's expand job alone."""
+    batches: list[list[JobRef]] = []
+    open_batch: list[JobRef] = []
+    for job in sorted(jobs):
+        if job.lane == "video" or job.kind == EXPAND:
+            batches.append([job])
+            continue
+        open_batch.append(job)
+        if len(open_batch) == MEDIA_BATCH:
+            batches.append(open_batch)
+            open_batch = []
+    return batches + ([open_batch] if open_batch else [])
 
 
 def ingest_ids(raw_sha256: str, source: SourceRef) -> dict:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery
 
 from workers.config import QueueSettings
-from workers.jobs import QUEUE_OF, TASK_OF, JobRef, ingest_ids
+from workers.jobs import MEDIA_BATCH_TASK, QUEUE_OF, TASK_OF, JobRef, ingest_ids, media_batches
 
 if TYPE_CHECKING:
     from workers.app import AppContext
@@ -62,6 +62,7 @@ def make_celery(
         task_default_queue="ingest",
         task_routes={
             "mailroom.media": {"queue": "media"},
+            MEDIA_BATCH_TASK: {"queue": "media"},
             "mailroom.ingest": {"queue": "ingest"},
             "mailroom.report": {"queue": "ingest"},
         },
@@ -123,6 +124,13 @@ def _register_tasks(app: Celery, context: _ProcessContext) -> None:
         redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
         return run_media(context.get(), job_id, redelivered=redelivered)
 
+    @app.task(name=MEDIA_BATCH_TASK, bind=True)
+    def media_batch_task(self, job_ids: list[int]) -> list[str]:
+        from workers.jobs.runners import run_media_batch
+
+        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+        return run_media_batch(context.get(), job_ids, redelivered=redelivered)
+
     @app.task(name="mailroom.report", bind=True)
     def report_task(self, outbox_id: int) -> str:
         from workers.jobs.runners import run_report
@@ -147,12 +155,22 @@ class CeleryJobs:
         return self._send("ingest", ids, mark=raw_sha256 if again else None)
 
     def submit_media(self, jobs: Iterable[JobRef], *, again: bool = False) -> int:
-        sent = 0
+        """Sends derivative jobs, batched (media_batches): the members of a zip of 2,000
+        photos are 80 tasks, not 2,000. Returns how many jobs were sent."""
+        ready = []
         for job in jobs:
+            if again and not self._mark("media", job.id, nx=True):
+                continue  # sent recently: the broker still has it
             if not again:
                 self._mark("media", job.id, nx=False)
-            sent += self._send("media", {"job_id": job.id}, mark=job.id if again else None)
-        return sent
+            ready.append(job)
+        for batch in media_batches(ready):
+            if len(batch) == 1:
+                self._send("media", {"job_id": batch[0].id}, mark=None)
+            else:
+                ids = {"job_ids": [job.id for job in batch]}
+                self.app.send_task(MEDIA_BATCH_TASK, kwargs=ids, queue=QUEUE_OF["media"])
+        return len(ready)
 
     def submit_report(self, outbox_id: int, attempts: int) -> int:
         # Called by every scheduler tick for each due mail: the mark per attempt keeps a

@@ -125,6 +125,25 @@ def run_media(ctx: AppContext, job_id: int, *, redelivered: bool = False) -> str
     return media_jobs.run_job(media_jobs.JobEnv.of(ctx), job_id)
 
 
+def run_media_batch(ctx: AppContext, job_ids: list[int], *, redelivered: bool = False) -> list[str]:
+    """Runs several derivative jobs by id in one go; returns each one's result.
+
+    Rows a dead worker left `running` are taken over, as run_media does for one.
+    """
+    from workers.media import jobs as media_jobs
+
+    with ctx.db.session() as session:
+        for job in session.scalars(
+            select(MediaJob).where(MediaJob.id.in_(job_ids), MediaJob.state == "running")
+        ):
+            if redelivered or _holder_dead(job.worker):
+                log.warning(
+                    "media job %d was left running by %s; taking it over", job.id, job.worker
+                )
+                job.state = "pending"
+    return media_jobs.run_jobs(media_jobs.JobEnv.of(ctx), job_ids)
+
+
 def _holder_dead(worker: str | None) -> bool:
     host, _, pid = (worker or "").rpartition(":")
     return process_gone(host, pid) is True

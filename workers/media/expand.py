@@ -11,8 +11,14 @@ try at once one does the work.
 The members, their derivative jobs and the job's `done` are one transaction: a
 failure before the commit leaves no half-opened archive in the index, and the view
 files it linked are removed (those a kill leaves are found by `mailroom archive
-check`). A machine failure (the disk fills mid-extraction) puts the job back to
-pending, to run again later; any other failure marks it failed with its reason.
+check`). A machine failure (the disk fills mid-extraction: unpacking raises
+ArchiveUnavailable) puts the job back to pending and the archive `pending`, to run
+again later, never a member recorded corrupt; any other failure marks the job failed
+and the archive corrupt, with the reason.
+
+The same job opens an archive again: a password typed in the web UI puts it back to
+pending (storage.media_models.queue_expand), and running it fills in the members that
+were locked, keeping the others (workers/media/unpack.py).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
     from workers.app import AppContext
 
 log = logging.getLogger(__name__)
+RUNS = 3  # passwords typed while the archive was being opened: that many runs back to back
 
 
 def after_filing(ctx: AppContext, jobs: list[JobRef]) -> None:
@@ -79,36 +86,66 @@ def resume(ctx: AppContext, message_pk: int) -> list[JobRef]:
 
 
 def run_expand(ctx: AppContext, job_id: int) -> str:
-    """Runs one expand job by id; returns done, failed, waiting (machine failure) or skipped."""
-    with ctx.db.session() as session:
-        job = media_jobs.claim(session, job_id)
-        if job is None:
-            return "skipped"  # another process has it, or it is done
-        item_id = job.item_id
+    """Runs one expand job by id; returns done, failed, waiting (machine failure) or skipped.
+
+    A password given while it ran puts the row back to pending: it runs once more
+    (RUNS times in a row at most), with the passwords known then.
+    """
+    result = "skipped"  # another process has it, or it is done
+    for _ in range(RUNS):
+        with ctx.db.session() as session:
+            job = media_jobs.claim(session, job_id)
+            if job is None:
+                return result
+            item_id = job.item_id
+        result = _expand_once(ctx, job_id, item_id)
+        if result != "done":
+            return result
+    return result
+
+
+def _expand_once(ctx: AppContext, job_id: int, item_id: int) -> str:
+    """Opens the claimed job's archive: members, their jobs and the job's end in one commit."""
     created: list[str] = []
     try:
         with ctx.db.session() as session:
             item = session.get(Item, item_id)
-            if item is not None and unpack.can_expand(item):
-                unpack.expand_archive(ctx, session, item, created)
-                crash_point(MID_EXPANSION)
+            made = unpack.expand_archive(ctx, session, item, created) if item is not None else []
+            crash_point(MID_EXPANSION)
             message = session.get(Message, item.message_pk) if item is not None else None
             refs = media_jobs.enqueue(session, list(message.items)) if message else []
-            media_jobs.settle_job(session, job_id, None, with_item=False)
+            media_jobs.settle_claimed(session, job_id, None)
     except Exception as exc:
         _undo(ctx, created)
-        if is_transient(exc):
-            media_jobs.defer(ctx.db, job_id, exc, f"opening archive item {item_id}")
-            return "waiting"
-        log.exception("cannot open archive item %d", item_id)
-        with ctx.db.session() as session:
-            media_jobs.settle_job(session, job_id, f"{type(exc).__name__}: {exc}", with_item=False)
-        return "failed"
+        return _not_opened(ctx, job_id, item_id, exc)
     except BaseException:  # interrupted (stopping): the row stays running, recovered at start
         _undo(ctx, created)
         raise
+    log.info("archive item %d opened: %d members made or filled", item_id, len(made))
     ctx.jobs.submit_media(refs)
     return "done"
+
+
+def _not_opened(ctx: AppContext, job_id: int, item_id: int, exc: Exception) -> str:
+    """Records an archive that could not be opened; returns waiting or failed.
+
+    The machine's fault (the disk filled while unpacking, the index is locked): the
+    job goes back to pending, its attempt not counted, and the archive says it waits;
+    nothing half-made was kept. Anything else (a bug) marks the archive and the job.
+    """
+    if is_transient(exc):
+        media_jobs.defer(ctx.db, job_id, exc, f"opening archive item {item_id}")
+        try:
+            with ctx.db.session() as session:
+                unpack.mark_pending(session, item_id)
+        except Exception as again:  # the index is down too: the job row says it waits
+            log.warning("cannot mark archive item %d as waiting: %s", item_id, again)
+        return "waiting"
+    log.exception("cannot open archive item %d", item_id)
+    with ctx.db.session() as session:
+        if media_jobs.settle_claimed(session, job_id, f"{type(exc).__name__}: {exc}"):
+            unpack.mark_failed(session, item_id, exc)
+    return "failed"
 
 
 def _undo(ctx: AppContext, created: list[str]) -> None:

@@ -39,9 +39,9 @@ from storage.archive import Archive
 from storage.db import Database
 from storage.media_models import MediaJob
 from workers.config import Config, MediaSettings
-from workers.jobs import JobRef
+from workers.jobs import MEDIA_BATCH, JobRef
 from workers.media.expand import run_expand
-from workers.media.jobs import EXPAND, JobEnv, pending, recover_stale, requeue, run_job
+from workers.media.jobs import EXPAND, JobEnv, pending, recover_stale, requeue, run_job, run_jobs
 
 if TYPE_CHECKING:
     from workers.app import AppContext
@@ -94,6 +94,11 @@ def _run_in_worker_process(job_id: int) -> str:
     return run_job(_process_env, job_id)
 
 
+def _run_batch_in_worker_process(job_ids: list[int]) -> list[str]:
+    assert _process_env is not None, "the pool's initializer opens the worker's index first"
+    return run_jobs(_process_env, job_ids)
+
+
 class LocalPool:
     """Worker processes in two lanes, fed by priority; started on the first submit."""
 
@@ -111,15 +116,21 @@ class LocalPool:
         self._closing = False
 
     def submit(self, job: JobRef) -> None:
+        self.submit_all([job])
+
+    def submit_all(self, jobs: list[JobRef]) -> None:
+        """Queues jobs together: the lanes see them all at once and take them in batches."""
         with self._cond:
-            if job.id in self._known or self._closing:
+            if self._closing:
                 return
-            self._waiting.discard(job.id)
             if not self._threads:
                 self._start()
-            self._known.add(job.id)
-            self._submitted.add(job.id)
-            heapq.heappush(self._queues[job.lane], job)
+            for job in jobs:
+                self._waiting.discard(job.id)
+                if job.id not in self._known:
+                    self._known.add(job.id)
+                    self._submitted.add(job.id)
+                    heapq.heappush(self._queues[job.lane], job)
             self._cond.notify_all()
 
     def submit_pending(self) -> int:
@@ -127,8 +138,7 @@ class LocalPool:
         with self.ctx.db.session() as session:
             recover_stale(session)
             jobs = pending(session)
-        for job in jobs:
-            self.submit(job)
+        self.submit_all(jobs)
         return len(jobs)
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -267,27 +277,48 @@ class LocalPool:
                     self._cond.wait()
                 if self._closing:
                     return
-                job = heapq.heappop(self._queues[lane])
+                batch = self._take(lane)
                 executor = self._executors[lane]
             try:
-                if job.kind == EXPAND:  # adds rows and jobs through the context: here
-                    result = run_expand(self.ctx, job.id)
-                else:
-                    result = executor.submit(_run_in_worker_process, job.id).result()
-                if result == "waiting":  # a machine failure: the next sweep brings it back
+                results = self._run(batch, executor)
+                waiting = [j.id for j, r in zip(batch, results, strict=True) if r == "waiting"]
+                if waiting:  # a machine failure: the next sweep brings them back
                     with self._cond:
-                        self._waiting.add(job.id)
+                        self._waiting.update(waiting)
             except BrokenProcessPool:
                 self._replace_broken(lane, executor)
             except KeyboardInterrupt:  # raised in the worker by close(finish=False)
-                log.info("media job %d interrupted; it stays queued", job.id)
+                log.info("media jobs %s interrupted; they stay queued", [j.id for j in batch])
             except Exception:  # the job's own errors are recorded by run_job; this is ours
-                log.exception("media job %d could not be run", job.id)
-                self._release([job.id])
+                log.exception("media jobs %s could not be run", [j.id for j in batch])
+                self._release([j.id for j in batch])
             finally:
                 with self._cond:
-                    self._known.discard(job.id)
+                    self._known.difference_update(j.id for j in batch)
                     self._cond.notify_all()
+
+    def _take(self, lane: str) -> list[JobRef]:
+        """Pops the next job, and more of the same lane while the queue is long.
+
+        Never more than a fair share, so a few photos still go to every worker at once.
+        An expand job goes alone: it runs in this process (it needs the context).
+        """
+        queue = self._queues[lane]
+        batch = [heapq.heappop(queue)]
+        if lane == "video" or batch[0].kind == EXPAND:
+            return batch
+        share = min(MEDIA_BATCH, -(-(len(queue) + 1) // max(1, self.sizes[lane])))
+        while queue and len(batch) < share and queue[0].kind != EXPAND:
+            batch.append(heapq.heappop(queue))
+        return batch
+
+    def _run(self, batch: list[JobRef], executor: ProcessPoolExecutor) -> list[str]:
+        """Runs a batch; returns each job's result."""
+        if batch[0].kind == EXPAND:  # adds rows and jobs through the context: here
+            return [run_expand(self.ctx, batch[0].id)]
+        if len(batch) == 1:
+            return [executor.submit(_run_in_worker_process, batch[0].id).result()]
+        return executor.submit(_run_batch_in_worker_process, [j.id for j in batch]).result()
 
     def _replace_broken(self, lane: str, broken: ProcessPoolExecutor) -> None:
         """A worker process died (killed, out of memory): new processes, and requeue its job."""

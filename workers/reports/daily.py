@@ -23,6 +23,12 @@ from storage.campaign_triage import pending_inquiries
 from storage.mailbox_state import OWN_FAILURE, QUARANTINED, MailboxRecord
 from storage.models import Item, Message
 from storage.tracker import load_tracker
+from workers.reports.archive_problems import (
+    ArchiveTally,
+    campaign_of,
+    is_archive_item,
+    locked_counts,
+)
 from workers.reports.waiting import WHY, WaitingLine, local_formatter, waiting_lines
 
 if TYPE_CHECKING:
@@ -33,9 +39,10 @@ OTHER_KIND = "_other"  # the items of 其他来件, counted apart in 各单位�
 # What a clerk should do about each problem (shown in the report next to each one).
 ACTIONS = {
     "corrupt": "文件损坏、无法打开：请联系该单位重新发送原文件。",
-    "encrypted": "压缩包或文件有密码：请向该单位索取密码，或请其发送不加密的文件。",
+    "encrypted": "压缩包或文件有密码：请向该单位索取解压密码，在网页上该压缩包的页面填写后会自动解压；或请其发送不加密的文件。",
     "rejected_unsafe": "压缩包不安全（路径越界或解压后过大），已拒收：请联系该单位直接发送文件，不要打包。",
-    "too_large": "文件过大，未存入档案：请在邮箱中手工下载保存，或请对方改用网盘发送。",
+    "too_large": "文件过大或超过解压上限，未存入档案：请在邮箱中手工下载保存，或请对方改用网盘发送。",
+    "pending": "归档磁盘空间不足，压缩包尚未解压：请管理员清理归档磁盘，系统会自动重新解压。",
     "derivative": "文件已存档，但预览/转码失败：请用本机软件打开原文件检查；打不开则请对方重发。",
     "error": "邮件无法解析，原始邮件已保存：请在邮箱中查看该邮件并手工登记。",
     "quarantined": "邮件多次处理失败已隔离：请在邮箱中查看该邮件，确认后手工处理。",
@@ -48,6 +55,7 @@ PROBLEM_LABELS = {
     "encrypted": "加密文件",
     "rejected_unsafe": "不安全压缩包",
     "too_large": "文件过大",
+    "pending": "等待解压",
     "derivative": "预览/转码失败",
     "error": "邮件解析失败",
     "quarantined": "邮件被隔离",
@@ -68,6 +76,8 @@ class Problem:
     subject: str
     name: str  # the file, or "" for a whole message
     detail: str
+    campaign: str = ""  # the code of the campaign its message is assigned to, if any
+    archive: bool = False  # about an archive or one of its members
 
     @property
     def label(self) -> str:
@@ -127,6 +137,8 @@ class CampaignSection:
     messages: int = 0  # of the report's day, filed under this campaign
     tracker: list[TrackerRow] = field(default_factory=list)
     deadlines: list[tuple[str, date, int]] = field(default_factory=list)  # label, due, days left
+    archives: list[Problem] = field(default_factory=list)  # its mail's archive problems
+    refusals: Counter = field(default_factory=Counter)  # ... members refused, by limit
 
 
 @dataclass
@@ -141,6 +153,7 @@ class DailyData:
     by_unit: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
     media: Counter = field(default_factory=Counter)  # new (non-duplicate) items
     problems: list[Problem] = field(default_factory=list)
+    archive_tally: ArchiveTally = field(default_factory=ArchiveTally)
     limits: Counter = field(default_factory=Counter)  # refusals by the limit's Chinese name
     triage_count: int = 0
     triage_oldest: datetime | None = None
@@ -157,6 +170,11 @@ class DailyData:
     @property
     def total_messages(self) -> int:
         return sum(self.messages.values())
+
+    @property
+    def refusals(self) -> Counter:
+        """Archive members refused today, by the limit that refused them."""
+        return self.archive_tally.refusals
 
     @property
     def tracker(self) -> list[TrackerRow]:
@@ -205,14 +223,19 @@ def gather_daily(
         _triage(data, session, end)
         data.links = _links(session, names, end)
         for campaign in campaigns:
-            data.sections.append(_section(ctx, session, campaign, day, day_messages))
+            data.sections.append(_section(ctx, session, campaign, day, day_messages, data))
         data.inquiries = _inquiries(session, names, {c.code for c in campaigns}, end)
         data.waiting = waiting_lines(ctx, session, local_formatter(ctx.campaign.tz))
     return data
 
 
 def _section(
-    ctx: AppContext, session: Session, campaign: Campaign, day: date, messages: list[Message]
+    ctx: AppContext,
+    session: Session,
+    campaign: Campaign,
+    day: date,
+    messages: list[Message],
+    data: DailyData,
 ) -> CampaignSection:
     return CampaignSection(
         campaign.code,
@@ -224,6 +247,8 @@ def _section(
             for k in required_kinds(campaign)
             if k.due is not None
         ],
+        [p for p in data.problems if p.archive and p.campaign == campaign.code],
+        data.archive_tally.by_campaign.get(campaign.code, Counter()),
     )
 
 
@@ -291,27 +316,30 @@ def _count_day(
             other = m.campaign_status == "other"
             kinds.update(OTHER_KIND if other else (i.kind or "") for i in material)
             per_unit[unit_name or "待分拣"] = (count + 1, kinds)
+        locked = locked_counts(material)
         for item in material:
-            _count_item(data, m, item, unit_name, campaign)
+            _count_item(data, m, item, unit_name, campaign, locked)
         if not material:
             data.details.append(_detail(m, None, unit_name, campaign))
     data.by_unit = [(name, count, dict(kinds)) for name, (count, kinds) in per_unit.items()]
 
 
-def _count_item(data: DailyData, m: Message, item: Item, unit_name: str, campaign) -> None:
+def _count_item(
+    data: DailyData, m: Message, item: Item, unit_name: str, campaign, locked: Counter
+) -> None:
     data.details.append(_detail(m, item, unit_name, campaign))
     if not m.is_material:
         return
+    data.archive_tally.count(m, item)
     if item.duplicate_of_id is not None:
         data.duplicate_items += 1
     elif item.status == "external_link":
         data.media["link"] += 1
     elif item.status == "ok":
         data.media[item.media] += 1
-    category = _item_problem(item)
-    if category == "limit":
-        key = (item.meta or {}).get("limit", "")
-        data.limits[budget.LABELS.get(key, "处理上限")] += 1
+    category, detail = _item_problem(item, locked[item.id])
+    if category == "limit":  # a budget stopped its job: counted by the limit's Chinese name
+        data.limits[budget.LABELS.get((item.meta or {}).get("limit", ""), "处理上限")] += 1
     if category:
         data.problems.append(
             Problem(
@@ -321,19 +349,35 @@ def _count_item(data: DailyData, m: Message, item: Item, unit_name: str, campaig
                 m.from_addr,
                 m.subject,
                 item.name,
-                _what(item_problem(item.status, item.error, category == "limit")),
+                detail,
+                campaign_of(m),
+                is_archive_item(item),
             )
         )
 
 
-def _item_problem(item: Item) -> str | None:
-    if item.status in ("corrupt", "encrypted", "rejected_unsafe", "too_large"):
-        return item.status
-    if item.status == "ok" and (item.meta or {}).get("limit"):  # a budget stopped its job
-        return "limit"
-    if item.status == "ok" and item.error:  # stored, but a thumbnail or transcode failed
-        return "derivative"
-    return None
+def _item_problem(item: Item, locked_members: int) -> tuple[str | None, str]:
+    """Returns the problem an item is for a clerk, and its detail; (None, "") for none.
+
+    A locked archive is one problem however many members it holds; its members are not
+    listed one by one. An archive with some members skipped is not a problem itself:
+    each skipped member is. A job a budget stopped is a problem of its own (`limit`).
+    """
+    if item.container_id and item.status == "encrypted":
+        return None, ""
+    if locked_members:
+        return "encrypted", f"压缩包内有 {locked_members} 个文件设有密码"
+    meta = item.meta or {}
+    if item.status in ("corrupt", "encrypted", "rejected_unsafe", "too_large", "pending"):
+        if item.status == "too_large" and meta.get("limit") and item.error:
+            return item.status, item.error  # an archive limit's own Chinese sentence
+        return item.status, _what(item_problem(item.status, item.error))
+    if item.status == "ok" and meta.get("limit") and "unpack" not in meta:
+        return "limit", _what(item_problem(item.status, item.error, limited=True))
+    if item.status == "ok" and item.error and "unpack" not in meta:
+        # stored, but a thumbnail or transcode failed: the decoder's words stay in the log
+        return "derivative", _what(item_problem(item.status, item.error))
+    return None, ""
 
 
 def _message_problem(m: Message, unit_name: str) -> Problem:

@@ -40,6 +40,7 @@ _MACHINE_LOCALPART = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?|notifications?)([+\-.].*)?$",
     re.IGNORECASE,
 )
+LOCKED_ARCHIVE = "压缩包设有密码，我们无法打开。请回信告知解压密码，或发送不加密的文件。"
 UNIT_ACTIONS = {
     "corrupt": "文件已损坏、无法打开，请重新发送原文件。",
     "encrypted": "文件设有密码，我们无法打开，请发送不加密的文件，或回信告知密码。",
@@ -311,8 +312,14 @@ def receipt_message(
     return compose(rc.smtp, [address], subject, text, headers=headers, now=now)
 
 
+def _held(item) -> str:
+    unpacked = (item.meta or {}).get("unpack")
+    return f"（内含 {unpacked['members']} 个文件）" if unpacked and unpacked.get("members") else ""
+
+
 def _entry(m: Message, names: dict[str, str], campaign) -> dict:
-    files, problems, links = [], [], set()
+    files, problems, links, locked = [], [], set(), set()
+    by_id = {i.id: i for i in m.items}
     for item in m.items:
         if item.role != "material":
             continue
@@ -327,9 +334,13 @@ def _entry(m: Message, names: dict[str, str], campaign) -> dict:
                 f"下载链接 {url} → {label}（我们会尽快下载{expiry}；如链接失效请重新分享）"
             )
             continue
-        files.append(f"{item.name} → {label}")
-        if item.status in UNIT_ACTIONS:
+        if item.container_id is None:  # an archive's members are counted on it, not listed
+            files.append(f"{item.name} → {label}{_held(item)}")
+        if item.container_id and item.status == "encrypted":
+            locked.add(by_id[item.container_id].name if item.container_id in by_id else item.name)
+        elif item.status in UNIT_ACTIONS:
             problems.append(f"{item.name}：{UNIT_ACTIONS[item.status]}")
+    problems += [f"{name}：{LOCKED_ARCHIVE}" for name in sorted(locked)]
     return {
         "subject": m.subject or "（无主题）",
         "received_at": m.received_at,

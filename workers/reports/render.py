@@ -89,8 +89,10 @@ def daily_context(data: DailyData, tz: ZoneInfo) -> dict[str, Any]:
         "d": data,
         "tz": tz,
         "sections": [
-            section_context(s.name, s.tracker, s.deadlines, s.messages) for s in data.sections
-        ],  # fmt: skip
+            section_context(s.name, s.tracker, s.deadlines, s.messages)
+            | {"archives": s.archives, "refusals": s.refusals, "locked": _locked(s.archives)}
+            for s in data.sections
+        ],
         "colours": colours,
         "media": media_summary(data.media),
         # counted to the report's day, so a report made later for an old day reads the same
@@ -146,6 +148,11 @@ def section_context(
         "silent": [(code, unit) for code, unit, is_silent in units if is_silent],
         "resend": [r for r in tracker if r.needs_resend],
     }
+
+
+def _locked(problems: list) -> bool:
+    """True when a section's archive problems include one that needs a password."""
+    return any(p.category == "encrypted" for p in problems)
 
 
 def media_summary(media: Counter) -> list[tuple[str, int]]:

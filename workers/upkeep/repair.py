@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 
 from pipeline.decide import decide_message
-from pipeline.media.archives import list_and_extract
+from pipeline.media.archives import ArchiveLimits, Password, list_and_extract
 from pipeline.parse import parse_message
 from pipeline.tempnames import temp_prefix
 from storage import layout
 from storage.media_models import MediaJob
 from storage.models import Item, Message
 from workers.media import jobs as media_jobs
+from workers.media import unpack
 from workers.upkeep.check import Finding, Report, file_sha256
 from workers.upkeep.sweep import sweep_leftovers
 
@@ -84,9 +85,11 @@ def _restore_objects(ctx: AppContext, findings: list[Finding]) -> list[tuple[int
         for pk in {pk for _, sha, pk, c, _ in rows if c is None and not wanted[sha].fixed}:
             _from_raw(ctx, session.get(Message, pk), wanted)
         containers = {c for _, sha, _, c, _ in rows if c is not None and not wanted[sha].fixed}
-        blobs = [session.get(Item, c).blob_path for c in containers]
-    for blob in filter(None, blobs):
-        _from_archive(ctx, blob, wanted)
+        archives = [session.get(Item, c) for c in containers]
+        opened = [(a.blob_path, *unpack.reading_terms(ctx, session, a)) for a in archives]
+    for blob, limits, passwords in opened:
+        if blob:
+            _from_archive(ctx, blob, limits, passwords, wanted)
     return [(i, view) for i, sha, _, _, view in rows if view and wanted[sha].fixed]
 
 
@@ -121,28 +124,27 @@ def _put_if_wanted(ctx: AppContext, data: bytes, wanted: dict[str, Finding]) -> 
         finding.fixed = "written again from the raw message"
 
 
-def _from_archive(ctx: AppContext, blob: str, wanted: dict[str, Finding]) -> None:
-    """Opens an archive again into a temporary folder and stores the members wanted."""
-    limits = ctx.config.limits
+def _from_archive(
+    ctx: AppContext,
+    blob: str,
+    limits: ArchiveLimits,
+    passwords: list[Password],
+    wanted: dict[str, Finding],
+) -> None:
+    """Opens an archive again into a temporary folder (with the limits and passwords it is
+    opened with) and stores the members wanted."""
     root = ctx.archive.abspath(".tmp")
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=temp_prefix("repair-"), dir=root) as tmp:
         try:
-            members = list_and_extract(
-                ctx.archive.abspath(blob),
-                Path(tmp),
-                max_total_bytes=limits.max_archive_total_bytes,
-                max_ratio=limits.max_archive_ratio,
-                max_members=limits.max_archive_members,
-                max_depth=limits.max_archive_depth,
-            )
+            contents = list_and_extract(ctx.archive.abspath(blob), Path(tmp), limits, passwords)
         except Exception as exc:  # noqa: BLE001 - an archive that no longer opens is reported
             log.warning("cannot open %s again: %s", blob, exc)
             return
-        stack = list(members)
+        stack = list(contents.members)
         while stack:
             member = stack.pop()
-            stack += member.nested
+            stack += member.contents.members if member.contents is not None else []
             if member.path is None or not member.path.is_file():
                 continue
             finding = wanted.get(file_sha256(member.path))

@@ -16,8 +16,10 @@ import json
 import quopri
 import random
 import re
+import struct
 import subprocess
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -482,6 +484,72 @@ def make_zip(members: list[tuple[str, bytes]], gbk_names: bool = False) -> bytes
     return out.getvalue()
 
 
+def raw_zip(members: list[tuple[str, bytes]], style: str, password: str | None = None,
+            key: str = "") -> bytes:  # fmt: skip
+    """Writes a zip by hand, as the tools units use write them.
+
+    style: `gbk` (WinRAR, 360压缩, Windows' own: GBK names, no UTF-8 flag), `mac` (macOS
+    Finder: UTF-8 names without the flag, folder entries, AppleDouble under __MACOSX/).
+    With a password, members are encrypted with ZipCrypto (PKWARE traditional), which is
+    what WinRAR and 360压缩 use for zips by default; the 12-byte encryption headers come
+    from a seeded generator, so the file is the same on every run.
+    """
+    rng = rng_for("zipcrypto" + key)
+    out, central = bytearray(), bytearray()
+    dos_time, dos_date = (16 << 11) | (2 << 5) | 5, ((2023 - 1980) << 9) | (5 << 5) | 17
+    for name, data in members:
+        raw_name = name.encode("gbk" if style == "gbk" else "utf-8")
+        is_dir = name.endswith("/")
+        crc = zlib.crc32(data)
+        if is_dir or not data:
+            method, body = 0, b""
+        else:
+            deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+            method, body = 8, deflate.compress(data) + deflate.flush()
+        flags = 0
+        if password and not is_dir:
+            flags |= 0x1
+            header = bytes(rng.randrange(256) for _ in range(11)) + bytes([crc >> 24])
+            body = zipcrypto_encrypt(password.encode("gbk"), header + body)
+        fields = struct.pack("<HHHHHIII", 20, flags, method, dos_time, dos_date, crc, len(body),
+                             len(data))  # fmt: skip
+        offset = len(out)
+        out += b"PK\x03\x04" + fields + struct.pack("<HH", len(raw_name), 0) + raw_name + body
+        attrs = 0x10 if is_dir else 0x20  # MS-DOS directory / archive bits
+        central += (b"PK\x01\x02" + struct.pack("<H", 0x0314 if style == "mac" else 0x0014)
+                    + fields + struct.pack("<HHHHHII", len(raw_name), 0, 0, 0, 0, attrs, offset)
+                    + raw_name)  # fmt: skip
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                      len(central), len(out), 0)  # fmt: skip
+    return bytes(out + central + end)
+
+
+def zipcrypto_encrypt(password: bytes, data: bytes) -> bytes:
+    """Encrypts with the PKWARE traditional stream cipher (APPNOTE.TXT 6.1)."""
+    keys = [0x12345678, 0x23456789, 0x34567890]
+    table = [_crc_entry(n) for n in range(256)]
+
+    def update(byte: int) -> None:
+        keys[0] = (keys[0] >> 8) ^ table[(keys[0] ^ byte) & 0xFF]
+        keys[1] = ((keys[1] + (keys[0] & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
+        keys[2] = (keys[2] >> 8) ^ table[(keys[2] ^ (keys[1] >> 24)) & 0xFF]
+
+    for byte in password:
+        update(byte)
+    out = bytearray()
+    for byte in data:
+        temp = keys[2] | 2
+        out.append(byte ^ (((temp * (temp ^ 1)) >> 8) & 0xFF))
+        update(byte)
+    return bytes(out)
+
+
+def _crc_entry(n: int) -> int:
+    for _ in range(8):
+        n = (n >> 1) ^ 0xEDB88320 if n & 1 else n >> 1
+    return n
+
+
 def zip_member_names(data: bytes) -> list[str]:
     """Returns member names decoded as a Chinese user's unzip tool would: UTF-8 when the
     entry says so, otherwise GBK (zipfile itself assumes cp437)."""
@@ -718,6 +786,10 @@ class Att:
     ctype: str = ""  # default: what the sending client would write
     cid: str | None = None  # inline, referenced from the HTML
     members: dict[str, str] | None = None  # zip member -> kind
+    statuses: dict[str, str] = field(default_factory=dict)  # member -> status when not ok
+    password_from: dict[str, str] = field(default_factory=dict)  # member -> body | staff
+    junk: list[str] = field(default_factory=list)  # members never to become items
+    password: str | None = None  # the zip's (ZipCrypto)
 
 
 def attachment_part(client: Client, att: Att) -> Part:
@@ -1920,6 +1992,111 @@ def clients_body_spam_outlook() -> list[Mail]:
     ]  # fmt: skip
 
 
+def archives() -> list[Mail]:
+    """Archives as units send them: a password in the body, one bad member, system junk."""
+    r1, r2, r3, r4, r5, r6 = (  # after each unit's first mail: the tracker tests count on it
+        t(5, 23, 15, 42, 8),
+        t(5, 22, 10, 3, 51),
+        t(5, 16, 11, 27, 36),
+        t(5, 18, 17, 9, 2),
+        t(5, 23, 9, 48, 19),
+        t(5, 24, 16, 30, 45),
+    )
+    liaoyang_case = docx(
+        case_text("“订单班”助力企业用工", "我市职教中心", "与本地汽车零部件企业合作。"), r1
+    )
+    liaoyang_photo = jpeg_photo("ly-zip1", "2023:05:18 10:20:00")
+    chaoyang_news = docx(news_text("朝阳职教活动周走进乡村", "5月20日，我市职教师生走进乡村开展志愿服务。",
+                                   "农机维修摊位前排起了长队。"), r2)  # fmt: skip
+    chaoyang_photo = jpeg_photo("cy-zip1", "2023:05:20 14:02:11")
+    zeros = io.BytesIO()
+    with zipfile.ZipFile(zeros, "w") as z:
+        for name, data in (("开幕式.jpg", jpeg_photo("as-zip1", "2023:05:15 09:12:40")),
+                           ("录像素材.dat", bytes(20 << 20))):  # fmt: skip
+            zi = zipfile.ZipInfo(name, date_time=(2023, 5, 16, 11, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+    mac_photos = [
+        jpeg_photo("bx-zip1", "2023:05:18 09:31:00"),
+        jpeg_photo("bx-zip2", "2023:05:18 09:40:27"),
+    ]
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(60)
+    huludao_news = docx(news_text("葫芦岛：技能成就出彩人生", "5月23日，我市举办职业教育活动周技能展示。",
+                                  "泳装设计专业学生现场走秀。"), r5)  # fmt: skip
+    huludao_photo = jpeg_photo("hld-zip1", "2023:05:23 10:05:00")
+    lntd_case = docx(case_text("“轨道+”实训基地建设", "我院", "与铁路局共建轨道交通实训基地。"), r6)
+    lntd_photo = jpeg_photo("lntd-zip1", "2023:05:24 14:00:00")
+    return [
+        Mail("liaoyang-zip-password-in-body", "liaoyang", "qq", "孟老师", "lyzcc2023@qq.com",
+             "活动周典型案例和照片",
+             "韩老师：\n附件为我市典型案例及照片，压缩包已加密。\n解压密码：lyzcc0518\n\n"
+             "辽阳市教育局职成科\n孟老师\n", r1,
+             [Att("典型案例及照片.zip", raw_zip([("辽阳市典型案例.docx", liaoyang_case),
+                                           ("活动照片.jpg", liaoyang_photo)], "gbk",
+                                          "lyzcc0518", "ly"), "other",
+                  members={"辽阳市典型案例.docx": "case", "活动照片.jpg": "photo"},
+                  password_from={"辽阳市典型案例.docx": "body", "活动照片.jpg": "body"},
+                  password="lyzcc0518")],
+             note="ZipCrypto zip with GBK names (WinRAR); 解压密码 with a full-width colon in the "
+                  "body (QQ Mail GB18030)"),
+        Mail("chaoyang-zip-password-next-line", "chaoyang", "outlook", "于洋", "yuyang@cy.edu.example.cn",
+             "报送活动周新闻稿",
+             "韩老师：\n\n附件是我市活动周新闻稿和配图，压缩包密码如下：\n\n“Cy#2023”\n\n"
+             "朝阳市教育局 于洋\n", r2,
+             [Att("新闻稿.zip", raw_zip([("活动周新闻稿.docx", chaoyang_news),
+                                      ("配图.jpg", chaoyang_photo)], "gbk", "Cy#2023", "cy"),
+                  "other", members={"活动周新闻稿.docx": "manuscript", "配图.jpg": "photo"},
+                  password_from={"活动周新闻稿.docx": "body", "配图.jpg": "body"},
+                  password="Cy#2023")],
+             note="unit domain; the password on a line of its own in Chinese quotes, after 如下："),
+        Mail("anshan-zip-one-member-too-large", "anshan", "126", "刘宁", "asjyjzcc@126.com", "活动周照片",
+             "韩老师：\n附件是开幕式照片和录像素材，请查收。\n\n鞍山市教育局\n", r3,
+             [Att("开幕式.zip", zeros.getvalue(), "other",
+                  members={"开幕式.jpg": "photo", "录像素材.dat": "video"},
+                  statuses={"录像素材.dat": "too_large"})],
+             note="known address; one member is 20 MB of zeros (1000x): too_large, the photo "
+                  "beside it is filed"),
+        Mail("benxi-mac-zip-junk", "benxi", "iphone", "李明", "liming@bx.edu.example.cn", "活动周照片",
+             "韩老师，技能展示照片，请查收。\n\n发自我的iPhone\n", r4,
+             [Att("活动照片.zip", raw_zip([
+                 ("活动照片/", b""), ("活动照片/技能展示1.jpg", mac_photos[0]),
+                 ("活动照片/技能展示2.jpg", mac_photos[1]),
+                 ("活动照片/.DS_Store", b"\x00\x00\x00\x01Bud1" + bytes(40)),
+                 ("__MACOSX/", b""), ("__MACOSX/活动照片/", b""),
+                 ("__MACOSX/活动照片/._技能展示1.jpg", apple_double),
+                 ("__MACOSX/活动照片/._技能展示2.jpg", apple_double)], "mac"), "other",
+                  members={"活动照片/技能展示1.jpg": "photo", "活动照片/技能展示2.jpg": "photo"},
+                  junk=["活动照片/.DS_Store", "__MACOSX/活动照片/._技能展示1.jpg",
+                        "__MACOSX/活动照片/._技能展示2.jpg"])],
+             note="unit domain; a zip made by macOS Finder: UTF-8 names without the flag, "
+                  "AppleDouble files under __MACOSX/ and a .DS_Store, none of them items"),
+        Mail("huludao-windows-zip-junk", "huludao", "sina", "赵敏", "hldzjk@sina.com", "活动周稿件和照片",
+             "韩老师：\n稿件和照片打包发送，请查收。\n\n葫芦岛市教育局\n", r5,
+             [Att("稿件和照片.zip", raw_zip([
+                 ("稿件/", b""), ("稿件/活动周通讯稿.docx", huludao_news),
+                 ("稿件/~$活动周通讯稿.docx", b"\x06zhaomin" + bytes(154)),
+                 ("照片/", b""), ("照片/现场.jpg", huludao_photo),
+                 ("照片/Thumbs.db", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(56)),
+                 ("desktop.ini", b"[.ShellClassInfo]\r\nIconResource=C:\\Windows\\x.dll\r\n"),
+                 ("视频/", b"")], "gbk"), "other",
+                  members={"稿件/活动周通讯稿.docx": "manuscript", "照片/现场.jpg": "photo"},
+                  junk=["稿件/~$活动周通讯稿.docx", "照片/Thumbs.db", "desktop.ini"])],
+             note="known address; a zip made on Windows with an open Word document's ~$ lock "
+                  "file, Thumbs.db, desktop.ini and an empty folder"),
+        Mail("lntd-zip-encrypted-no-password", "lntd", "foxmail", "王刚", "wanggang@lntd.edu.example.cn",
+             "活动周典型案例（已加密）",
+             "韩老师：\n附件为我院典型案例，文件已加密，密码稍后电话告知。\n\n辽宁铁道职业技术学院\n"
+             "王刚\n", r6,
+             [Att("典型案例.zip", raw_zip([("铁道职院典型案例.docx", lntd_case),
+                                       ("案例配图.jpg", lntd_photo)], "gbk", "td2023", "td"),
+                  "other", members={"铁道职院典型案例.docx": "case", "案例配图.jpg": "photo"},
+                  statuses={"铁道职院典型案例.docx": "encrypted", "案例配图.jpg": "encrypted"},
+                  password="td2023")],
+             note="unit domain; an encrypted zip whose password the mail does not give: its "
+                  "members stay encrypted and the report asks for it"),
+    ]  # fmt: skip
+
+
 # --------------------------------------------------------------------------- labels and checks
 
 PLAN_DUE, WEEK_END, SUMMARY_DUE = (datetime(2023, 5, 8).date(), datetime(2023, 5, 25).date(),
@@ -1929,7 +2106,7 @@ PLAN_DUE, WEEK_END, SUMMARY_DUE = (datetime(2023, 5, 8).date(), datetime(2023, 5
 def catalogue() -> list[Mail]:
     mails = (identification_clues() + alias_variants() + colleges() + kinds_and_dates()
              + hard_negatives() + forwarded() + non_material() + external_links()
-             + clients_body_spam_outlook())  # fmt: skip
+             + clients_body_spam_outlook() + archives())  # fmt: skip
     for n, m in enumerate(mails, 1):
         m.name = f"{n:03d}-{m.slug}.{'msg' if m.outlook_msg else 'eml'}"
     return mails
@@ -1971,12 +2148,21 @@ def label_for(m: Mail) -> dict:
         "external_link",
         "duplicate",
     ]
+    archive_fields = {}
+    for field_name in ("statuses", "password_from"):
+        found = {f"{a.filename}/{k}": v for a in m.atts for k, v in getattr(a, field_name).items()}
+        if found:
+            archive_fields[field_name] = found
+    junk = [f"{a.filename}/{name}" for a in m.atts for name in a.junk]
+    if junk:
+        archive_fields["junk"] = junk
     label = {
         "unit": m.unit if m.is_material else None,
         "is_material": m.is_material,
         "flags": sorted(set(flags), key=order.index),
         "forwarded_by": m.forwarded_by,
         "items": items,
+        **archive_fields,
         "decorative": [a.filename for a in m.atts if a.kind is None and a.cid]
         if m.is_material
         else [],
@@ -2012,7 +2198,9 @@ def check_media(a: Att) -> None:
 
         assert load_workbook(io.BytesIO(a.data)).active["A2"].value
     elif ext == ".zip":
-        assert zipfile.ZipFile(io.BytesIO(a.data)).testzip() is None
+        zf = zipfile.ZipFile(io.BytesIO(a.data))
+        zf.setpassword(a.password.encode("gbk") if a.password else None)
+        assert zf.testzip() is None
     else:
         raise AssertionError(f"no check for {a.filename}")
 
@@ -2048,7 +2236,7 @@ def check_message(path: Path, m: Mail, label: dict) -> None:
     for a in m.atts:
         assert found[a.filename] == a.data, (path.name, a.filename)
         if a.members:
-            assert zip_member_names(a.data) == list(a.members), (path.name, a.filename)
+            check_zip_members(path.name, a)
         if a.kind is None:  # decorative: small, inline, referenced from the HTML
             assert len(a.data) < 5000 and a.cid
         check_media(a)
@@ -2067,6 +2255,26 @@ def outlook_contents(raw: bytes) -> tuple[dict[str, bytes], str]:
         return {a.longFilename: a.data for a in msg.attachments}, msg.body
     finally:
         msg.close()
+
+
+def check_zip_members(label: str, a: Att) -> None:
+    """The zip holds the labelled members and junk (folders aside), readable with its password."""
+    zf = zipfile.ZipFile(io.BytesIO(a.data))
+    names = []
+    for info in zf.infolist():
+        if info.filename.endswith("/"):
+            continue
+        name = info.filename
+        if not info.flag_bits & 0x800:  # raw bytes: macOS writes UTF-8, Windows tools GBK
+            raw = info.filename.encode("cp437")
+            try:
+                name = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                name = raw.decode("gbk")
+        names.append(name)
+        if info.flag_bits & 0x1:
+            assert zf.open(info, pwd=a.password.encode("gbk")).read(), (label, name)
+    assert sorted(names) == sorted([*a.members, *a.junk]), (label, a.filename, names)
 
 
 def check_unique_bytes(mails: list[Mail]) -> None:

@@ -51,6 +51,7 @@ ITEM_KEYS = [
     "thumbnail",
     "preview",
     "web_video",
+    "password_from",
 ]
 
 

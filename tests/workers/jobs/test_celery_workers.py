@@ -153,6 +153,34 @@ def _wait_for_running_video(site, timeout: float = 120) -> tuple[int, int]:
     raise AssertionError("no worker started the transcode\n" + site.worker_logs())
 
 
+def test_a_zip_of_photos_is_unpacked_and_its_thumbnails_made_in_batches(
+    make_site, redis_server, tmp_path
+):
+    from tests.support import archive_files as af
+
+    site = make_site(broker_url=redis_server.url())
+    photos = {f"活动照片{n:02d}.jpg": files.jpeg(80 + n, 60) for n in range(60)}
+    mail = tmp_path / "zip.eml"
+    mail.write_bytes(
+        files.message("大连市活动周照片", [("照片.zip", af.zip_bytes(photos), "application/zip")])
+    )
+    site.start_worker("ingest,media")
+    site.wait_ready()
+    submit_backlog(site, [mail])
+    wait_until_settled(site, messages=1)
+    items = {row["name"]: row for row in site.export("items")}
+    assert all(items[name]["thumbnail"] for name in photos)
+    ctx = site.context()
+    try:
+        with ctx.db.session() as session:
+            starts = session.scalars(
+                select(MediaJob.started_at).where(MediaJob.kind == "thumbs")
+            ).all()
+    finally:
+        ctx.close()
+    assert len(starts) == 60 and len(set(starts)) <= 3  # claimed 25 at a time: 3 tasks
+
+
 def test_a_media_job_on_a_celery_worker_runs_under_the_memory_budget(
     make_site, redis_server, tmp_path
 ):

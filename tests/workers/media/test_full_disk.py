@@ -44,13 +44,18 @@ def test_an_archive_the_disk_cannot_hold_now_waits_and_is_opened_when_there_is_r
     raw = files.message(
         "大连市活动周照片", [("照片.zip", files.plain_zip({"a.bin": member}), "application/zip")]
     )
-    # Room for the raw copy, the zip and the member unpacked, not for the member's object.
-    filler = fill(disk, len(raw) + 2 * len(member) + 150 * 1024)
+    # Room for the raw copy and the zip, not for the member unpacked (members are moved
+    # into the object store, not copied: the disk fills while the zip is read).
+    filler = fill(disk, len(raw) + len(member) + 150 * 1024)
     outcome = Ingestor(app, "test").ingest(raw, SourceRef("file", "zip.eml"))
     assert outcome.status in ("filed", "triage")  # the message itself is filed
     state, attempts, error = jobs(app)[("照片.zip", "expand")]
     assert (state, attempts) == ("pending", 0)  # waits, uncounted: not failed for good
-    assert error.startswith("waiting: cannot write to the archive at ") and "full" in error
+    assert error.startswith("waiting: cannot unpack into ") and "No space left" in error
+    with app.db.session() as session:  # the archive says it waits; no member recorded corrupt
+        archive = session.scalar(select(Item).where(Item.name == "照片.zip"))
+        assert archive.status == "pending" and "稍后会自动重试" in archive.error
+        assert session.scalar(select(Item).where(Item.container_id == archive.id)) is None
     with serve_media(app, finish=True):  # still full: the pool does not spin on it
         pass
     assert jobs(app)[("照片.zip", "expand")][0] == "pending"
@@ -63,7 +68,8 @@ def test_an_archive_the_disk_cannot_hold_now_waits_and_is_opened_when_there_is_r
     assert jobs(app)[("照片.zip", "expand")][:2] == ("done", 1)
     with app.db.session() as session:
         item = session.scalar(select(Item).where(Item.name == "a.bin"))
-        assert item.container.name == "照片.zip"
+        assert item.container.name == "照片.zip" and item.container.status == "ok"
+        assert item.status == "ok" and item.container.error is None
         assert app.archive.abspath(item.blob_path).read_bytes() == member
 
 

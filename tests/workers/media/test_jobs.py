@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -242,37 +241,6 @@ def test_the_service_makes_derivatives_while_polling_and_stops_on_sigterm(tmp_pa
         service.send_signal(signal.SIGTERM)
         _, err = service.communicate(timeout=60)
     assert service.returncode == 0, err[-2000:]
-
-
-def test_archive_guards_become_member_statuses(make_app, tmp_path):
-    app = make_app("[limits]\nmax_archive_members = 3\n")
-    secret = tmp_path / "secret.txt"
-    secret.write_text("机密", encoding="utf-8")
-    locked = tmp_path / "locked.zip"
-    seven_zip = shutil.which("7zz") or shutil.which("7z")  # Debian's 7zip package: 7zz
-    subprocess.run(
-        [seven_zip, "a", "-tzip", "-pmima", str(locked), str(secret)],
-        check=True,
-        capture_output=True,
-    )
-    crowded = files.plain_zip({f"{n}.txt": b"x" for n in range(5)})
-    broken = files.plain_zip({"a.jpg": files.jpeg()})[:200]
-    raw = files.message(
-        "大连市活动周照片",
-        [
-            ("加密.zip", locked.read_bytes(), "application/zip"),
-            ("太多.zip", crowded, "application/zip"),
-            ("坏的.zip", broken, "application/zip"),
-        ],
-    )
-    Ingestor(app, "test").ingest(raw, SourceRef("file", "guards.eml"))
-    with app.db.session() as session:
-        items = {i.name: i for i in session.scalars(select(Item))}
-        containers = {i.name: i.container.name for i in items.values() if i.container}
-        assert items["secret.txt"].status == "encrypted" and containers["secret.txt"] == "加密.zip"
-        assert {items[f"{n}.txt"].status for n in range(5)} == {"too_large"}
-        assert "5 members" in items["0.txt"].error
-        assert items["坏的.zip"].status == "corrupt" and items["坏的.zip"].error
 
 
 def test_a_bad_media_setting_names_its_key(make_app):
