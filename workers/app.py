@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.campaign import Campaign
@@ -259,7 +260,18 @@ def blob_store(config: Config) -> BlobStore:
 
 
 def sync_units(db: Database, config: Config) -> None:
-    """Copies the configured unit registry into the index; units no longer listed go inactive."""
+    """Copies the configured unit registry into the index; units no longer listed go inactive.
+
+    Several processes opening a fresh index at once may insert the same unit: the one
+    that loses the race finds the rows there the second time.
+    """
+    try:
+        _sync_units(db, config)
+    except IntegrityError:
+        _sync_units(db, config)
+
+
+def _sync_units(db: Database, config: Config) -> None:
     with db.session() as session:
         existing = {u.code: u for u in session.scalars(select(Unit))}
         for unit in config.units:
