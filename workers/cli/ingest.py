@@ -37,9 +37,10 @@ def ingest(state: State, paths: tuple[Path, ...], no_wait: bool) -> None:
     from workers.cli.media import media_summary
     from workers.media.pool import serve_media
     from workers.sources.inbox import ingest_paths
+    from workers.upkeep.sweep import swept_run
 
     ctx = state.app()
-    with nullcontext() if no_wait else serve_media(ctx, finish=True):
+    with swept_run(ctx), nullcontext() if no_wait else serve_media(ctx, finish=True):
         run = ingest_paths(ctx, list(paths), label="cli:" + " ".join(map(str, paths)))
     click.echo(summary_text(run.outcomes, ctx))
     click.echo(media_summary(ctx))

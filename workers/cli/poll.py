@@ -31,11 +31,13 @@ def poll(state: State, once: bool, accounts: tuple[str, ...], no_wait: bool) -> 
     Example: MAILROOM_IMAP_PASSWORD=... mailroom poll --once
     """
     from workers.sources.imap.poller import poll_account
+    from workers.upkeep.sweep import sweep_if_due, swept_run
 
     ctx = state.app()
     configs = [c for c in ctx.config.mailboxes if not accounts or c.name in accounts]
     if not configs:
         raise ConfigError(ctx.config.label, "mailbox", "no [[mailbox]] to poll (see README: IMAP)")
+    click.get_current_context().with_resource(swept_run(ctx))  # what a killed run left
     if not no_wait:  # derivatives are made while polling; --once finishes them before exiting
         from workers.media.pool import serve_media
 
@@ -45,6 +47,7 @@ def poll(state: State, once: bool, accounts: tuple[str, ...], no_wait: bool) -> 
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     problems: list[str] = []
     while True:
+        sweep_if_due(ctx)  # polling for days without `mailroom run`: hourly, as it does
         for cfg in configs:
             if stop.is_set():
                 break

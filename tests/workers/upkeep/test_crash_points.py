@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import time
 
 from sqlalchemy import select
 
@@ -98,13 +101,44 @@ def test_killed_mid_write_the_temporary_file_is_swept_and_the_message_filed_agai
     assert left.parent.parent.name == "raw"
     check = site.run("archive", "check", check=False)
     assert f"leftover: {left.relative_to(site.archive)}" in check.stdout
-
-    site.run("ingest", str(mail))  # the raw copy is written again, the message filed
     repaired = site.run("archive", "check", "--repair").stdout
     assert "leftover: " in repaired and "— removed" in repaired
     assert not left.exists()
+
+    site.run("ingest", str(mail))  # the raw copy is written again, the message filed
     assert site.run("archive", "check").stdout.strip().endswith("no problems")
     assert members(site) == {"开幕式/合影.jpg", "颁奖.jpg"}
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_the_next_ingest_sweeps_what_a_killed_one_left_at_most_hourly(tmp_path):
+    site = make_site(tmp_path / "site")
+    mail = site.drop("zip.eml", zip_message())
+    killed = site.run("ingest", "--no-wait", str(mail), env=crashing("mid-write"), check=False)
+    assert killed.returncode == -signal.SIGKILL
+    [left] = site.archive.rglob(".tmp~*")
+
+    site.run("ingest", str(mail))  # no sweep stamp yet: this start sweeps
+    assert not left.exists()
+    assert members(site) == {"开幕式/合影.jpg", "颁奖.jpg"}
+    stamp = site.archive / ".swept"
+    assert stamp.exists()
+
+    # Another crash's leftover: within the hour the next command does not walk the archive.
+    other = site.archive / "raw" / f".tmp~{socket.gethostname()}~{dead_pid()}~raw"
+    other.write_bytes(b"half a message")
+    site.run("ingest", str(site.drop("again.eml", zip_message(2))))
+    assert other.exists()
+    hour_ago = time.time() - 3700
+    os.utime(stamp, (hour_ago, hour_ago))
+    site.run("ingest", str(site.drop("third.eml", zip_message(3))))
+    assert not other.exists()
+    assert site.run("archive", "check").stdout.strip().endswith("no problems")
 
 
 def test_poll_killed_after_filing_the_zip_is_opened_by_the_next_poll(tmp_path, dovecot):
@@ -126,3 +160,22 @@ def test_poll_killed_after_filing_the_zip_is_opened_by_the_next_poll(tmp_path, d
     assert "1 duplicate" in again.stdout  # the UID was never recorded: fetched again
     assert members(site) == {"开幕式/合影.jpg", "颁奖.jpg"}
     assert all(row["thumbnail"] for name, row in site.items().items() if name.endswith(".jpg"))
+
+
+def test_the_next_poll_sweeps_what_a_killed_poll_left(tmp_path, dovecot):
+    site = make_site(
+        tmp_path / "site",
+        "[[mailbox]]\n"
+        f'name = "official"\nhost = "127.0.0.1"\nport = {dovecot.port}\nsecurity = "none"\n'
+        'username = "alice"\npassword_env = "MAILROOM_IMAP_PASSWORD"\n',
+    )
+    dovecot.append("INBOX", zip_message().replace(b"\n", b"\r\n"))
+    env = {**os.environ, "MAILROOM_IMAP_PASSWORD": "secret"}
+    killed = site.run("poll", "--once", env={**env, **crashing("mid-write")}, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    [left] = site.archive.rglob(".tmp~*")
+
+    site.run("poll", "--once", env=env)
+    assert not left.exists()
+    assert members(site) == {"开幕式/合影.jpg", "颁奖.jpg"}
+    assert site.run("archive", "check").stdout.strip().endswith("no problems")
