@@ -134,11 +134,16 @@ def web_socket(settings: WebSettings) -> socket.socket | None:
     """
     if not settings.enabled:
         return None
+    return listen(settings.host, settings.port)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Binds the web UI's socket; a port in use is one line (MailroomError)."""
     try:
-        return socket.create_server((settings.host, settings.port))
+        return socket.create_server((host, port))
     except OSError as exc:
         raise MailroomError(
-            f"web UI: cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
+            f"web UI: cannot listen on {host}:{port} ({exc.strerror or exc}); "
             "is another mailroom running? Stop it, or set another [web] port"
         ) from None
 

@@ -27,11 +27,15 @@ def serve(state: State, host: str | None, port: int | None) -> None:
     """
     from web.app import create_app
     from web.server import web_server
+    from workers.service import listen
 
     ctx = state.app()
     app = create_app(ctx)
     settings = app.state.settings
-    web_server(app, host or settings.host, port or settings.port).run()
+    host, port = host or settings.host, port or settings.port
+    listener = listen(host, port)  # a port in use: one line and exit code 1, as `run`
+    log.info("web UI on http://%s:%s", host, port)
+    web_server(app, host, port).run(sockets=[listener])
 
 
 @click.group()

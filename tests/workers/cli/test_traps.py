@@ -34,6 +34,19 @@ def test_run_stops_at_start_with_one_line_when_the_web_port_is_taken(tmp_path):
     assert "Traceback" not in result.stderr and "web UI on http" not in result.stderr
 
 
+def test_serve_stops_with_the_same_line_when_its_port_is_taken(tmp_path):
+    config = write_config(tmp_path / "site", "[web]\ncookie_secure = false\n")
+    assert mailroom("--config", str(config), "migrate", cwd=tmp_path).returncode == 0
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = mailroom("--config", str(config), "serve", "--port", str(port), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"mailroom: web UI: cannot listen on 127.0.0.1:{port}"
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_a_command_run_from_another_folder_refuses_to_make_an_index(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
