@@ -41,8 +41,10 @@ def test_serve_stops_with_the_same_line_when_its_port_is_taken(tmp_path):
         port = taken.getsockname()[1]
         result = mailroom("--config", str(config), "serve", "--port", str(port), cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        f"mailroom: web UI: cannot listen on 127.0.0.1:{port}"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"mailroom: web UI: cannot listen on 127.0.0.1:{port}")
     )
     assert "Traceback" not in result.stderr
 
