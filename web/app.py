@@ -149,6 +149,7 @@ def routes() -> list:
         Route("/reports/tracker.csv", reports.tracker_csv_file),
         Route("/reports/tracker.xlsx", reports.tracker_xlsx_file),
         Route("/reports/daily/{day}", reports.daily_html),
+        Route("/reports/daily/{day}/make", reports.make_report, methods=["POST"]),
         Route("/reports/daily/{day}/{fmt}", reports.daily_file),
         Route("/reports/file/{number:int}", reports.report_file),
         Route("/campaigns", campaign_views.campaigns_page),

@@ -13,9 +13,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from pipeline.tracker import required_kinds
 from pipeline.tracker_sheets import tracker_csv, tracker_workbook
@@ -24,9 +25,11 @@ from storage.models import utcnow
 from storage.report_models import SavedReport
 from storage.tracker import load_tracker
 from web import queries
+from web.auth import require_editor
 from web.common import arg_day, chosen_campaign, db, parse_day, parse_int, render
 from web.files import send_file
-from web.security import content_disposition
+from web.history import flash
+from web.security import checked_form, content_disposition
 
 MAX_REPORTS = 300
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -86,11 +89,25 @@ def reports(request: Request) -> Response:
             grid=grid,
             kinds=required_kinds(campaign),
             tracked=campaign,
+            past=day < _today(request),
             files=[
                 (n, rel.rsplit("/", 1)[-1], datetime.fromtimestamp(mtime, UTC), size)
                 for n, (rel, mtime, size) in enumerate(files)
             ],
         )
+
+
+async def make_report(request: Request) -> Response:
+    """Makes a past day's daily report that was never made (mailroom was not running that
+    morning, or the day is before it started); saved and shown, not mailed."""
+    require_editor(request)
+    await checked_form(request)
+    day = parse_day(request.path_params["day"])
+    if day >= _today(request):
+        raise HTTPException(400, "今天及以后的报告还不能生成：每天早上自动生成前一天的报告。")
+    await run_in_threadpool(request.app.state.ctx.save_daily_report, day)
+    flash(request, f"已生成{day.month}月{day.day}日的每日报告（没有发邮件）。")
+    return RedirectResponse(f"/reports?day={day.isoformat()}", status_code=303)
 
 
 def _saved(request: Request) -> SavedReport:

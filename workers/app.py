@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -206,6 +207,13 @@ class AppContext:
         with self.db.session() as session:
             refs = refs_of(session, job_ids)
         return self.jobs.submit_media(refs)
+
+    def save_daily_report(self, day: date) -> None:
+        """Makes and saves one past day's daily report without mailing it (the web's button)."""
+        from workers.reports.outputs import make_daily_report
+
+        now = datetime.now(self.campaign.tz)
+        make_daily_report(self, self.config.reports, day, now, send=False)
 
     def close(self) -> None:
         self.db.dispose()

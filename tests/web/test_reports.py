@@ -6,7 +6,11 @@ import io
 from datetime import date, datetime
 
 from openpyxl import load_workbook
+from sqlalchemy import select
 
+from storage.models import utcnow
+from storage.report_models import OutboxMail
+from tests.web.conftest import csrf_of
 from workers.reports.outputs import make_daily_report
 
 DAY = date(2023, 5, 16)
@@ -53,3 +57,30 @@ def test_tracker_downloads_for_a_day_have_a_bom_and_the_grid(small_site, client_
     grid = book["报送进度"]
     assert grid["A1"].value == "单位" and grid.freeze_panes == "B2"
     assert grid.max_row == 1 + len(small_site.config.units)
+
+
+def test_a_past_day_never_reported_can_be_made_from_the_page_without_mailing_it(
+    small_site, client_for
+):
+    viewer = client_for(small_site)
+    assert "生成这一天的报告" not in viewer.get("/reports?day=2023-05-16").text  # editors only
+    editor = client_for(small_site, "editor")
+    page = editor.get("/reports?day=2023-05-16").text
+    assert 'action="/reports/daily/2023-05-16/make"' in page
+    done = editor.post(
+        "/reports/daily/2023-05-16/make", data={"csrf_token": csrf_of(page)}, follow_redirects=True
+    )
+    assert done.status_code == 200
+    assert "已生成5月16日的每日报告（没有发邮件）" in done.text
+    assert 'src="/reports/daily/2023-05-16"' in done.text and "生成这一天的报告" not in done.text
+    assert "每日材料报告" in editor.get("/reports/daily/2023-05-16").text
+    with small_site.db.session() as session:
+        assert session.scalars(select(OutboxMail)).all() == []
+
+    today = small_site.campaign.local_day(utcnow()).isoformat()
+    page = editor.get(f"/reports?day={today}").text
+    assert "生成这一天的报告" not in page  # the morning job makes it tomorrow
+    refused = editor.post(f"/reports/daily/{today}/make", data={"csrf_token": csrf_of(page)})
+    assert refused.status_code == 400 and "每天早上自动生成前一天的报告" in refused.text
+    forged = editor.post("/reports/daily/2023-05-15/make", data={"csrf_token": "x"})
+    assert forged.status_code == 403
