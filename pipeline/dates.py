@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import chinese_calendar
+
 _CN_DIGIT = {"〇": 0, "零": 0, "○": 0, "O": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4}
 _CN_DIGIT |= {"五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 NUM = r"[0-9０-９]{1,4}|[〇零○一二两三四五六七八九十]{1,4}"
@@ -175,15 +177,24 @@ def valid_rule(rule: str) -> bool:
 
 
 def add_working_days(day: date, n: int) -> date:
-    """Returns the day n working days (Monday to Friday) after `day` (before, for n < 0).
+    """Returns the day n working days after `day` (before, for n < 0).
 
-    Public holidays and the make-up working weekends are not known here; a person
-    checks the proposed day before the campaign opens.
+    Working days are China's: public holidays off, make-up working weekends (调休) on,
+    as published by the State Council (chinese-calendar). For a year it does not know
+    yet, Monday to Friday; a person checks the proposed day before the campaign opens.
     """
     step = 1 if n >= 0 else -1
     left = abs(n)
     while left:
         day += timedelta(days=step)
-        if day.weekday() < 5:
+        if is_working_day(day):
             left -= 1
     return day
+
+
+def is_working_day(day: date) -> bool:
+    """True for a working day in China (Monday to Friday where the year is not known)."""
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:  # the package knows the years whose schedule is published
+        return day.weekday() < 5

@@ -63,5 +63,17 @@ def test_relative_deadlines_in_working_days_and_from_the_notice():
     assert add_working_days(date(2023, 5, 9), 5) == date(2023, 5, 16)
 
 
+def test_working_days_follow_chinas_holidays_and_make_up_weekends():
+    # 2023: 中秋·国庆 off 09-29 … 10-06; Saturday 10-07 and Sunday 10-08 are working days.
+    assert add_working_days(date(2023, 9, 28), 1) == date(2023, 10, 7)
+    assert add_working_days(date(2023, 9, 28), 3) == date(2023, 10, 9)
+    # 2024: 劳动节 off 05-01 … 05-05, Saturday 05-11 worked.
+    assert resolve("end+5wd", date(2024, 4, 22), date(2024, 4, 30), None) == date(2024, 5, 10)
+    assert add_working_days(date(2024, 5, 10), 1) == date(2024, 5, 11)
+    assert add_working_days(date(2023, 10, 9), -1) == date(2023, 10, 8)
+    # A year whose schedule is not published yet: Monday to Friday.
+    assert add_working_days(date(2040, 1, 6), 1) == date(2040, 1, 9)  # a Friday → Monday
+
+
 def test_a_sentence_without_a_deadline_has_none():
     assert deadline("各单位要高度重视，精心组织。", 2023) is None
