@@ -22,6 +22,7 @@ the key, with a Chinese sentence for staff (`STAFF_TEXT`).
 from __future__ import annotations
 
 import contextlib
+import math
 import resource
 import signal
 import threading
@@ -194,6 +195,38 @@ def alarm(deadline: Deadline, doing: str) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+CPU_GRACE = 30  # CPU seconds past the wall-clock budget before the kernel ends the process
+
+
+@contextlib.contextmanager
+def cpu_cap(deadline: Deadline) -> Iterator[None]:
+    """Ends this process (SIGXCPU) if the block spins on the CPU long past its deadline.
+
+    SIGALRM (`alarm`) interrupts Python code only: a decoder looping in C never returns
+    to the interpreter to see it. RLIMIT_CPU is the kernel's: at the soft limit it sends
+    SIGXCPU, whose default action ends the process. Meant for a media worker process,
+    whose pool counts the death as an attempt of the job and replaces the worker
+    (workers/media/pool.py). The limit allows twice the budget (a decoder's threads
+    count too) plus CPU_GRACE, so work that `alarm` can stop never meets it; it is
+    restored afterwards.
+    """
+    if deadline.seconds is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    left = max(0.0, deadline.remaining())
+    want = math.ceil(used.ru_utime + used.ru_stime + 2 * left + CPU_GRACE)
+    for ceiling in (soft, hard):  # never loosen a limit someone else set
+        if ceiling != resource.RLIM_INFINITY:
+            want = min(want, ceiling)
+    resource.setrlimit(resource.RLIMIT_CPU, (want, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 @contextlib.contextmanager

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import resource
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,8 @@ from pipeline import budget
 from pipeline.budget import Deadline, memory_cap, run_within
 from pipeline.errors import ExternalProgramError, LimitExceeded
 from pipeline.externals import run_command
+
+ROOT = Path(__file__).resolve().parents[2]
 
 MIB = 1024 * 1024
 
@@ -120,3 +125,33 @@ def test_a_deadline_passing_while_a_program_starts_still_kills_it(monkeypatch):
     with pytest.raises(LimitExceeded), run_within(Deadline("media_job_seconds", 60), None, "a job"):
         run_command(["sleep", "30"], timeout=60)
     assert started and started[0].wait(timeout=10) == -signal.SIGKILL
+
+
+def test_the_cpu_cap_ends_a_process_stuck_in_c_code_that_the_alarm_cannot_reach():
+    # sum() over a huge range loops in C and never returns to the interpreter, so the
+    # alarm's exception is never raised; the kernel's RLIMIT_CPU ends the process.
+    code = (
+        "from pipeline import budget\n"
+        "budget.CPU_GRACE = 1\n"
+        "deadline = budget.Deadline('media_job_seconds', 0.5)\n"
+        "with budget.cpu_cap(deadline), budget.run_within(deadline, None, 'spin'):\n"
+        "    sum(range(10**13))\n"
+        "print('finished')\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == -signal.SIGXCPU, done.stderr
+    assert "finished" not in done.stdout
+    assert time.monotonic() - started < 30  # about 2 s of CPU: twice the budget + the grace
+
+
+def test_the_cpu_cap_is_lifted_after_the_block_and_never_loosens_a_limit():
+    before = resource.getrlimit(resource.RLIMIT_CPU)
+    with budget.cpu_cap(Deadline("media_job_seconds", 5)):
+        soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        assert soft != resource.RLIM_INFINITY and hard == before[1]
+    assert resource.getrlimit(resource.RLIMIT_CPU) == before
+    with budget.cpu_cap(Deadline.none()):
+        assert resource.getrlimit(resource.RLIMIT_CPU) == before

@@ -221,12 +221,17 @@ def _derive_within_budget(env: JobEnv, kind: str, source: derive.Source) -> deri
 
     The budget is applied here, where every job runs (a pool worker process or a Celery
     task), and only around the work: never while the index is written. A job a budget
-    stopped is a result, not a failure: running it again would stop it again.
+    stopped is a result, not a failure: running it again would stop it again. A decoder
+    stuck in C code, which the alarm cannot interrupt, ends the worker process (cpu_cap):
+    the pool counts an attempt and fails the job after MAX_ATTEMPTS.
     """
     deadline = derive.job_deadline(kind, env.limits)
     doing = f"the {kind} job of {source.name}"
     try:
-        with budget.run_within(deadline, env.limits.job_memory_bytes, doing):
+        with (
+            budget.cpu_cap(deadline),
+            budget.run_within(deadline, env.limits.job_memory_bytes, doing),
+        ):
             return derive.derive(kind, source, env.archive, env.settings, env.limits, deadline)
     except LimitExceeded as exc:
         log.warning("%s stopped: %s", doing, exc)
