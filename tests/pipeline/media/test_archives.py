@@ -4,6 +4,7 @@ import io
 import os
 import random
 import struct
+import time
 import zipfile
 
 import pytest
@@ -225,6 +226,24 @@ def test_the_member_count_is_refused_from_the_end_record_before_the_directory_is
     assert contents.status == "too_large" and "60000 个文件" in contents.error
     with pytest.raises(zipfile.BadZipFile):  # its directory is junk: it was never read
         zipfile.ZipFile(archive)
+
+
+def test_a_real_zip_of_100000_empty_members_is_refused_at_once_by_the_shipped_limit(tmp_path):
+    """Issue 18's row: it was still being worked on after 5 minutes."""
+    path = tmp_path / "empty.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(100_000):
+            zf.writestr(f"{i}.txt", b"")
+    started = time.monotonic()
+    contents = _contents(path, tmp_path, max_members=2000)  # the shipped max_archive_members
+    seconds = time.monotonic() - started
+    assert (contents.status, contents.limit, contents.members) == (
+        "too_large",
+        "max_archive_members",
+        [],
+    )
+    assert "100000 个文件" in contents.error and not (tmp_path / "out").exists()
+    assert seconds < 5, f"took {seconds:.1f} s"  # read from the end record: well under 1 ms
 
 
 def test_small_highly_compressible_files_are_not_mistaken_for_bombs(tmp_path):
