@@ -11,6 +11,7 @@ import re
 from dataclasses import replace
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.campaign import STATES, Campaign, Kind
 from pipeline.dates import resolve, valid_rule
@@ -30,7 +31,8 @@ def edit(campaign: Campaign, changes: dict[str, Any]) -> Campaign:
     """Returns the campaign with `changes` made.
 
     Keys: name, doc_number, title, theme, mailbox (text); start, end, issued (days);
-    words, related, addressees, unit_types, unit_codes (lists); state; dues
+    words, related, addressees, unit_types, unit_codes (lists); state; timezone (an IANA
+    name such as Asia/Shanghai: the local days of receipt and of deadlines); dues
     {kind: day or rule}; labels {kind: label}; keywords {kind: [words]};
     required {kind: bool}; media {kind: [image|video]}; add_kinds {code: label};
     remove_kinds [codes].
@@ -51,6 +53,8 @@ def edit(campaign: Campaign, changes: dict[str, Any]) -> Campaign:
         if changes["state"] not in STATES:
             raise CampaignEditError(f"state: must be one of {', '.join(STATES)}")
         fields["state"] = changes["state"]
+    if "timezone" in changes:
+        fields["timezone"] = _timezone(str(changes["timezone"]).strip())
     campaign = replace(campaign, **fields)
     campaign = _kinds(campaign, changes)
     start = changes.get("start", campaign.start)
@@ -58,6 +62,16 @@ def edit(campaign: Campaign, changes: dict[str, Any]) -> Campaign:
     if end < start:
         raise CampaignEditError(f"end: {end} is before start {start}")
     return campaign.with_dates(start, end, changes.get("issued", campaign.issued))
+
+
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CampaignEditError(
+            f"timezone: {name!r} is not a time zone name (such as Asia/Shanghai)"
+        ) from None
+    return name
 
 
 def _kinds(campaign: Campaign, changes: dict[str, Any]) -> Campaign:

@@ -222,6 +222,7 @@ def _words(value: str | None) -> list[str] | None:
 @click.option("--start", type=DAY, help="First day of the activity.")
 @click.option("--end", type=DAY, help="Last day of the activity.")
 @click.option("--issued", type=DAY, help="The day the notice was issued.")
+@click.option("--timezone", help="Its time zone (Asia/Shanghai): local days of mail and deadlines.")
 @click.option("--doc-number", help="The notice's document number.")
 @click.option("--title", help="The notice's title (replies quote it).")
 @click.option("--theme", help="The activity's theme.")
@@ -248,7 +249,7 @@ def edit(state: State, code: str, actor: str, **options) -> None:
 
 def _changes(options: dict) -> dict:
     changes: dict = {}
-    for key in ("name", "doc_number", "title", "theme", "mailbox"):
+    for key in ("name", "doc_number", "title", "theme", "mailbox", "timezone"):
         if options.get(key) is not None:
             changes[key] = options[key]
     for key in ("start", "end", "issued"):
@@ -287,7 +288,11 @@ def _apply_edit(state: State, code: str, changes: dict, actor: str) -> None:
 
 def _folders_changed(before, after) -> bool:
     labels = lambda c: {k.code: k.label for k in c.kinds}  # noqa: E731
-    return before.name != after.name or labels(before) != labels(after)
+    return (
+        before.name != after.name
+        or labels(before) != labels(after)
+        or before.timezone != after.timezone  # the day folders are local days
+    )
 
 
 @campaign.command("open")

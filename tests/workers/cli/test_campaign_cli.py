@@ -4,6 +4,7 @@ corrected and closed; several open campaigns make the commands ask which one."""
 from __future__ import annotations
 
 import json
+from zoneinfo import ZoneInfo
 from dataclasses import replace
 from pathlib import Path
 
@@ -101,6 +102,24 @@ def test_config_campaigns_are_edited_in_config_and_notice_campaigns_here(tmp_pat
         with ctx.db.session() as session:
             [item] = [i for i in session.get(Message, pk).items if i.role == "material"]
             assert "/宣传月总结/" in item.path and ctx.archive.abspath(item.path).is_file()
+    finally:
+        ctx.close()
+
+    wrong = mailroom(tmp_path, "campaign", "edit", MONTH, "--timezone", "Asia/Shenyang", ok=False)
+    assert wrong.exit_code == 1 and "timezone: 'Asia/Shenyang' is not a time zone name" in str(
+        wrong.exception
+    )
+    moved = mailroom(tmp_path, "campaign", "edit", MONTH, "--timezone", "Pacific/Honolulu")
+    assert "1 file(s) moved" in moved.output  # the day folders are local days
+    ctx = open_context(load_config(tmp_path / "config.toml"))
+    try:
+        with ctx.db.session() as session:
+            message = session.get(Message, pk)
+            [item] = [i for i in message.items if i.role == "material"]
+            day = message.received_at.astimezone(ZoneInfo("Pacific/Honolulu")).date()
+            assert day != message.received_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+            assert f"/{day.isoformat()} " in item.path and ctx.archive.abspath(item.path).is_file()
+            assert ctx.campaign_by_code(MONTH, session).timezone == "Pacific/Honolulu"
     finally:
         ctx.close()
 
