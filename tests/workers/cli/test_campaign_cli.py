@@ -4,9 +4,9 @@ corrected and closed; several open campaigns make the commands ask which one."""
 from __future__ import annotations
 
 import json
-from zoneinfo import ZoneInfo
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
