@@ -27,6 +27,7 @@ from storage.triage import (
     locked_message,
     message_for_edit,
     message_state,
+    record_change,
     resolve_campaign,
 )
 
@@ -63,20 +64,7 @@ def assign_campaign(ctx: Desk, message_pk: int, code: str | None, actor: str) ->
                 session, ctx.archive, ctx.place_of(message, session), message,
                 unit.name if unit else None,
             )  # fmt: skip
-            entry = AuditEntry(
-                actor=actor,
-                action=CAMPAIGN,
-                target=f"message:{message.id}",
-                data={
-                    "before": before,
-                    "after": message_state(message),
-                    "moves": moved,
-                    "children": [],
-                },
-            )
-            session.add(entry)
-            session.flush()
-            audit_id = entry.id
+            audit_id = record_change(session, actor, CAMPAIGN, message, before, moved, children=[])
     except BaseException:
         filing.move_back(ctx.archive, moved)
         raise

@@ -27,6 +27,7 @@ from storage.triage import (
     assign_unit,
     locked_message,
     message_state,
+    record_change,
 )
 
 log = logging.getLogger(__name__)
@@ -173,15 +174,7 @@ def _dismiss_one(
             },
         )
     )
-    entry = AuditEntry(
-        actor=actor,
-        action=DISMISS,
-        target=f"message:{message.id}",
-        data={"before": before, "after": message_state(message), "moves": moves, "reason": reason},
-    )
-    session.add(entry)
-    session.flush()
-    return entry.id, moves
+    return record_change(session, actor, DISMISS, message, before, moves, reason=reason), moves
 
 
 def _unplace(session: Session, ctx: Desk, message: Message) -> list[dict]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pipeline.classify import campaign_flags
 from storage import filing
-from storage.models import AuditEntry, DecisionRecord, Message
+from storage.models import DecisionRecord, Message
 from storage.replan import settled_status
 from storage.triage import (
     MATERIAL,
@@ -21,6 +21,7 @@ from storage.triage import (
     TriageError,
     message_for_edit,
     message_state,
+    record_change,
     redecide_unit,
     unit_of,
 )
@@ -83,19 +84,12 @@ def mark_material(ctx: Desk, message_pk: int, actor: str) -> MaterialResult:
                 session, ctx.archive, ctx.place_of(message), message, unit.name if unit else None
             )
             message.flags = _material_flags(ctx, message)
-            entry = AuditEntry(
-                actor=actor,
-                action=MATERIAL,
-                target=f"message:{message.id}",
-                data={"before": before, "after": message_state(message), "moves": moved},
-            )
-            session.add(entry)
-            session.flush()
+            audit_id = record_change(session, actor, MATERIAL, message, before, moved)
             result = MaterialResult(
                 message.id,
                 unit_code,
                 message.status,
-                entry.id,
+                audit_id,
                 [(m["from"], m["to"]) for m in moved],
             )
     except BaseException:

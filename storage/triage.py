@@ -118,21 +118,9 @@ def assign_unit(
                     _record_kind(session, item, kinds[item.id], actor)
             moved = filing.refile(session, ctx.archive, ctx.place_of(message), message, unit.name)
             learned = _learn(ctx, session, message, unit_code, actor)
-            entry = AuditEntry(
-                actor=actor,
-                action=ASSIGN,
-                target=f"message:{message.id}",
-                data={
-                    "before": before,
-                    "after": message_state(message),
-                    "moves": moved,
-                    "learned": learned,
-                    "children": [],
-                },
+            audit_id = record_change(
+                session, actor, ASSIGN, message, before, moved, learned=learned, children=[]
             )
-            session.add(entry)
-            session.flush()
-            audit_id = entry.id
     except BaseException:
         filing.move_back(ctx.archive, moved)
         raise
@@ -335,6 +323,24 @@ def message_state(message: Message) -> dict:
     }
 
 
+def record_change(
+    session: Session,
+    actor: str,
+    action: str,
+    message: Message,
+    before: dict,
+    moves: list[dict],
+    **extra,
+) -> int:
+    """Adds the audit entry of a change to a message (its state before and after, the files
+    moved, and what else undo needs); returns its id."""
+    data = {"before": before, "after": message_state(message), "moves": moves, **extra}
+    entry = AuditEntry(actor=actor, action=action, target=f"message:{message.id}", data=data)
+    session.add(entry)
+    session.flush()
+    return entry.id
+
+
 def _apply_unit(
     session: Session,
     message: Message,
@@ -460,20 +466,7 @@ def _refile_learned(ctx: Desk, pk: int, units, actor: str, parent: int) -> int |
         moved: list[dict] = []
         try:
             moved = filing.refile(session, ctx.archive, ctx.place_of(message), message, unit.name)
-            entry = AuditEntry(
-                actor=actor,
-                action=RELEARN,
-                target=f"message:{pk}",
-                data={
-                    "before": before,
-                    "after": message_state(message),
-                    "moves": moved,
-                    "parent": parent,
-                },
-            )
-            session.add(entry)
-            session.flush()
-            return entry.id
+            return record_change(session, actor, RELEARN, message, before, moved, parent=parent)
         except BaseException:
             filing.move_back(ctx.archive, moved)
             raise

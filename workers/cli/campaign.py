@@ -8,7 +8,6 @@ corrects what is wrong with `edit` and opens it (`open`, or `add … --open` aft
 
 from __future__ import annotations
 
-import getpass
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -16,27 +15,13 @@ from pathlib import Path
 import click
 
 from pipeline.errors import MailroomError
-from workers.cli.state import State
+from workers.cli.state import State, by_option
 
 DAY = click.DateTime(["%Y-%m-%d"])
 STATE_LABELS = {"draft": "草稿", "open": "进行中", "closed": "已结束"}
 
 
-def _default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
-
-
-def _by(function):
-    return click.option(
-        "--by",
-        "actor",
-        default=_default_actor,
-        show_default="your user name",
-        help="Who makes the change (kept in the index).",
-    )(function)
+_by = by_option("Who makes the change (kept in the index).")
 
 
 @click.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,4 +93,18 @@ def check_new_index(config: Config, command: str) -> None:
         index,
         config.storage.archive_dir,
         where_from(config),
+    )
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+def by_option(help_text: str = "Who makes the change (kept in the index and the audit log)."):
+    """The `--by NAME` option of commands that change decisions (default: the login name)."""
+    return click.option(
+        "--by", "actor", default=_default_actor, show_default="your user name", help=help_text
     )

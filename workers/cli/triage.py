@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 
 import click
 
 from pipeline.errors import MailroomError
 from pipeline.reasons import DISMISS_REASONS
-from workers.cli.state import State
-
-
-def _default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
+from workers.cli.state import State, by_option
 
 
 @click.group()
@@ -125,13 +117,7 @@ def _item_ids(ctx, message_pk: int, kinds: dict[str, str]) -> dict[int, str]:
     metavar="CODE",
     help="Its campaign, or _other for 其他来件 (default: the campaign it shows).",
 )
-@click.option(
-    "--by",
-    "actor",
-    default=_default_actor,
-    show_default="your user name",
-    help="Who decides (kept in the index and the audit log).",
-)
+@by_option("Who decides (kept in the index and the audit log).")
 @click.pass_obj
 def assign(
     state: State,
@@ -170,13 +156,7 @@ def assign(
 @triage.command("campaign")
 @click.argument("message", type=int)
 @click.argument("code")
-@click.option(
-    "--by",
-    "actor",
-    default=_default_actor,
-    show_default="your user name",
-    help="Who decides (kept in the index and the audit log).",
-)
+@by_option("Who decides (kept in the index and the audit log).")
 @click.pass_obj
 def campaign_cmd(state: State, message: int, code: str, actor: str) -> None:
     """Put MESSAGE in campaign CODE, or in 其他来件 with _other: its kinds and files follow.
@@ -196,13 +176,7 @@ def campaign_cmd(state: State, message: int, code: str, actor: str) -> None:
 @triage.command()
 @click.argument("item", type=int)
 @click.argument("kind")
-@click.option(
-    "--by",
-    "actor",
-    default=_default_actor,
-    show_default="your user name",
-    help="Who decides (kept in the index and the audit log).",
-)
+@by_option("Who decides (kept in the index and the audit log).")
 @click.pass_obj
 def kind(state: State, item: int, kind: str, actor: str) -> None:
     """Set ITEM's kind and move its file to that kind's folder.
@@ -217,13 +191,7 @@ def kind(state: State, item: int, kind: str, actor: str) -> None:
 
 @triage.command()
 @click.argument("message", type=int)
-@click.option(
-    "--by",
-    "actor",
-    default=_default_actor,
-    show_default="your user name",
-    help="Who decides (kept in the index and the audit log).",
-)
+@by_option("Who decides (kept in the index and the audit log).")
 @click.pass_obj
 def material(state: State, message: int, actor: str) -> None:
     """Say MESSAGE is material after all (it was spam, an auto-reply...): it is filed when
@@ -241,13 +209,7 @@ def material(state: State, message: int, actor: str) -> None:
 
 @triage.command()
 @click.argument("audit_id", type=int)
-@click.option(
-    "--by",
-    "actor",
-    default=_default_actor,
-    show_default="your user name",
-    help="Who undoes it (kept in the audit log).",
-)
+@by_option("Who undoes it (kept in the audit log).")
 @click.pass_obj
 def undo(state: State, audit_id: int, actor: str) -> None:
     """Undo a triage action by its audit id: files move back, a learned address is forgotten.
@@ -268,13 +230,7 @@ def undo(state: State, audit_id: int, actor: str) -> None:
     type=click.Choice(DISMISS_REASONS),
     help="Why it is not material.",
 )
-@click.option(
-    "--by",
-    "actor",
-    default=_default_actor,
-    show_default="your user name",
-    help="Who decides (kept in the audit log).",
-)
+@by_option("Who decides (kept in the audit log).")
 @click.pass_obj
 def dismiss(state: State, messages: tuple[int, ...], reason: str, actor: str) -> None:
     """Mark MESSAGES not material (it leaves triage, stays in the index and search).
