@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.decide import member_kind
@@ -49,6 +49,7 @@ from storage import filing
 from storage.archive_passwords import staff_passwords
 from storage.models import DecisionRecord, Item, Message, first_copies
 from storage.search import index_message
+from storage.triage import locked_message
 
 if TYPE_CHECKING:
     from workers.app import AppContext
@@ -87,7 +88,9 @@ def expand_archive(ctx: AppContext, session: Session, item: Item, created: list[
 
 
 def _open(ctx: AppContext, session: Session, item: Item, created: list[str]) -> list[Item]:
-    message = _locked_message(session, item.message_pk)
+    # two runs opening one archive at once (a password typed while the first ran) would
+    # each add the members the other added: the second waits here and then finds them
+    message = locked_message(session, item.message_pk)
     family = _family(message)
     limits = archive_limits(ctx.config.limits, _bytes_left(ctx, family, item))
     passwords = known_passwords(session, message, family, item)
@@ -187,26 +190,6 @@ def known_passwords(
     staff = [Password(p, "staff") for p in staff_passwords(session, chain)]
     body = find_passwords(message.subject or "", message.body_text or "", message.body_html or "")
     return staff + [Password(p, "body") for p in body if p not in {s.text for s in staff}]
-
-
-def _locked_message(session: Session, pk: int) -> Message:
-    """Returns the message with its items locked until this transaction ends.
-
-    Two runs opening one archive at once (a password typed while the first ran) would
-    each add the members the other added: the second waits here and then finds them.
-    Items first, then the message, in the order media jobs and triage lock them;
-    SQLite has no row locks: a first (no-op) write takes its write lock instead.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(Message).where(Message.id == pk).values(id=Message.id))
-    else:
-        session.execute(
-            select(Item.id)
-            .where(Item.message_pk == pk)
-            .order_by(Item.id)
-            .with_for_update(key_share=True)
-        )
-    return session.get(Message, pk, with_for_update={"key_share": True}, populate_existing=True)
 
 
 def _family(message: Message) -> dict[int, Item]:
