@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # workers.app loads SQLAlchemy; `mailroom --help` does not ne
 log = logging.getLogger("mailroom")
 # Commands that may start a new index (adding a campaign is setting one up); any other
 # command finding none refuses to make one.
-CREATES_INDEX = ("run", "ingest", "poll", "migrate", "campaign add")
+CREATES_INDEX = ("run", "scheduler", "worker", "ingest", "poll", "migrate", "campaign add")
 
 
 class State:
@@ -76,11 +76,14 @@ def check_new_index(config: Config, command: str) -> None:
 
     Run from another folder, `mailroom triage list` would find no config.toml, take the
     built-in defaults and quietly make an empty index and archive there ("triage is
-    empty"). Any command but run, ingest, poll, migrate and campaign add stops instead,
+    empty"). Any command but those of CREATES_INDEX (the service's and filing's) stops instead,
     naming the config and the index it looked for; those make it and say so in the log.
     """
     index = sqlite_file(config.storage.database_url)
-    if index is None or index.exists():
+    if index is None:
+        _check_server_index(config, command)
+        return
+    if index.exists():
         return
     if command not in CREATES_INDEX:
         raise MailroomError(
@@ -94,6 +97,32 @@ def check_new_index(config: Config, command: str) -> None:
         config.storage.archive_dir,
         where_from(config),
     )
+
+
+def _check_server_index(config: Config, command: str) -> None:
+    """The same for a database server: an empty database (no tables yet) is a new index.
+
+    A `database_url` naming the wrong database would otherwise get the tables made in
+    it, and the command would answer from an empty index as if all were well.
+    """
+    from sqlalchemy.engine import make_url
+
+    from storage.db import heads_in_database, make_engine
+
+    url = make_url(config.storage.database_url)
+    if url.get_backend_name() == "sqlite" or command in CREATES_INDEX:
+        return
+    engine = make_engine(config.storage.database_url)
+    try:
+        empty = not heads_in_database(engine)  # unreachable: IndexUnavailable, one line
+    finally:
+        engine.dispose()
+    if empty:
+        raise MailroomError(
+            f"the database {url.render_as_string(hide_password=True)} ({where_from(config)}) "
+            "has no mailroom index yet: check [storage] database_url, or run "
+            "`mailroom migrate` to make a new, empty index there"
+        )
 
 
 def _default_actor() -> str:

@@ -88,3 +88,18 @@ def test_migrate_makes_the_index_that_other_commands_then_use(tmp_path):
     assert f"({f'config {config}'})" in made.stdout
     listed = mailroom("--config", str(config), "triage", "list", cwd=tmp_path)
     assert listed.returncode == 0 and "triage is empty" in listed.stdout
+
+
+def test_an_empty_postgresql_database_is_not_quietly_made_an_index(tmp_path, postgres):
+    url = postgres.create_database()
+    config = write_config(tmp_path / "site", database_url=url)
+    refused = mailroom("--config", str(config), "triage", "list", cwd=tmp_path)
+    assert refused.returncode == 1
+    line = refused.stderr.strip()
+    assert "has no mailroom index yet" in line and "mailroom migrate" in line
+    assert f"config {config}" in line and "Traceback" not in refused.stderr
+    assert mailroom("--config", str(config), "report", "tracker", cwd=tmp_path).returncode == 1
+
+    assert mailroom("--config", str(config), "migrate", cwd=tmp_path).returncode == 0
+    listed = mailroom("--config", str(config), "triage", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
