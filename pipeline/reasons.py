@@ -19,6 +19,16 @@ NOT_MATERIAL_REASONS: dict[str, str] = {
     "newsletter": "订阅的通讯或群发通知",
     "other_business": "其他业务来信",
 }
+# the same, in a word or two, where a report lists them in one line
+SHORT_LABELS: dict[str, str] = {
+    "bounce": "退信",
+    "auto_reply": "自动回复",
+    "spam": "垃圾邮件",
+    "own_mail": "本处发出",
+    "inquiry": "询问或回执",
+    "newsletter": "群发通知",
+    "other_business": "其他业务",
+}
 # what a clerk may choose when dismissing a message from triage (不是材料)
 DISMISS_REASONS = ("spam", "newsletter", "other_business", "inquiry")
 # Before reason codes existed the evidence held these sentences; old rows still do.
@@ -49,6 +59,12 @@ def reason_label(value: str | None) -> str:
     if code is None:
         return ""
     return NOT_MATERIAL_REASONS.get(code, "其他原因")
+
+
+def short_label(value: str | None) -> str:
+    """Returns a reason in a word or two (the daily report's one-line breakdown)."""
+    code = reason_code(value)
+    return SHORT_LABELS.get(code or "", "其他原因")
 
 
 def signal_label(signal: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from pipeline import budget
 from pipeline.campaign import Campaign
+from pipeline.reasons import short_label
 from pipeline.tracker import TrackerRow, required_kinds
 from pipeline.wording import ProblemText, file_type_label, item_problem, message_problem
 from storage.campaign_triage import pending_inquiries
@@ -165,11 +166,17 @@ class DailyData:
     waiting: list[WaitingLine] = field(default_factory=list)  # what waits now, and why
     sections: list[CampaignSection] = field(default_factory=list)
     other_business: int = 0  # messages of the day that belong to no campaign (其他来件)
+    not_material: Counter = field(default_factory=Counter)  # by reason code
     inquiries: list[Inquiry] = field(default_factory=list)
 
     @property
     def total_messages(self) -> int:
         return sum(self.messages.values())
+
+    @property
+    def not_material_text(self) -> str:
+        """The day's not-material messages by reason: 自动回复 2、垃圾邮件 1."""
+        return "、".join(f"{short_label(code)} {n}" for code, n in self.not_material.most_common())
 
     @property
     def refusals(self) -> Counter:
@@ -296,6 +303,8 @@ def _count_day(
     per_unit: dict[str, tuple[int, Counter]] = {}
     for m in messages:
         data.messages[m.status] += 1
+        if m.status == "not_material":
+            data.not_material[m.not_material_reason or ""] += 1
         if m.campaign_status == "other":
             data.other_business += 1
         campaign = campaigns.get(m.campaign_code) if m.campaign_status != "other" else None

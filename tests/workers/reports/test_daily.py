@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from pipeline.reasons import short_label
+from storage.models import Message
 from storage.report_models import OutboxMail
 from workers.cli import cli
 from workers.export import export_items, export_messages
@@ -223,3 +226,25 @@ def test_refusals_by_a_limit_are_problems_counted_by_the_limit(make_app, tmp_pat
     assert "【邮件超出处理上限】" in result.text and "请在邮箱中查看该邮件并手工登记" in result.text
     html = ctx.archive.abspath(result.html_path).read_text(encoding="utf-8")
     assert "其中超出处理上限：图片像素上限 1 项；单封邮件处理时限 1 项。" in html
+
+
+def test_not_material_mail_is_broken_down_by_reason(corpus_app):
+    ctx = corpus_app()
+    with ctx.db.session() as session:
+        rows = session.execute(
+            select(Message.received_at, Message.not_material_reason).where(
+                Message.status == "not_material"
+            )
+        ).all()
+    by_day: dict[date, Counter] = {}
+    for received, reason in rows:
+        by_day.setdefault(ctx.campaign.local_day(received), Counter())[reason] += 1
+    day, reasons = max(by_day.items(), key=lambda kv: (len(kv[1]), sum(kv[1].values())))
+    assert len(reasons) >= 2  # the corpus has several kinds on one day
+
+    result = make_daily_report(ctx, ctx.config.reports, day, MORNING_AFTER, send=False)
+    line = next(line for line in result.text.splitlines() if line.startswith("收到邮件"))
+    assert f"非报送材料 {sum(reasons.values())}（" in line
+    for code, count in reasons.items():
+        assert f"{short_label(code)} {count}" in line
+    assert "auto_reply" not in line and "bounce" not in line
