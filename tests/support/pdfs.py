@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.support.media_files import pdf_of
+
 
 def pdf_with_pages(pages: list[list[str]], open_script: str | None = None) -> bytes:
     """Returns an A4 PDF, one page per list of lines (Helvetica), with a correct xref table.
@@ -26,14 +28,4 @@ def pdf_with_pages(pages: list[list[str]], open_script: str | None = None) -> by
             " /Resources << /Font << /F1 3 0 R >> >> >>"
         )
         objects.append(f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream")
-    out, offsets = b"%PDF-1.4\n", []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += f"{i} 0 obj\n{body}\nendobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    )
-    return out
+    return pdf_of(objects)

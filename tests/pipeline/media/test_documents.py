@@ -18,43 +18,20 @@ from pipeline.media.documents import (
     pdf_text,
     text_preview,
 )
+from tests.support import media_files as files
 from tests.support.hostile_media import many_page_pdf
-
-
-def _pdf(lines):
-    """Return a one-page PDF (A4) showing `lines` in Helvetica, with a correct xref table."""
-    ops = "BT /F1 14 Tf 72 760 Td " + " ".join(f"({t}) Tj 0 -20 Td" for t in lines) + " ET"
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-        " /Resources << /Font << /F1 5 0 R >> >> >>",
-        f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = b"%PDF-1.4\n", []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += f"{i} 0 obj\n{body}\nendobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    )
-    return out
 
 
 def test_pdf_text_is_extracted(tmp_path):
     pdf = tmp_path / "notice.pdf"
-    pdf.write_bytes(_pdf(["Annual report of the district", "education bureau 2024"]))
+    pdf.write_bytes(files.pdf_file(["Annual report of the district", "education bureau 2024"]))
     text = pdf_text(pdf).text
     assert "Annual report of the district" in text and "2024" in text
 
 
 def test_pdf_first_page_becomes_a_thumbnail(tmp_path):
     pdf = tmp_path / "notice.pdf"
-    pdf.write_bytes(_pdf(["Hello"]))
+    pdf.write_bytes(files.pdf_file(["Hello"]))
     dst = tmp_path / "thumb.jpg"
     pdf_first_page_image(pdf, dst, 200)
     im = Image.open(dst)
