@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from storage.media_models import MediaJob
 from tests.support import media_files as files
-from tests.workers.media.conftest import MAILROOM, make_site
+from tests.workers.media.conftest import MAILROOM, make_site, site_with_a_long_video
 
 
 def test_sigterm_while_a_write_hangs_stops_within_stop_timeout_and_leaves_no_temp_file(tmp_path):
@@ -57,13 +57,7 @@ def video_state(ctx) -> str | None:
 
 
 def test_sigterm_mid_transcode_hands_the_job_back_and_leaves_no_temp_file(tmp_path):
-    site = make_site(tmp_path / "site")
-    clip = files.clip(tmp_path, "long.mp4", "h264", seconds=20, size="1280x720")
-    (site.folder / "inbox").mkdir()
-    (site.folder / "inbox" / "video.eml").write_bytes(
-        files.message("大连市活动周视频", [("宣传片.mp4", clip.read_bytes(), "video/mp4")])
-    )
-    site.run("migrate")  # makes the index first
+    site = site_with_a_long_video(tmp_path)
     service = subprocess.Popen(
         [MAILROOM, "--config", str(site.config), "run"],
         stdout=subprocess.DEVNULL,

@@ -73,6 +73,19 @@ def make_site(folder: Path, extra: str = "") -> Site:
     return Site(folder)
 
 
+def site_with_a_long_video(tmp_path: Path) -> Site:
+    """A migrated site whose inbox holds one message with a 20 s 720p video (a transcode
+    long enough to interrupt)."""
+    site = make_site(tmp_path / "site")
+    clip = files.clip(tmp_path, "long.mp4", "h264", seconds=20, size="1280x720")
+    (site.folder / "inbox").mkdir()
+    (site.folder / "inbox" / "video.eml").write_bytes(
+        files.message("大连市活动周视频", [("宣传片.mp4", clip.read_bytes(), "video/mp4")])
+    )
+    site.run("migrate")  # makes the index first
+    return site
+
+
 def everything_message(tmp: Path) -> bytes:
     """One message with a rotated JPEG, a HEIC, H.264 and HEVC clips, a cut-off clip,
     a zip (GBK names, a traversal member, a nested zip), a docx and a pdf."""

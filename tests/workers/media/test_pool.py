@@ -11,8 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from storage.media_models import MediaJob
-from tests.support import media_files as files
-from tests.workers.media.conftest import MAILROOM, make_site
+from tests.workers.media.conftest import MAILROOM, site_with_a_long_video
 
 
 def children(pid: int) -> dict[int, str]:
@@ -47,13 +46,7 @@ def alive(pid: int) -> bool:
 
 
 def test_kill_9_of_mailroom_run_mid_transcode_leaves_no_process_behind(tmp_path):
-    site = make_site(tmp_path / "site")
-    clip = files.clip(tmp_path, "long.mp4", "h264", seconds=20, size="1280x720")
-    (site.folder / "inbox").mkdir()
-    (site.folder / "inbox" / "video.eml").write_bytes(
-        files.message("大连市活动周视频", [("宣传片.mp4", clip.read_bytes(), "video/mp4")])
-    )
-    site.run("migrate")  # makes the index first
+    site = site_with_a_long_video(tmp_path)
     service = subprocess.Popen(
         [MAILROOM, "--config", str(site.config), "run"],
         stdout=subprocess.DEVNULL,
