@@ -119,15 +119,20 @@ def pdf_first_page_image(
         prefix = tmp.with_suffix("")
         cmd = ["pdftoppm", "-f", "1", "-l", "1", "-singlefile", "-jpeg"]
         cmd += ["-jpegopt", "quality=80", "-scale-to", str(size), str(path), str(prefix)]
-        try:
-            run_command(cmd, timeout=TOOL_TIMEOUT, deadline=deadline)
-        except ExternalProgramError as exc:
-            if exc.problem.startswith("exited"):
-                raise MediaError(
-                    f"cannot render PDF {Path(path).name}: {exc.stderr.strip()}"
-                ) from exc
-            raise
+        run_pdftoppm(cmd, path, TOOL_TIMEOUT, deadline)
         Path(f"{prefix}.jpg").replace(tmp)
+
+
+def run_pdftoppm(
+    cmd: list[str], path: str | Path, timeout: float, deadline: Deadline | None
+) -> None:
+    """Runs a pdftoppm command; a PDF it cannot draw is a MediaError with its words."""
+    try:
+        run_command(cmd, timeout=timeout, deadline=deadline)
+    except ExternalProgramError as exc:
+        if exc.problem.startswith("exited"):
+            raise MediaError(f"cannot render PDF {Path(path).name}: {exc.stderr.strip()}") from exc
+        raise
 
 
 def legacy_doc_text(

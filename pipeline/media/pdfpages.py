@@ -17,6 +17,7 @@ from pipeline.budget import Deadline
 from pipeline.errors import ExternalProgramError, MediaError
 from pipeline.externals import run_command
 from pipeline.media._files import atomic_output
+from pipeline.media.documents import run_pdftoppm
 
 TOOL_TIMEOUT = 120.0
 
@@ -72,14 +73,7 @@ def render_pages(
                 str(path),
                 str(prefix),
             ]
-            try:
-                run_command(cmd, timeout=TOOL_TIMEOUT, deadline=deadline)
-            except ExternalProgramError as exc:
-                if exc.problem.startswith("exited"):
-                    raise MediaError(
-                        f"cannot render PDF {Path(path).name}: {exc.stderr.strip()}"
-                    ) from exc
-                raise
+            run_pdftoppm(cmd, path, TOOL_TIMEOUT, deadline)
             # pdftoppm numbers pages p-1.jpg or p-01.jpg ... as wide as the last page number
             drawn = sorted(Path(work).glob("p-*.jpg"), key=lambda p: int(p.stem.split("-")[-1]))
             for source, target in zip(drawn, files, strict=False):
